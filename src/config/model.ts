@@ -1,0 +1,325 @@
+/**
+ * The compiled, immutable data-plane model. `config/compile/` turns Envoy v3 resources (from a
+ * bootstrap file or from xDS) into these plain, deep-frozen objects; everything on the data path
+ * reads only these types and never sees protobuf. Durations are milliseconds; `null` means unset or
+ * disabled (Envoy's `0s` = disabled is normalised to `null`). Defaults noted per field follow
+ * Envoy's v3 API docs unless marked "Remora".
+ */
+
+export interface SocketAddressModel {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NodeModel {
+  readonly id: string;
+  readonly cluster: string;
+  /** `node.metadata` as plain JSON (a google.protobuf.Struct decoded). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export interface BootstrapModel {
+  readonly node: NodeModel;
+  /** `admin.address`; Remora default 127.0.0.1:15000 when `admin` is absent. */
+  readonly admin: SocketAddressModel;
+  readonly listeners: readonly ListenerModel[];
+  readonly clusters: readonly ClusterModel[];
+  /** `dynamic_resources.ads_config` (control-plane issue); null for static-only bootstraps. */
+  readonly ads: AdsConfigModel | null;
+}
+
+export interface AdsConfigModel {
+  /** Name of the static cluster that reaches the control plane. */
+  readonly clusterName: string;
+  readonly ldsFromAds: boolean;
+  readonly cdsFromAds: boolean;
+}
+
+// ---------------------------------------------------------------- strings and headers
+
+export type StringMatchModel =
+  | { readonly kind: 'exact' | 'prefix' | 'suffix' | 'contains'; readonly value: string; readonly ignoreCase: boolean }
+  | { readonly kind: 'regex'; readonly regex: RegExp };
+
+export type HeaderAppendAction =
+  | 'APPEND_IF_EXISTS_OR_ADD'
+  | 'ADD_IF_ABSENT'
+  | 'OVERWRITE_IF_EXISTS_OR_ADD'
+  | 'OVERWRITE_IF_EXISTS';
+
+export interface HeaderValueOptionModel {
+  /** Lowercase header name. */
+  readonly key: string;
+  readonly value: string;
+  readonly action: HeaderAppendAction;
+  /** Envoy's `keep_empty_value` (default false: an empty value removes nothing and adds nothing). */
+  readonly keepEmptyValue: boolean;
+}
+
+/** Header mutations of one level (route config, virtual host or route); all names lowercase. */
+export interface HeaderMutationsModel {
+  readonly requestHeadersToAdd: readonly HeaderValueOptionModel[];
+  readonly requestHeadersToRemove: readonly string[];
+  readonly responseHeadersToAdd: readonly HeaderValueOptionModel[];
+  readonly responseHeadersToRemove: readonly string[];
+}
+
+// ---------------------------------------------------------------- listeners
+
+export type CodecType = 'AUTO' | 'HTTP1' | 'HTTP2';
+
+export interface ListenerModel {
+  readonly name: string;
+  readonly address: SocketAddressModel;
+  /** `filter_chains[0].transport_socket` (envoy.transport_sockets.tls); null for plaintext. */
+  readonly tls: DownstreamTlsModel | null;
+  readonly hcm: HttpConnectionManagerModel;
+}
+
+export interface DownstreamTlsModel {
+  readonly certChain: Buffer;
+  readonly privateKey: Buffer;
+  /** `validation_context.trusted_ca`; null when client certificates are not verified. */
+  readonly trustedCa: Buffer | null;
+  readonly requireClientCertificate: boolean;
+  readonly matchSubjectAltNames: readonly SanMatcherModel[];
+  /** `common_tls_context.alpn_protocols`; default ['h2', 'http/1.1'] for codec AUTO (Remora: Envoy sends none). */
+  readonly alpnProtocols: readonly string[];
+  /** 'TLSv1.2' (Envoy's server default) unless `tls_params.tls_minimum_protocol_version` says otherwise. */
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list, or null for Node's defaults. */
+  readonly cipherSuites: string | null;
+}
+
+export interface UpstreamTlsModel {
+  readonly certChain: Buffer | null;
+  readonly privateKey: Buffer | null;
+  readonly trustedCa: Buffer | null;
+  /** `sni`; null → no SNI. */
+  readonly sni: string | null;
+  readonly matchSubjectAltNames: readonly SanMatcherModel[];
+  readonly alpnProtocols: readonly string[];
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly cipherSuites: string | null;
+}
+
+export interface SanMatcherModel {
+  readonly type: 'DNS' | 'URI' | 'IP_ADDRESS' | 'EMAIL';
+  readonly matcher: StringMatchModel;
+}
+
+export interface HttpConnectionManagerModel {
+  readonly statPrefix: string;
+  readonly codecType: CodecType;
+  /** Inline `route_config`; null when routes come from RDS. */
+  readonly routeConfig: RouteConfigModel | null;
+  /** `rds.route_config_name`; null for inline routes. */
+  readonly rdsRouteConfigName: string | null;
+  /** Every HTTP filter in order; the last is always `envoy.filters.http.router`. */
+  readonly httpFilters: readonly HttpFilterModel[];
+  /** `stream_idle_timeout`, default 5 min. */
+  readonly streamIdleTimeoutMs: number | null;
+  /** `request_timeout`, default disabled. */
+  readonly requestTimeoutMs: number | null;
+  /** `request_headers_timeout`, default disabled. */
+  readonly requestHeadersTimeoutMs: number | null;
+  /** `common_http_protocol_options.idle_timeout` (connection idle), default 1 h. */
+  readonly connectionIdleTimeoutMs: number | null;
+  /** `max_request_headers_kb`, default 60, in bytes here (name + value + 32 per header, HPACK accounting). */
+  readonly maxRequestHeadersBytes: number;
+  /** `common_http_protocol_options.max_headers_count`, default 100. */
+  readonly maxHeadersCount: number;
+  /** `http2_protocol_options.max_concurrent_streams`, default 2147483647. */
+  readonly maxConcurrentStreams: number;
+  /** `http2_protocol_options.initial_stream_window_size`, default 268435456 (256 MiB). */
+  readonly initialStreamWindowSize: number;
+  /** `http2_protocol_options.initial_connection_window_size`, default 268435456 (256 MiB). */
+  readonly initialConnectionWindowSize: number;
+  /** `use_remote_address`, default false. */
+  readonly useRemoteAddress: boolean;
+  /** `xff_num_trusted_hops`, default 0. */
+  readonly xffNumTrustedHops: number;
+  /** `generate_request_id`, default true. */
+  readonly generateRequestId: boolean;
+  /** `preserve_external_request_id`, default false (but an existing id is kept when not edge, see listeners/). */
+  readonly preserveExternalRequestId: boolean;
+  /** `strip_any_host_port`, default false. */
+  readonly stripAnyHostPort: boolean;
+  /** `server_name`, default 'envoy'; Remora default 'remora'. Null with `server_header_transformation: PASS_THROUGH`. */
+  readonly serverName: string | null;
+}
+
+export interface HttpFilterModel {
+  readonly name: string;
+  readonly typeUrl: string;
+  /** The filter's own compiled config (from its FilterRegistration.compile); opaque here. */
+  readonly config: unknown;
+  /** `is_optional`/`disabled` are rejected for now. */
+}
+
+// ---------------------------------------------------------------- routes
+
+export interface RouteConfigModel {
+  readonly name: string;
+  readonly virtualHosts: readonly VirtualHostModel[];
+  readonly headers: HeaderMutationsModel;
+}
+
+export interface VirtualHostModel {
+  readonly name: string;
+  /** Lowercased domains as written (`*`, `*.suffix`, `prefix*`, exact). */
+  readonly domains: readonly string[];
+  readonly routes: readonly RouteModel[];
+  readonly headers: HeaderMutationsModel;
+}
+
+export type PathMatchModel =
+  | { readonly kind: 'prefix'; readonly value: string; readonly caseSensitive: boolean }
+  | { readonly kind: 'path'; readonly value: string; readonly caseSensitive: boolean }
+  | { readonly kind: 'regex'; readonly regex: RegExp };
+
+export interface HeaderMatcherModel {
+  /** Lowercase; `:authority`, `:method`, `:path` are matchable as in Envoy. */
+  readonly name: string;
+  /** null for `present_match: true`; for `present_match: false` see `presentMatch`. */
+  readonly match: StringMatchModel | null;
+  /** For a presence-only matcher: whether the header must be present (true) or absent (false). */
+  readonly presentMatch: boolean;
+  readonly invertMatch: boolean;
+  /** `treat_missing_header_as_empty`, default false. */
+  readonly treatMissingAsEmpty: boolean;
+}
+
+export interface QueryParameterMatcherModel {
+  readonly name: string;
+  /** null means `present_match: true`. */
+  readonly match: StringMatchModel | null;
+}
+
+export interface RouteMatchModel {
+  readonly path: PathMatchModel;
+  readonly headers: readonly HeaderMatcherModel[];
+  readonly queryParameters: readonly QueryParameterMatcherModel[];
+  /** `grpc: {}`: only requests with a gRPC content-type. */
+  readonly grpc: boolean;
+}
+
+export interface WeightedClusterModel {
+  readonly name: string;
+  readonly weight: number;
+  readonly headers: HeaderMutationsModel;
+}
+
+export interface RouteForwardModel {
+  readonly type: 'route';
+  /** One entry for `cluster`, several for `weighted_clusters` (weights > 0 sum to `totalWeight`). */
+  readonly clusters: readonly WeightedClusterModel[];
+  readonly totalWeight: number;
+  /** `timeout`, default 15 s; null when `0s` (disabled). */
+  readonly timeoutMs: number | null;
+  /** `idle_timeout`; null = inherit the HCM stream idle timeout. */
+  readonly idleTimeoutMs: number | null;
+  readonly prefixRewrite: string | null;
+  readonly hostRewriteLiteral: string | null;
+  /**
+   * `max_stream_duration.grpc_timeout_header_max`: null when unset. Remora honours a client
+   * `grpc-timeout` regardless (the deadline is min(route timeout, client deadline)); when this is set
+   * and non-zero, the client's value is capped by it first. 0 means "no cap".
+   */
+  readonly grpcTimeoutHeaderMaxMs: number | null;
+  /** `max_stream_duration.max_stream_duration`; null when unset. */
+  readonly maxStreamDurationMs: number | null;
+}
+
+export interface RouteDirectResponseModel {
+  readonly type: 'direct_response';
+  readonly status: number;
+  readonly body: Buffer | null;
+}
+
+export interface RouteRedirectModel {
+  readonly type: 'redirect';
+  /** 301 (default), 302, 303, 307, 308 from `response_code`. */
+  readonly status: number;
+  readonly schemeRedirect: string | null;
+  readonly hostRedirect: string | null;
+  readonly portRedirect: number | null;
+  readonly pathRedirect: string | null;
+  readonly prefixRewrite: string | null;
+  readonly stripQuery: boolean;
+}
+
+export type RouteActionModel = RouteForwardModel | RouteDirectResponseModel | RouteRedirectModel;
+
+export interface RouteModel {
+  readonly name: string;
+  readonly match: RouteMatchModel;
+  readonly action: RouteActionModel;
+  readonly headers: HeaderMutationsModel;
+  /** Per-route filter configs (`typed_per_filter_config`), compiled by each filter; keyed by filter name. */
+  readonly perFilterConfig: Readonly<Record<string, unknown>>;
+}
+
+// ---------------------------------------------------------------- clusters
+
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+
+export interface EndpointModel {
+  readonly host: string;
+  readonly port: number;
+  /** `load_balancing_weight`, default 1. */
+  readonly weight: number;
+  /** Locality priority, default 0. */
+  readonly priority: number;
+  /** `health_status` as declared: UNKNOWN and HEALTHY are used; others are not routed to. */
+  readonly healthStatus: 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
+}
+
+export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';
+
+export interface ClusterModel {
+  readonly name: string;
+  readonly type: 'STATIC' | 'STRICT_DNS' | 'EDS';
+  /** `connect_timeout`, default 5 s. */
+  readonly connectTimeoutMs: number;
+  readonly lbPolicy: LbPolicy;
+  /** `least_request_lb_config.choice_count`, default 2. */
+  readonly leastRequestChoiceCount: number;
+  /** From `load_assignment` (STATIC, STRICT_DNS: host names to resolve); empty for EDS until assigned. */
+  readonly endpoints: readonly EndpointModel[];
+  /** `eds_cluster_config.service_name` or the cluster name; only for EDS. */
+  readonly edsServiceName: string | null;
+  /** From HttpProtocolOptions: explicit http2 → 'http2', use_downstream_protocol_config → 'downstream', else 'http1'. */
+  readonly protocol: UpstreamProtocol;
+  /** `http2_protocol_options.max_concurrent_streams` towards upstream, default 2147483647 (the peer's SETTINGS bound it anyway). */
+  readonly http2MaxConcurrentStreams: number;
+  /** `http2_protocol_options.initial_stream_window_size`, default 256 MiB. */
+  readonly http2InitialStreamWindowSize: number;
+  /** `http2_protocol_options.initial_connection_window_size`, default 256 MiB. */
+  readonly http2InitialConnectionWindowSize: number;
+  /** `common_http_protocol_options.idle_timeout` for upstream connections, default 1 h. */
+  readonly idleTimeoutMs: number | null;
+  /** `common_http_protocol_options.max_requests_per_connection`; null = unlimited. */
+  readonly maxRequestsPerConnection: number | null;
+  readonly tls: UpstreamTlsModel | null;
+  /** `dns_refresh_rate`, default 5 s (STRICT_DNS only). */
+  readonly dnsRefreshRateMs: number;
+  /** `dns_lookup_family`: AUTO (default, v4 preferred as Envoy's V4_PREFERRED), V4_ONLY, V6_ONLY, ALL. */
+  readonly dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+}
+
+export interface ClusterLoadAssignmentModel {
+  readonly clusterName: string;
+  readonly endpoints: readonly EndpointModel[];
+}
+
+/** Recursively freezes a compiled model object (Buffers and RegExps are left as they are). */
+export function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  if (Buffer.isBuffer(value) || value instanceof RegExp) return value;
+  Object.freeze(value);
+  for (const key of Object.keys(value as object)) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}

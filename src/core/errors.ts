@@ -1,0 +1,128 @@
+/**
+ * Typed errors of the data plane and the config pipeline. Each error carries a stable `code`
+ * (never reworded once released), a client-safe `message`, and an internal `cause` that only ever
+ * reaches logs and traces. `core/status.ts` is the one place these become HTTP/gRPC statuses.
+ */
+
+const BRAND = Symbol.for('remora.ProxyError');
+
+/** Why a local reply was produced; also the `reason` label of `remora_local_replies_total`. */
+export type LocalReplyReason =
+  | 'no_route'
+  | 'no_cluster'
+  | 'no_healthy_upstream'
+  | 'upstream_connect_failure'
+  | 'upstream_reset'
+  | 'upstream_timeout'
+  | 'overflow'
+  | 'header_overflow'
+  | 'bad_request'
+  | 'draining'
+  | 'direct_response'
+  | 'internal';
+
+export abstract class ProxyError extends Error {
+  readonly [BRAND] = true;
+  abstract readonly code: string;
+  abstract readonly reason: LocalReplyReason;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+  static is(err: unknown): err is ProxyError {
+    return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+export class NoRouteError extends ProxyError {
+  readonly code = 'REMORA_ERR_NO_ROUTE';
+  readonly reason = 'no_route';
+  constructor() { super('no route matched'); }
+}
+
+export class NoClusterError extends ProxyError {
+  readonly code = 'REMORA_ERR_NO_CLUSTER';
+  readonly reason = 'no_cluster';
+  constructor(cluster: string) { super('upstream cluster not found', { cause: cluster }); }
+}
+
+export class NoHealthyUpstreamError extends ProxyError {
+  readonly code = 'REMORA_ERR_NO_HEALTHY_UPSTREAM';
+  readonly reason = 'no_healthy_upstream';
+  constructor(cluster: string) { super('no healthy upstream', { cause: cluster }); }
+}
+
+export class UpstreamConnectError extends ProxyError {
+  readonly code = 'REMORA_ERR_UPSTREAM_CONNECT';
+  readonly reason = 'upstream_connect_failure';
+  constructor(cause?: unknown) { super('upstream connect error', { cause }); }
+}
+
+export class UpstreamResetError extends ProxyError {
+  readonly code = 'REMORA_ERR_UPSTREAM_RESET';
+  readonly reason = 'upstream_reset';
+  /** The HTTP/2 RST_STREAM code the upstream sent, or -1 for a socket-level reset. */
+  readonly rstCode: number;
+  constructor(rstCode: number, cause?: unknown) {
+    super('upstream reset before response', { cause });
+    this.rstCode = rstCode;
+  }
+}
+
+export class UpstreamTimeoutError extends ProxyError {
+  readonly code = 'REMORA_ERR_UPSTREAM_TIMEOUT';
+  readonly reason = 'upstream_timeout';
+  constructor() { super('upstream request timeout'); }
+}
+
+export class OverflowError extends ProxyError {
+  readonly code = 'REMORA_ERR_OVERFLOW';
+  readonly reason = 'overflow';
+  constructor(what: string) { super('upstream overflow', { cause: what }); }
+}
+
+export class HeaderOverflowError extends ProxyError {
+  readonly code = 'REMORA_ERR_HEADER_OVERFLOW';
+  readonly reason = 'header_overflow';
+  constructor(what: string) { super('request header fields too large', { cause: what }); }
+}
+
+export class BadRequestError extends ProxyError {
+  readonly code = 'REMORA_ERR_BAD_REQUEST';
+  readonly reason = 'bad_request';
+  constructor(message: string) { super(message); }
+}
+
+export class DrainingError extends ProxyError {
+  readonly code = 'REMORA_ERR_DRAINING';
+  readonly reason = 'draining';
+  constructor() { super('proxy is draining'); }
+}
+
+export class InternalProxyError extends ProxyError {
+  readonly code = 'REMORA_ERR_INTERNAL';
+  readonly reason = 'internal';
+  constructor(cause?: unknown) { super('internal proxy error', { cause }); }
+}
+
+/** One config problem: the full field path and the reason. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Thrown only at startup (bootstrap) when a config cannot be compiled; carries every issue found. */
+export class ConfigError extends Error {
+  readonly code = 'REMORA_ERR_CONFIG';
+  readonly issues: readonly ConfigIssue[];
+  constructor(source: string, issues: readonly ConfigIssue[]) {
+    super(`${source}: invalid config:\n` + issues.map((i) => `  ${i.path}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** The result of every validation/compile step: a value, or every error found with its field path. */
+export type ValidationResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly errors: readonly ConfigIssue[] };
