@@ -14,6 +14,8 @@ export type LocalReplyReason =
   | 'upstream_connect_failure'
   | 'upstream_reset'
   | 'upstream_timeout'
+  | 'stream_idle_timeout'
+  | 'request_timeout'
   | 'overflow'
   | 'header_overflow'
   | 'bad_request'
@@ -73,6 +75,20 @@ export class UpstreamTimeoutError extends ProxyError {
   readonly code = 'REMORA_ERR_UPSTREAM_TIMEOUT';
   readonly reason = 'upstream_timeout';
   constructor() { super('upstream request timeout'); }
+}
+
+/** The stream saw no activity for the route/HCM idle timeout. */
+export class StreamIdleTimeoutError extends ProxyError {
+  readonly code = 'REMORA_ERR_STREAM_IDLE_TIMEOUT';
+  readonly reason = 'stream_idle_timeout';
+  constructor() { super('stream idle timeout'); }
+}
+
+/** The whole request was not received within the HCM `request_timeout`. */
+export class RequestTimeoutError extends ProxyError {
+  readonly code = 'REMORA_ERR_REQUEST_TIMEOUT';
+  readonly reason = 'request_timeout';
+  constructor() { super('request timeout'); }
 }
 
 export class OverflowError extends ProxyError {

@@ -32,6 +32,8 @@ const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
   upstream_connect_failure: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream connect error', 'upstream_connect_failure'),
   upstream_reset: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream reset before response', 'upstream_reset'),
   upstream_timeout: frozen(504, GrpcStatus.DEADLINE_EXCEEDED, 'upstream request timeout', 'upstream_timeout'),
+  stream_idle_timeout: frozen(408, GrpcStatus.DEADLINE_EXCEEDED, 'stream idle timeout', 'stream_idle_timeout'),
+  request_timeout: frozen(408, GrpcStatus.DEADLINE_EXCEEDED, 'request timeout', 'request_timeout'),
   overflow: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream overflow', 'overflow'),
   header_overflow: frozen(431, GrpcStatus.RESOURCE_EXHAUSTED, 'request header fields too large', 'header_overflow'),
   bad_request: frozen(400, GrpcStatus.INTERNAL, 'bad request', 'bad_request'),

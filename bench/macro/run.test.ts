@@ -1,0 +1,30 @@
+/** Unit tests for the harness's argv parsing. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseOptions } from './run';
+
+test('defaults run every path for 10 s', () => {
+  const o = parseOptions([]);
+  assert.equal(o.duration, 10);
+  assert.deepEqual(o.paths, ['direct', 'remora', 'nginx']);
+  assert.equal(o.cpuProf, false);
+  assert.equal(o.remoraBin, null);
+});
+
+test('flags and --x=y forms', () => {
+  const o = parseOptions(['--duration=5', '--skip-nginx', '--cpu-prof', '--remora-bin', '/tmp/d', '--warmup', '0']);
+  assert.equal(o.duration, 5);
+  assert.equal(o.warmup, 0);
+  assert.deepEqual(o.paths, ['direct', 'remora']);
+  assert.equal(o.cpuProf, true);
+  assert.equal(o.remoraBin, '/tmp/d');
+  assert.deepEqual(parseOptions(['--only', 'remora']).paths, ['remora']);
+  assert.deepEqual(parseOptions(['--only', 'nginx,direct']).paths, ['direct', 'nginx']);
+});
+
+test('bad input is rejected', () => {
+  assert.throws(() => parseOptions(['--duration', '0']), /duration/);
+  assert.throws(() => parseOptions(['--duration']), /needs a value/);
+  assert.throws(() => parseOptions(['--only', 'envoy']), /unknown path/);
+  assert.throws(() => parseOptions(['--bogus']), /unknown argument/);
+});

@@ -1,0 +1,430 @@
+/**
+ * The macro benchmark: one grpc-js upstream (own process) and the same h2load loads through each
+ * path — direct, Remora sidecar, nginx — reporting throughput, latency percentiles (from h2load's
+ * per-request log), proxy CPU µs/request and RSS (from /proc), and failures. Prints one markdown
+ * table per load and writes `bench/results/<timestamp>.{md,json}`. See bench/README.md.
+ *
+ * Usage: node --import tsx bench/macro/run.ts [--duration 10] [--warmup 2] [--skip-nginx]
+ *        [--only direct,remora,nginx] [--cpu-prof] [--remora-bin <file|tsc outDir>]
+ */
+import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ChildRegistry } from './children';
+import { measure, runH2load, h2loadArgs, type LoadResult, type LoadSpec } from './h2load';
+import { detectNginx, startNginx, type NginxProcess } from './nginx';
+import { cpuMicros, cpuMicrosSum, rssBytesSum, RssPeakSampler } from './proc-stats';
+import { ECHO_PATH, grpcFramedEchoRequest, loadBenchService, repoRoot } from './proto';
+import { resolveRemoraCommand, startRemora, waitRemoraReady, type RemoraProcess } from './remora';
+import { PATHS, renderLoadTable, type PathName, type PathOutcome, type Row } from './report';
+
+/** Parsed command line. */
+export interface Options {
+  readonly duration: number;
+  readonly warmup: number;
+  readonly paths: readonly PathName[];
+  readonly cpuProf: boolean;
+  readonly remoraBin: string | null;
+}
+
+const USAGE = `usage: run [--duration <s>=10] [--warmup <s>=2] [--skip-nginx] [--only <direct|remora|nginx>[,...]]
+           [--cpu-prof] [--remora-bin <bin script | tsc outDir>]`;
+
+/** Parses argv (without node and script). Throws with a usage message on bad input. */
+export function parseOptions(argv: readonly string[]): Options {
+  let duration = 10;
+  let warmup = 2;
+  let skipNginx = false;
+  let only: PathName[] | null = null;
+  let cpuProf = false;
+  let remoraBin: string | null = null;
+  const value = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+    return v;
+  };
+  const seconds = (v: string, flag: string, min: number): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > 600) throw new Error(`${flag}: expected an integer ${min}..600, got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const eq = a.indexOf('=');
+    const flag = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
+    const inline = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : null;
+    const take = (): string => {
+      if (inline !== null) return inline;
+      const v = value(i, flag);
+      i++;
+      return v;
+    };
+    switch (flag) {
+      case '--duration':
+        duration = seconds(take(), flag, 1);
+        break;
+      case '--warmup':
+        warmup = seconds(take(), flag, 0);
+        break;
+      case '--skip-nginx':
+        skipNginx = true;
+        break;
+      case '--only': {
+        only = [];
+        for (const p of take().split(',')) {
+          if (!(PATHS as readonly string[]).includes(p)) throw new Error(`--only: unknown path ${p} (direct, remora, nginx)`);
+          only.push(p as PathName);
+        }
+        break;
+      }
+      case '--cpu-prof':
+        cpuProf = true;
+        break;
+      case '--remora-bin':
+        remoraBin = take();
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown argument ${a}\n${USAGE}`);
+    }
+  }
+  const paths = PATHS.filter((p) => (only === null || only.includes(p)) && !(p === 'nginx' && skipNginx));
+  return { duration, warmup, paths, cpuProf, remoraBin };
+}
+
+/** A free TCP port on 127.0.0.1 (bind :0, read, close). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once 127.0.0.1:port accepts a connection; rejects after timeoutMs or when `alive()` turns false. */
+async function waitForPort(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (!alive()) throw new Error('process exited before listening');
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`127.0.0.1:${port} not accepting after ${timeoutMs} ms`);
+}
+
+/** Forks upstream.{ts,js} next to this file and waits for its port. */
+function startUpstream(children: ChildRegistry): Promise<{ child: ChildProcess; port: number }> {
+  const file = path.join(__dirname, `upstream${path.extname(__filename)}`);
+  const child = children.track(fork(file, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('upstream did not report a port within 15 s')), 15000);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`upstream exited (${code ?? sig}) during startup`));
+    });
+    child.once('message', (m: { type?: string; port?: number }) => {
+      clearTimeout(timer);
+      if (m.type === 'listening' && typeof m.port === 'number') resolve({ child, port: m.port });
+      else reject(new Error(`unexpected upstream message ${JSON.stringify(m)}`));
+    });
+  });
+}
+
+/** One real grpc-js unary call through `port`; resolves if the reply's payload_size matches. */
+function verifyEcho(port: number): Promise<void> {
+  const Bench = loadBenchService();
+  const client = new Bench(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const payload = Buffer.from('remora-bench');
+  return new Promise<void>((resolve, reject) => {
+    client.Echo({ payload }, { deadline: new Date(Date.now() + 5000) }, (err: grpc.ServiceError | null, reply: { payload_size: number }) => {
+      client.close();
+      if (err !== null) reject(new Error(`grpc-js Echo failed: ${err.code} ${err.details}`));
+      else if (reply.payload_size !== payload.length) reject(new Error(`grpc-js Echo: payload_size ${reply.payload_size}, want ${payload.length}`));
+      else resolve();
+    });
+  });
+}
+
+function toolVersion(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
+  } catch {
+    return 'not installed';
+  }
+}
+
+/** A path ready to be loaded: its URL port, proxy pids (empty for direct), a stopper. */
+interface ActivePath {
+  readonly port: number;
+  readonly proxyPids: () => readonly number[];
+  readonly stop: () => Promise<void>;
+  readonly note: string;
+  /** Null while the proxy is alive, else why it is not (with its log tail). */
+  readonly dead: () => string | null;
+}
+
+interface Context {
+  readonly opts: Options;
+  readonly children: ChildRegistry;
+  readonly root: string;
+  readonly tmp: string;
+  readonly upstreamPort: number;
+  readonly cpuProfDir: string;
+}
+
+async function bringUp(ctx: Context, p: PathName): Promise<ActivePath> {
+  if (p === 'direct') {
+    return { port: ctx.upstreamPort, proxyPids: () => [], stop: async () => undefined, note: 'no proxy', dead: () => null };
+  }
+  if (p === 'nginx') {
+    const version = detectNginx();
+    if (version === null) throw new Error('nginx is not installed (Debian: apt-get install nginx-light)');
+    const port = await freePort();
+    const nginx: NginxProcess = startNginx(ctx.children, path.join(ctx.tmp, 'nginx'), version, port, ctx.upstreamPort);
+    try {
+      await waitForPort(port, 10000, () => nginx.master.exitCode === null && nginx.master.signalCode === null);
+    } catch (e) {
+      await ctx.children.stop(nginx.master);
+      throw new Error(`nginx did not start: ${(e as Error).message}\n${nginx.errorLogTail()}`);
+    }
+    return {
+      port,
+      proxyPids: () => nginx.workerPids(),
+      stop: () => ctx.children.stop(nginx.master),
+      note: `nginx ${version}, worker_processes 1, conf ${path.join(nginx.dir, 'nginx.conf')}`,
+      dead: () => {
+        const exit = exitedWith(nginx.master);
+        if (exit === null && nginx.workerPids().length > 0) return null;
+        return `nginx ${exit === null ? 'has no worker' : `exited (${exit})`}:\n${nginx.errorLogTail()}`;
+      },
+    };
+  }
+  const cmd = resolveRemoraCommand(ctx.root, ctx.opts.remoraBin, ctx.tmp);
+  if (typeof cmd === 'string') throw new Error(cmd);
+  const port = await freePort();
+  const remora: RemoraProcess = startRemora(
+    ctx.children,
+    cmd,
+    ctx.root,
+    path.join(ctx.tmp, 'remora'),
+    port,
+    ctx.upstreamPort,
+    ctx.opts.cpuProf ? ctx.cpuProfDir : null,
+  );
+  try {
+    const admin = await waitRemoraReady(remora, 20000);
+    await waitForPort(port, 5000, () => remora.child.exitCode === null);
+    const pid = remora.child.pid as number;
+    return {
+      port,
+      proxyPids: () => [pid],
+      stop: () => ctx.children.stop(remora.child, 10000),
+      note: `${cmd.describe}, admin ${admin}, log ${remora.logFile}`,
+      dead: () => (exitedWith(remora.child) === null ? null : `sidecar exited (${exitedWith(remora.child)}):\n${remora.logTail()}`),
+    };
+  } catch (e) {
+    await ctx.children.stop(remora.child);
+    throw e;
+  }
+}
+
+/** 'code N' / 'signal S' once `child` has exited, else null. */
+function exitedWith(child: ChildProcess): string | null {
+  if (child.exitCode !== null) return `code ${child.exitCode}`;
+  if (child.signalCode !== null) return `signal ${child.signalCode}`;
+  return null;
+}
+
+/** Runs warm-up plus one measured load on `active`, sampling CPU and RSS around the measured run. */
+async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, spec: LoadSpec, rssIdle: number | null): Promise<Row> {
+  const url = `http://127.0.0.1:${active.port}${ECHO_PATH}`;
+  if (ctx.opts.warmup > 0) await runH2load(ctx.children, h2loadArgs(spec, url, ctx.opts.warmup, null), ctx.opts.warmup);
+  const pids = active.proxyPids();
+  const proxySampler = new RssPeakSampler(() => pids);
+  const upstreamSampler = new RssPeakSampler(() => [upstreamPid]);
+  const proxyCpu0 = cpuMicrosSum(pids);
+  const upCpu0 = cpuMicros(upstreamPid);
+  let load: LoadResult;
+  let proxyPeak = 0;
+  let upstreamPeak = 0;
+  try {
+    load = await measure(ctx.children, spec, url, ctx.opts.duration, path.join(ctx.tmp, `${spec.id}.log`));
+  } finally {
+    proxyPeak = proxySampler.stop();
+    upstreamPeak = upstreamSampler.stop();
+  }
+  const dead = active.dead();
+  if (dead !== null) throw new Error(`during ${spec.id}: ${dead}`);
+  if (!(load.done > 0)) {
+    throw new Error(`during ${spec.id}: no request completed (h2load: ${load.started} started, ${load.errored} errored)`);
+  }
+  const proxyCpu = cpuMicrosSum(pids) - proxyCpu0;
+  const upCpu = cpuMicros(upstreamPid) - upCpu0;
+  const done = load.done > 0 ? load.done : NaN;
+  return {
+    load,
+    proxyCpuUsPerReq: pids.length === 0 ? null : proxyCpu / done,
+    proxyRssIdle: pids.length === 0 ? null : rssIdle,
+    proxyRssPeak: pids.length === 0 ? null : proxyPeak,
+    upstreamCpuUsPerReq: upCpu / done,
+    upstreamRssPeak: upstreamPeak,
+  };
+}
+
+function loads(tmp: string): LoadSpec[] {
+  const empty = path.join(tmp, 'echo-empty.grpc');
+  const oneK = path.join(tmp, 'echo-1k.grpc');
+  fs.writeFileSync(empty, grpcFramedEchoRequest(0));
+  fs.writeFileSync(oneK, grpcFramedEchoRequest(1024));
+  return [
+    { id: 'closed-empty', title: 'Closed loop, unary, empty message (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: empty },
+    { id: 'closed-1k', title: 'Closed loop, unary, 1 KiB payload (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: oneK },
+    { id: 'open-1000rps', title: 'Open loop, 1,000 req/s, empty message (-c 10 --rps 100 -m 8)', clients: 10, streams: 8, rpsPerClient: 100, bodyFile: empty },
+  ];
+}
+
+/** Entry point: runs everything, prints tables, writes results; returns the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let opts: Options;
+  try {
+    opts = parseOptions(argv);
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 2;
+  }
+  if (toolVersion('h2load', ['--version']) === 'not installed') {
+    process.stderr.write('h2load not found (Debian: apt-get install nghttp2-client)\n');
+    return 2;
+  }
+  const children = new ChildRegistry();
+  children.install();
+  const root = repoRoot();
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const resultsDir = path.join(root, 'bench', 'results');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-bench-'));
+  const ctx0 = { opts, children, root, tmp, cpuProfDir: path.join(resultsDir, `${stamp}-cpuprof`) };
+  const specs = loads(tmp);
+  const machine = {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memGB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    nginx: detectNginx() ?? 'not installed',
+    h2load: toolVersion('h2load', ['--version']),
+    loadAvg1mAtStart: Number(os.loadavg()[0].toFixed(2)),
+  };
+  log(`machine: ${machine.cpus} cores (${machine.cpuModel}), node ${machine.node}, nginx ${machine.nginx}, ${machine.h2load}`);
+  if (machine.loadAvg1mAtStart > 0.5) {
+    log(`warning: 1-minute load average is ${machine.loadAvg1mAtStart}; other processes share these cores, expect noise`);
+  }
+  log(`loads: ${specs.length} × paths [${opts.paths.join(', ')}], ${opts.warmup}s warm-up + ${opts.duration}s each; tmp ${tmp}`);
+
+  const outcomes = new Map<string, Map<PathName, PathOutcome>>();
+  for (const s of specs) outcomes.set(s.id, new Map());
+  const notes: Record<string, string> = {};
+  let upstream: { child: ChildProcess; port: number } | null = null;
+  let cpuProfiles: string[] = [];
+  try {
+    upstream = await startUpstream(children);
+    const upstreamPid = upstream.child.pid as number;
+    log(`upstream grpc-js on 127.0.0.1:${upstream.port} (pid ${upstreamPid})`);
+    const ctx: Context = { ...ctx0, upstreamPort: upstream.port };
+    for (const p of opts.paths) {
+      let active: ActivePath;
+      try {
+        active = await bringUp(ctx, p);
+        const pids = active.proxyPids();
+        const idle = pids.length === 0 ? null : rssBytesSum(pids);
+        await verifyEcho(active.port);
+        notes[p] = active.note;
+        log(`${p}: up on 127.0.0.1:${active.port} (${active.note}); grpc-js Echo verified`);
+        try {
+          for (const spec of specs) {
+            log(`${p}: ${spec.id} ...`);
+            const row = await runLoad(ctx, active, upstreamPid, spec, idle);
+            outcomes.get(spec.id)!.set(p, { kind: 'row', row });
+            log(
+              `${p}: ${spec.id}: ${row.load.rps.toFixed(0)} req/s, p50 ${row.load.p50Ms?.toFixed(2)} ms, p99 ${row.load.p99Ms?.toFixed(2)} ms, ` +
+                `failed ${row.load.failed}`,
+            );
+          }
+        } finally {
+          await active.stop();
+        }
+      } catch (e) {
+        const reason = (e as Error).message;
+        log(`${p}: SKIPPED: ${reason}`);
+        for (const spec of specs) if (!outcomes.get(spec.id)!.has(p)) outcomes.get(spec.id)!.set(p, { kind: 'skipped', reason });
+      }
+    }
+  } finally {
+    await children.stopAll();
+    if (opts.cpuProf && fs.existsSync(ctx0.cpuProfDir)) {
+      cpuProfiles = fs.readdirSync(ctx0.cpuProfDir).map((f) => path.join(ctx0.cpuProfDir, f));
+    }
+  }
+
+  const tables = specs.map((s) => renderLoadTable(s, outcomes.get(s.id)!));
+  const md = [
+    `## Macro benchmark ${stamp}`,
+    '',
+    `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGB} GB, ${machine.kernel}; Node ${machine.node}; ` +
+      `nginx ${machine.nginx}; ${machine.h2load}; load average at start ${machine.loadAvg1mAtStart}. Each load: ${opts.warmup}s warm-up, then ${opts.duration}s measured ` +
+      `(h2load -t 1, h2c). Latency from h2load --log-file (2xx only); CPU and RSS from /proc (nginx: worker).`,
+    '',
+    ...tables.flatMap((t) => [t, '']),
+  ].join('\n');
+  process.stdout.write(`\n${md}\n`);
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const json = {
+    timestamp: stamp,
+    machine,
+    options: opts,
+    notes,
+    loads: specs.map((s) => ({ spec: { ...s, bodyFile: path.basename(s.bodyFile) }, outcomes: Object.fromEntries(outcomes.get(s.id)!) })),
+    cpuProfiles,
+  };
+  fs.writeFileSync(path.join(resultsDir, `${stamp}.md`), md);
+  fs.writeFileSync(path.join(resultsDir, `${stamp}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  log(`wrote ${path.join(resultsDir, `${stamp}.{md,json}`)}`);
+  if (opts.cpuProf) {
+    log(
+      cpuProfiles.length > 0
+        ? `sidecar CPU profile(s): ${cpuProfiles.join(', ')}`
+        : `no CPU profile in ${ctx0.cpuProfDir} (node writes it only when the sidecar exits cleanly on SIGTERM)`,
+    );
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return 0;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * Sends a local reply (a response the proxy makes itself) in the client's protocol, through the one
+ * error→status mapping in core/status.ts: a gRPC client gets a trailers-only response with the
+ * mapped `grpc-status`, an HTTP client the mapped HTTP status with a short text body. When the
+ * response has already started, a gRPC stream waiting for trailers gets them with the status; any
+ * other exchange is reset, never left hanging. Internals (cause, addresses) never reach the client.
+ */
+import { encodeGrpcMessage, toSyntheticResponse, type SyntheticResponse } from '../core/status';
+import type { StreamContext } from './stream-context';
+
+const NGHTTP2_INTERNAL_ERROR = 2;
+
+/** Replies with the synthetic response for `err` and counts it. Returns the reply used. */
+export function sendLocalReply(ctx: StreamContext, err: unknown): SyntheticResponse {
+  const reply = toSyntheticResponse(err);
+  sendSyntheticResponse(ctx, reply);
+  return reply;
+}
+
+export function sendSyntheticResponse(ctx: StreamContext, reply: SyntheticResponse): void {
+  const ds = ctx.downstream;
+  if (ds.closed) return;
+  ctx.listener.localReply(reply.reason);
+  if (ds.responseStarted) {
+    if (ctx.isGrpc && ds.protocol === 'h2') {
+      ctx.grpcStatus = reply.grpcStatus;
+      ds.end({ 'grpc-status': String(reply.grpcStatus), 'grpc-message': encodeGrpcMessage(reply.message) });
+    } else {
+      ds.reset(NGHTTP2_INTERNAL_ERROR);
+    }
+    return;
+  }
+  if (ctx.isGrpc) {
+    ctx.responseStatus = 200;
+    ctx.grpcStatus = reply.grpcStatus;
+    ds.respond(200, {
+      'content-type': 'application/grpc',
+      'grpc-status': String(reply.grpcStatus),
+      'grpc-message': encodeGrpcMessage(reply.message),
+    }, true, false);
+    return;
+  }
+  ctx.responseStatus = reply.httpStatus;
+  const body = Buffer.from(reply.message + '\n');
+  ds.respond(reply.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length }, false, false);
+  ds.write(body);
+  ds.end(null);
+}

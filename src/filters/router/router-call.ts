@@ -1,0 +1,504 @@
+/**
+ * One routed request to an upstream cluster: the router filter's per-stream object. It picks an
+ * endpoint, opens an HTTP/2 stream (through the endpoint's H2Pool) or an HTTP/1.1 exchange (through
+ * undici), forwards the body both ways with backpressure, passes response headers, data and trailers
+ * through untouched (gRPC frames are never decoded), and enforces the deadline
+ * min(route timeout, client grpc-timeout) and the stream idle timeout. A request the upstream never
+ * processed (REFUSED_STREAM, or above a GOAWAY's last-stream-id) is replayed transparently on a fresh
+ * session from a bounded body buffer. Every event handler is a module-level function that finds
+ * its call through a symbol on the emitter: no per-request closures.
+ */
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import {
+  NoClusterError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, ProxyError,
+  StreamIdleTimeoutError, RequestTimeoutError,
+} from '../../core/errors';
+import { HOP_BY_HOP, parseGrpcTimeout } from '../../core/headers';
+import type { Runtime } from '../../core/runtime';
+import type { TimerHandle } from '../../core/timers';
+import type { RouteForwardModel, WeightedClusterModel } from '../../config/model';
+import type { ClusterStats } from '../../observability/metrics';
+import type { CompiledRoute } from '../../routing/route-table';
+import { applyHeaderMutations, type MutableHeaders } from '../../routing/header-mutations';
+import type { Cluster } from '../../upstream/cluster';
+import type { ClusterManager } from '../../upstream/cluster-manager';
+import type { Endpoint } from '../../upstream/endpoint';
+import type { H2PoolRequest } from '../../upstream/h2-pool';
+import type { PickContext } from '../../upstream/lb/picker';
+import { sendLocalReply } from '../local-reply';
+import type { StreamContext } from '../stream-context';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+const FLAG_END_STREAM = 0x1;
+/** Bytes of request body kept for transparent replay of refused streams (Envoy's retry buffer size). */
+export const DEFAULT_REPLAY_BUFFER_BYTES = 64 * 1024;
+/** Attempts in total for requests the upstream never processed. */
+const MAX_UNPROCESSED_ATTEMPTS = 5;
+
+/** undici/Node error codes meaning "no connection could be made" (→ upstream_connect_failure). */
+const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED',
+]);
+
+const kCall = Symbol('remora.routerCall');
+type WithCall = { [kCall]?: RouterCall };
+
+/** Shared per-sidecar dependencies of every RouterCall (config-time objects). */
+export interface RouterDeps {
+  readonly runtime: Runtime;
+  readonly clusters: ClusterManager;
+  readonly clusterStats: (name: string) => ClusterStats;
+  readonly replayBufferBytes: number;
+}
+
+export class RouterCall implements H2PoolRequest, PickContext {
+  readonly random;
+  exclude: Endpoint | null = null;
+  upstreamHeaders: http2.OutgoingHttpHeaders;
+  upstreamEndStream: boolean;
+
+  private cluster: Cluster | null = null;
+  private weighted: WeightedClusterModel | null = null;
+  private stats: ClusterStats | null = null;
+  private endpoint: Endpoint | null = null;
+  /** @internal */ h2: http2.ClientHttp2Stream | null = null;
+  /** @internal */ h1: Dispatcher.DispatchController | null = null;
+  /** @internal */ readonly body: Readable | null;
+  /** Body chunks kept for replay; null once the response started or the cap was exceeded. */
+  private replay: Buffer[] | null = [];
+  private replayBytes = 0;
+  private bodyPausedForConnect = false;
+  private downstreamEnded: boolean;
+  private upstreamEnded = false;
+  private responseStarted = false;
+  private wantTrailers = false;
+  /** @internal */ trailers: OutgoingHttpHeaders | null = null;
+  private attempts = 0;
+  private deadline: TimerHandle | null = null;
+  private requestTimer: TimerHandle | null = null;
+  /** @internal */ idle: TimerHandle | null = null;
+  private upstreamStart = 0;
+  private done = false;
+
+  constructor(
+    readonly ctx: StreamContext,
+    readonly route: CompiledRoute,
+    readonly action: RouteForwardModel,
+    private readonly deps: RouterDeps,
+    readonly idleTimeoutMs: number | null,
+    private readonly requestTimeoutMs: number | null,
+  ) {
+    this.random = deps.runtime.random;
+    this.body = ctx.downstream.body;
+    this.downstreamEnded = this.body === null;
+    this.upstreamEndStream = this.body === null;
+    this.upstreamHeaders = ctx.headers as http2.OutgoingHttpHeaders;
+  }
+
+  /** Starts the call; replies locally on any failure. Called once by the router filter. */
+  start(): void {
+    const ctx = this.ctx;
+    const wc = this.route.pickCluster(this.random);
+    const cluster = this.deps.clusters.get(wc.name);
+    if (cluster === undefined) {
+      this.fail(new NoClusterError(wc.name));
+      return;
+    }
+    this.cluster = cluster;
+    this.stats = this.deps.clusterStats(cluster.name);
+
+    const headers = ctx.headers;
+    const action = this.action;
+    if (action.prefixRewrite !== null) headers[':path'] = this.route.rewritePath(ctx.path);
+    if (action.hostRewriteLiteral !== null) headers[':authority'] = action.hostRewriteLiteral;
+    if (wc.headers.requestHeadersToAdd.length > 0 || wc.headers.requestHeadersToRemove.length > 0) {
+      applyHeaderMutations(headers, wc.headers.requestHeadersToAdd, wc.headers.requestHeadersToRemove);
+    }
+    const levels = this.route.requestHeaderMutations;
+    for (let i = 0; i < levels.length; i++) applyHeaderMutations(headers, levels[i].adds, levels[i].removes);
+    this.weighted = wc;
+
+    const timeout = this.effectiveTimeout();
+    if (timeout !== null) this.deadline = this.deps.runtime.timers.setTimeout(onDeadline, timeout, this);
+    if (this.idleTimeoutMs !== null) this.idle = this.deps.runtime.timers.setTimeout(onIdle, this.idleTimeoutMs, this);
+    if (this.requestTimeoutMs !== null && !this.downstreamEnded) this.requestTimer = this.deps.runtime.timers.setTimeout(onRequestTimeout, this.requestTimeoutMs, this);
+
+    const body = this.body;
+    if (body !== null) {
+      (body as WithCall)[kCall] = this;
+      body.on('data', onDownstreamData);
+      body.on('end', onDownstreamEnd);
+    }
+    this.attempt();
+  }
+
+  /** The deadline: the smaller of the route timeout and the client's grpc-timeout (capped when configured). */
+  private effectiveTimeout(): number | null {
+    let timeout = this.action.timeoutMs;
+    const a = this.action;
+    const raw = this.ctx.isGrpc ? this.ctx.headers['grpc-timeout'] : undefined;
+    if (typeof raw === 'string') {
+      let client = parseGrpcTimeout(raw);
+      if (client === client /* not NaN */) {
+        if (a.grpcTimeoutHeaderMaxMs !== null && a.grpcTimeoutHeaderMaxMs > 0 && client > a.grpcTimeoutHeaderMaxMs) client = a.grpcTimeoutHeaderMaxMs;
+        if (timeout === null || client < timeout) timeout = client;
+      }
+    }
+    if (a.maxStreamDurationMs !== null && (timeout === null || a.maxStreamDurationMs < timeout)) timeout = a.maxStreamDurationMs;
+    return timeout;
+  }
+
+  private attempt(): void {
+    const cluster = this.cluster!;
+    const picked = cluster.pick(this);
+    if (picked.type !== 'complete') {
+      this.fail(picked.type === 'queue' ? new UpstreamConnectError('queued pick') : picked.error);
+      return;
+    }
+    const ep = picked.endpoint;
+    this.endpoint = ep;
+    this.attempts++;
+    ep.active++;
+    ep.requestsTotal++;
+    this.stats!.requests.inc();
+    this.upstreamStart = this.deps.runtime.clock.monotonic();
+    const protocol = cluster.model.protocol === 'downstream' ? (this.ctx.downstream.protocol === 'h2' ? 'http2' : 'http1') : cluster.model.protocol;
+    if (protocol === 'http2') {
+      cluster.h2PoolFor(ep).request(this);
+    } else {
+      this.dispatchH1(cluster, ep);
+    }
+  }
+
+  // ------------------------------------------------------------------ HTTP/2 upstream
+
+  onUpstreamStream(stream: http2.ClientHttp2Stream): void {
+    if (this.done) {
+      stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    this.h2 = stream;
+    (stream as WithCall)[kCall] = this;
+    stream.on('response', onUpstreamResponse);
+    stream.on('data', onUpstreamData);
+    stream.on('trailers', onUpstreamTrailers);
+    stream.on('end', onUpstreamEnd);
+    stream.on('close', onUpstreamClose);
+    stream.on('error', onUpstreamError);
+    stream.on('drain', onUpstreamDrain);
+    const replay = this.replay;
+    if (replay !== null) {
+      for (let i = 0; i < replay.length; i++) stream.write(replay[i]);
+    }
+    if (this.downstreamEnded && !this.upstreamEndStream) stream.end();
+    if (this.bodyPausedForConnect) {
+      this.bodyPausedForConnect = false;
+      this.body!.resume();
+    }
+  }
+
+  onUpstreamConnectError(err: ProxyError): void {
+    const ep = this.endpoint;
+    if (ep !== null) {
+      ep.connectFailures++;
+      ep.requestErrors++;
+    }
+    this.stats?.connectFailures.inc();
+    this.fail(err);
+  }
+
+  /** @internal */ handleResponse(headers: IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+    if (this.done) return;
+    const status = Number(headers[':status']);
+    if (status >= 100 && status < 200) return; // interim responses are not forwarded
+    this.startResponse(status, headers as OutgoingHttpHeaders, (flags & FLAG_END_STREAM) !== 0);
+  }
+
+  /** @internal */ handleUpstreamClose(stream: http2.ClientHttp2Stream): void {
+    if (this.h2 !== stream) return;
+    this.h2 = null;
+    if (this.done) return;
+    const rst = stream.rstCode ?? NGHTTP2_NO_ERROR;
+    if (this.upstreamEnded && rst === NGHTTP2_NO_ERROR) return; // finished by onUpstreamEnd
+    if (this.upstreamEnded) return;
+    if (!this.responseStarted) {
+      if (rst === NGHTTP2_REFUSED_STREAM && this.replay !== null && this.attempts < MAX_UNPROCESSED_ATTEMPTS) {
+        // Never processed by the upstream: replay the buffered request on a fresh session.
+        this.endpoint!.active--;
+        this.stats!.refusedReplays.inc();
+        this.attempt();
+        return;
+      }
+      this.endpoint!.requestErrors++;
+      this.fail(new UpstreamResetError(rst === undefined ? -1 : rst));
+      return;
+    }
+    this.endpoint!.requestErrors++;
+    this.ctx.downstream.reset(rst === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+    this.finish();
+  }
+
+  // ------------------------------------------------------------------ HTTP/1.1 upstream (undici)
+
+  private dispatchH1(cluster: Cluster, ep: Endpoint): void {
+    const src = this.ctx.headers;
+    const headers: Record<string, string | string[]> = {};
+    const connectionTokens = typeof src.connection === 'string' ? src.connection.toLowerCase() : '';
+    for (const name in src) {
+      const v = src[name];
+      if (v === undefined || name.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(name) || name === 'host') continue;
+      if (connectionTokens.length > 0 && connectionTokens.includes(name)) continue;
+      headers[name] = v;
+    }
+    headers.host = String(src[':authority'] ?? this.ctx.authority);
+    const pool = cluster.h1PoolFor(ep);
+    pool.dispatch({
+      path: String(src[':path']),
+      method: this.ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: this.body === null ? null : this.h1Body(),
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    }, this as unknown as Dispatcher.DispatchHandler);
+  }
+
+  /** For HTTP/1.1 upstreams undici reads the body itself; our data listeners stay for idle tracking only. */
+  private h1Body(): Readable {
+    const body = this.body!;
+    body.off('data', onDownstreamData);
+    this.replay = null;
+    return body;
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.h1 = controller;
+    if (this.done) controller.abort(new Error('cancelled'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (this.done || status < 200) return;
+    const out: OutgoingHttpHeaders = {};
+    const connectionTokens = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
+    for (const name in headers) {
+      if (HOP_BY_HOP.has(name) || (connectionTokens.length > 0 && connectionTokens.includes(name))) continue;
+      out[name] = headers[name];
+    }
+    this.startResponse(status, out, false);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    if (this.idle !== null) this.idle.refresh();
+    if (!this.ctx.downstream.write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.upstreamEnded = true;
+    this.ctx.downstream.end(null);
+    this.finish();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error & { code?: string }): void {
+    if (this.done) return;
+    const ep = this.endpoint;
+    if (ep !== null) ep.requestErrors++;
+    if (this.responseStarted) {
+      this.ctx.downstream.reset(NGHTTP2_INTERNAL_ERROR);
+      this.finish();
+      return;
+    }
+    if (CONNECT_ERROR_CODES.has(err.code ?? '')) {
+      if (ep !== null) ep.connectFailures++;
+      this.stats!.connectFailures.inc();
+      this.fail(new UpstreamConnectError(err));
+      return;
+    }
+    this.fail(new UpstreamResetError(-1, err));
+  }
+
+  // ------------------------------------------------------------------ shared response path
+
+  private startResponse(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
+    const ctx = this.ctx;
+    this.responseStarted = true;
+    this.replay = null;
+    this.stats!.response(status);
+    if (this.idle !== null) this.idle.refresh();
+    const wc = this.weighted!.headers;
+    if (wc.responseHeadersToAdd.length > 0 || wc.responseHeadersToRemove.length > 0) {
+      applyHeaderMutations(headers as MutableHeaders, wc.responseHeadersToAdd, wc.responseHeadersToRemove);
+    }
+    const levels = this.route.responseHeaderMutations;
+    for (let i = 0; i < levels.length; i++) applyHeaderMutations(headers as MutableHeaders, levels[i].adds, levels[i].removes);
+    if (ctx.isGrpc && endStream) {
+      const gs = headers['grpc-status'];
+      ctx.grpcStatus = gs === undefined ? -1 : Number(gs);
+    }
+    const ds = ctx.downstream;
+    this.wantTrailers = !endStream && ctx.isGrpc && ds.protocol === 'h2';
+    ctx.responseStatus = status;
+    ds.respond(status, headers, endStream, this.wantTrailers);
+    if (endStream) {
+      this.upstreamEnded = true;
+      this.finish();
+      return;
+    }
+    (ds.sink as WithCall)[kCall] = this;
+    ds.sink.on('drain', onDownstreamDrain);
+  }
+
+  /** @internal */ handleUpstreamEnd(): void {
+    if (this.done) return;
+    this.upstreamEnded = true;
+    const ctx = this.ctx;
+    if (this.wantTrailers) {
+      let trailers = this.trailers;
+      if (trailers === null) {
+        trailers = { 'grpc-status': '13', 'grpc-message': 'upstream ended the stream without trailers' };
+      }
+      const gs = trailers['grpc-status'];
+      ctx.grpcStatus = gs === undefined ? -1 : Number(gs);
+      ctx.downstream.end(trailers);
+    } else {
+      ctx.downstream.end(null);
+    }
+    this.finish();
+  }
+
+  /** @internal */ handleDownstreamData(chunk: Buffer): void {
+    if (this.idle !== null) this.idle.refresh();
+    const replay = this.replay;
+    if (replay !== null) {
+      replay.push(chunk);
+      this.replayBytes += chunk.length;
+      if (this.replayBytes > this.deps.replayBufferBytes && this.h2 !== null) this.replay = null;
+    }
+    const up = this.h2;
+    if (up !== null) {
+      if (!up.write(chunk)) this.body!.pause();
+    } else if (this.replayBytes > this.deps.replayBufferBytes && !this.bodyPausedForConnect) {
+      // Still connecting: hold the client back with flow control instead of buffering more.
+      this.bodyPausedForConnect = true;
+      this.body!.pause();
+    }
+  }
+
+  /** @internal */ handleDownstreamEnd(): void {
+    this.downstreamEnded = true;
+    if (this.requestTimer !== null) {
+      this.requestTimer.clear();
+      this.requestTimer = null;
+    }
+    const up = this.h2;
+    if (up !== null && !up.writableEnded) up.end();
+  }
+
+  /**
+   * The downstream went away. When the call is unfinished, the client cancelled (or reset): the
+   * upstream sees RST_STREAM(CANCEL) / an aborted exchange. Called by the connection manager.
+   */
+  downstreamClosed(): void {
+    if (this.done) return;
+    this.cancelUpstream();
+    this.finish();
+  }
+
+  /** @internal */ handleDeadline(): void {
+    if (this.done) return;
+    this.cancelUpstream();
+    this.fail(new UpstreamTimeoutError());
+  }
+
+  /** @internal */ handleIdle(): void {
+    if (this.done) return;
+    this.cancelUpstream();
+    this.fail(new StreamIdleTimeoutError());
+  }
+
+  /** @internal */ handleRequestTimeout(): void {
+    if (this.done || this.downstreamEnded) return;
+    this.cancelUpstream();
+    this.fail(new RequestTimeoutError());
+  }
+
+  private cancelUpstream(): void {
+    const up = this.h2;
+    if (up !== null && !up.closed) up.close(NGHTTP2_CANCEL);
+    const h1 = this.h1;
+    if (h1 !== null && !this.upstreamEnded) h1.abort(new Error('cancelled by downstream'));
+  }
+
+  /** Local reply for an error and finish. */
+  private fail(err: ProxyError): void {
+    if (this.done) return;
+    sendLocalReply(this.ctx, err);
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.deadline !== null) this.deadline.clear();
+    if (this.idle !== null) this.idle.clear();
+    if (this.requestTimer !== null) this.requestTimer.clear();
+    this.replay = null;
+    const ep = this.endpoint;
+    if (ep !== null) {
+      ep.active--;
+      this.stats!.duration.observe((this.deps.runtime.clock.monotonic() - this.upstreamStart) / 1000);
+    }
+    const body = this.body;
+    if (body !== null) {
+      body.off('data', onDownstreamData);
+      body.off('end', onDownstreamEnd);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- module-level event handlers
+
+function onUpstreamResponse(this: http2.ClientHttp2Stream & WithCall, headers: IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+  this[kCall]!.handleResponse(headers, flags);
+}
+function onUpstreamData(this: http2.ClientHttp2Stream & WithCall, chunk: Buffer): void {
+  const call = this[kCall]!;
+  if (call.idleTimeoutMs !== null) call.idle?.refresh();
+  if (!call.ctx.downstream.write(chunk)) this.pause();
+}
+function onUpstreamTrailers(this: http2.ClientHttp2Stream & WithCall, trailers: IncomingHttpHeaders): void {
+  this[kCall]!.trailers = trailers as OutgoingHttpHeaders;
+}
+function onUpstreamEnd(this: http2.ClientHttp2Stream & WithCall): void {
+  this[kCall]!.handleUpstreamEnd();
+}
+function onUpstreamClose(this: http2.ClientHttp2Stream & WithCall): void {
+  this[kCall]!.handleUpstreamClose(this);
+}
+function onUpstreamError(): void {
+  // Errors are handled on 'close' through rstCode; this listener keeps them from being thrown.
+}
+function onUpstreamDrain(this: http2.ClientHttp2Stream & WithCall): void {
+  const call = this[kCall]!;
+  call.body?.resume();
+}
+function onDownstreamData(this: Readable & WithCall, chunk: Buffer): void {
+  this[kCall]!.handleDownstreamData(chunk);
+}
+function onDownstreamEnd(this: Readable & WithCall): void {
+  this[kCall]!.handleDownstreamEnd();
+}
+function onDownstreamDrain(this: WithCall): void {
+  const call = this[kCall];
+  if (call === undefined) return;
+  const up = call.h2;
+  if (up !== null) up.resume();
+  else call.h1?.resume();
+}
+function onDeadline(call: RouterCall): void { call.handleDeadline(); }
+function onIdle(call: RouterCall): void { call.handleIdle(); }
+function onRequestTimeout(call: RouterCall): void { call.handleRequestTimeout(); }

@@ -1,0 +1,193 @@
+/**
+ * The HTTP connection manager of one listener (Envoy's HCM): the compiled, immutable per-listener
+ * config (route table, filter factories, limits) plus the per-request entry points for HTTP/2
+ * streams and HTTP/1.1 requests. For each request it enforces the header limits, prepares the
+ * forwarded headers (x-request-id, x-forwarded-for, x-forwarded-proto), matches the route once,
+ * runs the filter chain with an indexed loop and hands the request to the router (or answers a
+ * direct response / redirect). A new config builds a new HttpConnectionManager; requests in flight
+ * keep the one they started with.
+ */
+import * as http2 from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { BadRequestError, HeaderOverflowError, NoRouteError } from '../core/errors';
+import { isGrpcContentType } from '../core/headers';
+import type { Runtime } from '../core/runtime';
+import type { HttpConnectionManagerModel } from '../config/model';
+import { FilterStatus, type HttpFilterFactory } from '../filters/filter';
+import { sendLocalReply } from '../filters/local-reply';
+import { RouterCall, type RouterDeps } from '../filters/router/router-call';
+import { StreamContext, type RequestHeaders } from '../filters/stream-context';
+import type { ListenerStats } from '../observability/metrics';
+import type { CompiledRoute, RouteTable } from '../routing/route-table';
+import { applyHeaderMutations } from '../routing/header-mutations';
+import { H1Downstream } from './h1-downstream';
+import { H2Downstream } from './h2-downstream';
+
+const { NGHTTP2_CANCEL } = http2.constants;
+const FLAG_END_STREAM = 0x1;
+/** HPACK accounting of a header's size (RFC 7541 §4.1), as Envoy's max_request_headers_kb uses. */
+const HEADER_ENTRY_OVERHEAD = 32;
+
+const kCtx = Symbol('remora.streamContext');
+const kCall = Symbol('remora.streamCall');
+type Tagged = { [kCtx]?: StreamContext; [kCall]?: RouterCall | null };
+
+export class HttpConnectionManager {
+  /** Stream idle timeout to apply when a route sets none. */
+  private readonly streamIdleTimeoutMs: number | null;
+
+  constructor(
+    readonly model: HttpConnectionManagerModel,
+    /** Null until RDS delivers the route configuration (then every request gets no_route). */
+    readonly routeTable: RouteTable | null,
+    readonly filters: readonly HttpFilterFactory[],
+    private readonly router: RouterDeps,
+    readonly stats: ListenerStats,
+    private readonly runtime: Runtime,
+  ) {
+    this.streamIdleTimeoutMs = model.streamIdleTimeoutMs;
+  }
+
+  /** Entry point for one HTTP/2 stream ('stream' event of the listener's h2 server). */
+  handleH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], scheme: string, remoteAddress: string): void {
+    const ds = new H2Downstream(stream, (flags & FLAG_END_STREAM) !== 0);
+    const ctx = new StreamContext(
+      ds, this.stats, headers[':method'] ?? 'GET', headers[':path'] ?? '/', headers[':authority'] ?? '',
+      scheme, headers as RequestHeaders, isGrpcContentType(headers['content-type']), remoteAddress, this.runtime.clock.monotonic(),
+    );
+    this.stats.streamsActive.inc();
+    (stream as Tagged)[kCtx] = ctx;
+    (stream as Tagged)[kCall] = null;
+    stream.on('close', onH2StreamClose);
+    stream.on('error', onStreamError);
+    const overflow = this.checkHeaderLimits(rawHeaders);
+    if (overflow !== null) {
+      sendLocalReply(ctx, overflow);
+      return;
+    }
+    (stream as Tagged)[kCall] = this.dispatch(ctx);
+  }
+
+  /** Entry point for one HTTP/1.1 request (the listener's h1 server 'request' event). */
+  handleH1Request(req: IncomingMessage, res: ServerResponse, scheme: string, draining: boolean): void {
+    const src = req.headers;
+    const headers: RequestHeaders = Object.create(null);
+    headers[':method'] = req.method ?? 'GET';
+    headers[':path'] = req.url ?? '/';
+    headers[':authority'] = src.host ?? '';
+    headers[':scheme'] = scheme;
+    for (const name in src) {
+      if (name !== 'host') headers[name] = src[name];
+    }
+    const hasBody = src['transfer-encoding'] !== undefined || (src['content-length'] !== undefined && src['content-length'] !== '0');
+    const ds = new H1Downstream(req, res, hasBody, draining);
+    const ctx = new StreamContext(
+      ds, this.stats, headers[':method'] as string, headers[':path'] as string, headers[':authority'] as string,
+      scheme, headers, isGrpcContentType(src['content-type']), req.socket.remoteAddress ?? '', this.runtime.clock.monotonic(),
+    );
+    this.stats.streamsActive.inc();
+    (res as Tagged)[kCtx] = ctx;
+    (res as Tagged)[kCall] = null;
+    res.on('close', onH1ResponseClose);
+    const raw = req.rawHeaders;
+    if (raw.length / 2 > this.model.maxHeadersCount) {
+      sendLocalReply(ctx, new HeaderOverflowError('header count'));
+      return;
+    }
+    if (req.url === undefined || req.url.length === 0 || (req.url.charCodeAt(0) !== 0x2f /* / */ && req.url !== '*')) {
+      sendLocalReply(ctx, new BadRequestError('invalid request target'));
+      return;
+    }
+    (res as Tagged)[kCall] = this.dispatch(ctx);
+  }
+
+  /** Envoy's max_request_headers_kb and max_headers_count; null when within limits. */
+  private checkHeaderLimits(raw: string[]): HeaderOverflowError | null {
+    const count = raw.length >> 1;
+    if (count > this.model.maxHeadersCount) return new HeaderOverflowError('header count');
+    let bytes = count * HEADER_ENTRY_OVERHEAD;
+    for (let i = 0; i < raw.length; i++) bytes += raw[i].length;
+    if (bytes > this.model.maxRequestHeadersBytes) return new HeaderOverflowError('header bytes');
+    return null;
+  }
+
+  /** Common request path after the codec: headers, route, filters, action. */
+  private dispatch(ctx: StreamContext): RouterCall | null {
+    const model = this.model;
+    const headers = ctx.headers;
+    if (model.generateRequestId && headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+    const xff = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`;
+    if (model.useRemoteAddress || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = ctx.scheme;
+
+    const table = this.routeTable;
+    const route = table === null ? null : table.match(ctx);
+    if (route === null) {
+      sendLocalReply(ctx, new NoRouteError());
+      return null;
+    }
+    ctx.route = route;
+    const filters = this.filters;
+    for (let i = 0; i < filters.length; i++) {
+      if (filters[i].createFilter().onRequestHeaders(ctx) === FilterStatus.StopIteration) return null;
+    }
+    const action = route.model.action;
+    switch (action.type) {
+      case 'route': {
+        const call = new RouterCall(ctx, route, action, this.router,
+          action.idleTimeoutMs ?? this.streamIdleTimeoutMs, model.requestTimeoutMs);
+        call.start();
+        return call;
+      }
+      case 'direct_response':
+        this.directResponse(ctx, route, action.status, action.body);
+        return null;
+      case 'redirect': {
+        const location = route.redirectLocation(ctx, ctx.scheme);
+        this.directResponse(ctx, route, action.status, null, location);
+        return null;
+      }
+    }
+  }
+
+  private directResponse(ctx: StreamContext, route: CompiledRoute, status: number, body: Buffer | null, location?: string): void {
+    const headers: Record<string, string | string[] | undefined> = {};
+    if (location !== undefined) headers.location = location;
+    if (body !== null) {
+      headers['content-type'] = 'text/plain';
+      headers['content-length'] = String(body.length);
+    }
+    const levels = route.responseHeaderMutations;
+    for (let i = 0; i < levels.length; i++) applyHeaderMutations(headers, levels[i].adds, levels[i].removes);
+    ctx.responseStatus = status;
+    ctx.listener.localReply('direct_response');
+    const ds = ctx.downstream;
+    ds.respond(status, headers, body === null, false);
+    if (body !== null) {
+      ds.write(body);
+      ds.end(null);
+    }
+  }
+}
+
+function finishStream(ctx: StreamContext, call: RouterCall | null | undefined): void {
+  if (ctx.finished) return;
+  ctx.finished = true;
+  if (call) call.downstreamClosed();
+  ctx.listener.streamsActive.dec();
+  ctx.listener.request(ctx.responseStatus, ctx.isGrpc ? ctx.grpcStatus : -1);
+}
+
+function onH2StreamClose(this: http2.ServerHttp2Stream & Tagged): void {
+  finishStream(this[kCtx]!, this[kCall]);
+}
+
+function onH1ResponseClose(this: ServerResponse & Tagged): void {
+  finishStream(this[kCtx]!, this[kCall]);
+}
+
+function onStreamError(this: http2.ServerHttp2Stream): void {
+  // Stream errors surface as 'close' with an rstCode; handled there. Keep them from throwing.
+  if (!this.closed) this.close(NGHTTP2_CANCEL);
+}

@@ -1,0 +1,77 @@
+/**
+ * `Downstream` over one HTTP/2 server stream (node:http2 core API, not the compat layer). Responses
+ * that expect trailers (gRPC) are sent with `waitForTrailers`, and the trailers handed to `end()`
+ * are written when nghttp2 asks for them.
+ */
+import * as http2 from 'node:http2';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { Downstream } from '../filters/stream-context';
+
+const kDownstream = Symbol('remora.h2Downstream');
+const EMPTY_TRAILERS: OutgoingHttpHeaders = Object.freeze({}) as OutgoingHttpHeaders;
+
+export class H2Downstream implements Downstream {
+  readonly protocol = 'h2' as const;
+  readonly body: Readable | null;
+  responseStarted = false;
+  private pendingTrailers: OutgoingHttpHeaders | null = null;
+  private waitingForTrailers = false;
+
+  constructor(readonly stream: http2.ServerHttp2Stream, requestEnded: boolean) {
+    this.body = requestEnded ? null : stream;
+    (stream as unknown as Record<symbol, H2Downstream>)[kDownstream] = this;
+  }
+
+  get sink(): http2.ServerHttp2Stream { return this.stream; }
+  get closed(): boolean { return this.stream.closed || this.stream.destroyed; }
+
+  respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean, wantTrailers: boolean): void {
+    const s = this.stream;
+    if (this.responseStarted || s.closed || s.destroyed) return;
+    this.responseStarted = true;
+    headers[':status'] = status;
+    if (wantTrailers) {
+      this.waitingForTrailers = true;
+      s.once('wantTrailers', onWantTrailers);
+    }
+    try {
+      s.respond(headers, { endStream, waitForTrailers: wantTrailers });
+    } catch {
+      // Invalid response header from upstream (e.g. a connection-specific header): reset rather than hang.
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  write(chunk: Buffer): boolean {
+    const s = this.stream;
+    if (s.closed || s.destroyed || s.writableEnded) return true;
+    return s.write(chunk);
+  }
+
+  end(trailers: OutgoingHttpHeaders | null): void {
+    const s = this.stream;
+    if (s.closed || s.destroyed || s.writableEnded) return;
+    if (this.waitingForTrailers) this.pendingTrailers = trailers ?? EMPTY_TRAILERS;
+    s.end();
+  }
+
+  reset(h2Code: number): void {
+    const s = this.stream;
+    if (!s.closed && !s.destroyed) s.close(h2Code);
+  }
+
+  /** @internal */ sendTrailers(): void {
+    const s = this.stream;
+    if (s.closed || s.destroyed) return;
+    try {
+      s.sendTrailers(this.pendingTrailers ?? EMPTY_TRAILERS);
+    } catch {
+      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+}
+
+function onWantTrailers(this: http2.ServerHttp2Stream): void {
+  (this as unknown as Record<symbol, H2Downstream>)[kDownstream].sendTrailers();
+}
