@@ -37,12 +37,12 @@ describe('admin', { timeout: 60_000 }, () => {
     await echo?.close();
   });
 
-  it('GET /ready → 200 once listeners are bound and clusters have endpoints', async () => {
+  it('GET /ready → 200 once listeners are bound and clusters have endpoints', { timeout: 20_000 }, async () => {
     const res = await httpRequest(sidecar.adminUrl, { path: '/ready' });
     assert.equal(res.status, 200);
   });
 
-  it('GET /listeners?format=json lists each listener with its bound address', async () => {
+  it('GET /listeners?format=json lists each listener with its bound address', { timeout: 20_000 }, async () => {
     const res = await httpRequest(sidecar.adminUrl, { path: '/listeners?format=json' });
     assert.equal(res.status, 200);
     const list = res.json<Array<{ name: string; local_address: { socket_address: { address: string; port_value: number } } }>>();
@@ -53,7 +53,7 @@ describe('admin', { timeout: 60_000 }, () => {
     assert.ok(sidecar.port('ingress') > 0);
   });
 
-  it('GET /clusters and /clusters?format=json show the cluster and its endpoint', async () => {
+  it('GET /clusters and /clusters?format=json show the cluster and its endpoint', { timeout: 20_000 }, async () => {
     const text = await httpRequest(sidecar.adminUrl, { path: '/clusters' });
     assert.equal(text.status, 200);
     assert.match(text.text(), /upstream/);
@@ -65,7 +65,7 @@ describe('admin', { timeout: 60_000 }, () => {
     assert.ok(body.includes(String(echo.port)), body);
   });
 
-  it('GET /config_dump returns JSON mentioning the listener and cluster', async () => {
+  it('GET /config_dump returns JSON mentioning the listener and cluster', { timeout: 20_000 }, async () => {
     const res = await httpRequest(sidecar.adminUrl, { path: '/config_dump' });
     assert.equal(res.status, 200);
     const body = JSON.stringify(res.json());
@@ -73,14 +73,14 @@ describe('admin', { timeout: 60_000 }, () => {
     assert.ok(body.includes('upstream'));
   });
 
-  it('GET /stats/prometheus exposes every contract metric with its type', async () => {
+  it('GET /stats/prometheus exposes every contract metric with its type', { timeout: 20_000 }, async () => {
     const m = await sidecar.metrics();
     for (const [name, type] of CONTRACT_METRICS) {
       assert.ok(m.text.includes(`# TYPE ${name} ${type}`), `missing "# TYPE ${name} ${type}"`);
     }
   });
 
-  it('connection and stream gauges follow open connections and in-flight streams', async () => {
+  it('connection and stream gauges follow open connections and in-flight streams', { timeout: 20_000 }, async () => {
     const base = await sidecar.metrics();
     const conns0 = base.sum('remora_downstream_connections_active');
     const client = createEchoClient(sidecar.target('ingress'));
@@ -99,7 +99,7 @@ describe('admin', { timeout: 60_000 }, () => {
     await waitFor(async () => (await sidecar.metrics()).sum('remora_downstream_connections_active') <= conns0, { what: 'connections_active back down after client close' });
   });
 
-  it('/ready is 503 while a STRICT_DNS cluster is unresolved, with listeners already bound', async () => {
+  it('/ready is 503 while a STRICT_DNS cluster is unresolved, with listeners already bound', { timeout: 20_000 }, async () => {
     const h = await SidecarHarness.start({
       listeners: [{ name: 'ingress', routes: [routeTo('dns')] }],
       clusters: [{ name: 'dns', type: 'STRICT_DNS', endpoints: [{ host: 'remora-test-does-not-exist.invalid', port: 80 }] }],
@@ -113,7 +113,7 @@ describe('admin', { timeout: 60_000 }, () => {
     }
   });
 
-  it('/ready turns 200 once a STRICT_DNS cluster resolves (localhost), and traffic flows', async () => {
+  it('/ready turns 200 once a STRICT_DNS cluster resolves (localhost), and traffic flows', { timeout: 20_000 }, async () => {
     const h = await SidecarHarness.start({
       listeners: [{ name: 'ingress', routes: [routeTo('dns')] }],
       clusters: [{ name: 'dns', type: 'STRICT_DNS', endpoints: [{ host: 'localhost', port: echo.port }], http2: true,
@@ -133,7 +133,7 @@ describe('admin', { timeout: 60_000 }, () => {
     }
   });
 
-  it('POST /drain stops the listeners accepting new connections', async () => {
+  it('POST /drain stops the listeners accepting new connections', { timeout: 20_000 }, async () => {
     const h = await SidecarHarness.start(simpleProxy({ listener: 'ingress', port: echo.port, http2: true }), { drainTimeMs: 2000 });
     try {
       const port = h.port('ingress');

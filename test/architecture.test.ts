@@ -58,10 +58,11 @@ function violations(): string[] {
       if (tlayer !== layer && RANK[tlayer] >= RANK[layer]) found.push(`${rel} imports ${target}: ${layer} may not import ${tlayer}`);
       if (layer === 'control-plane' && ['listeners', 'filters', 'upstream', 'codec'].includes(tlayer)) found.push(`${rel} imports ${target}: the control plane never imports the data plane's ${tlayer}`);
       if (layer === 'filters' && tlayer === 'filters') {
+        // Files directly in filters/ are the shared contract; each sub-folder is one filter.
         const own = rel.split(path.sep)[1];
-        const other = parts[1];
-        const shared = (s: string) => s.endsWith('.ts') || s === undefined;
-        if (!shared(own) && !shared(other ?? '') && own !== other) found.push(`${rel} imports ${target}: filters never import each other`);
+        const other = parts[1] ?? '';
+        const isFilterFolder = (name: string) => existsSync(path.join(SRC, 'filters', name)) && statSync(path.join(SRC, 'filters', name)).isDirectory();
+        if (isFilterFolder(own) && isFilterFolder(other) && own !== other) found.push(`${rel} imports ${target}: filters never import each other`);
       }
       if (layer === 'filters' && tlayer === 'upstream' && rel.split(path.sep)[1] !== 'router') found.push(`${rel} imports ${target}: only the router filter reaches upstream/`);
     }

@@ -30,7 +30,7 @@ function base(): Json {
 }
 
 describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
-  it('unknown cluster field → exit 2 and stderr names the field path', async () => {
+  it('unknown cluster field → exit 2 and stderr names the field path', { timeout: 20_000 }, async () => {
     const doc = base();
     doc['static_resources']['clusters'][0]['not_a_field'] = 1;
     const r = await runWith(doc);
@@ -39,7 +39,7 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
     assert.match(r.stderr, /clusters/);
   });
 
-  it('unknown field inside the HttpConnectionManager typed_config → exit 2 and names it', async () => {
+  it('unknown field inside the HttpConnectionManager typed_config → exit 2 and names it', { timeout: 20_000 }, async () => {
     const doc = base();
     doc['static_resources']['listeners'][0]['filter_chains'][0]['filters'][0]['typed_config']['bogus_hcm_option'] = true;
     const r = await runWith(doc);
@@ -47,7 +47,7 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
     assert.match(r.stderr, /bogus_hcm_option/);
   });
 
-  it('port_value out of range → exit 2 and stderr names port_value', async () => {
+  it('port_value out of range → exit 2 and stderr names port_value', { timeout: 20_000 }, async () => {
     const doc = base();
     doc['static_resources']['listeners'][0]['address']['socket_address']['port_value'] = 70000;
     const r = await runWith(doc);
@@ -56,7 +56,7 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
     assert.match(r.stderr, /listeners/);
   });
 
-  it('missing bootstrap file → exit 2 and stderr names the file', async () => {
+  it('missing bootstrap file → exit 2 and stderr names the file', { timeout: 20_000 }, async () => {
     const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'remora-missing-')), 'nope.yaml');
     const r = await runCli(['sidecar', '--bootstrap', missing]);
     fs.rmSync(path.dirname(missing), { recursive: true, force: true });
@@ -64,7 +64,7 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
     assert.ok(r.stderr.includes(missing), r.stderr);
   });
 
-  it('a good bootstrap writes the admin address, becomes ready, and exits 0 on SIGTERM', async () => {
+  it('a good bootstrap writes the admin address, becomes ready, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
     const yaml = bootstrapYaml(simpleProxy({ port: 1, http2: true }));
     assert.ok(parse(yaml));
     const proc = await SidecarProcess.start(yaml, { drainTime: '1s' });

@@ -21,7 +21,7 @@ describe('drain', { timeout: 60_000 }, () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it('in-process drain(): an in-flight server stream completes, new connections are refused', async () => {
+  it('in-process drain(): an in-flight server stream completes, new connections are refused', { timeout: 20_000 }, async () => {
     const echo = await EchoServer.start({ id: 'drain' });
     cleanups.push(() => echo.close());
     const sidecar = await SidecarHarness.start(simpleProxy({ port: echo.port, http2: true }), { drainTimeMs: 10_000 });
@@ -43,7 +43,7 @@ describe('drain', { timeout: 60_000 }, () => {
     assert.ok(after.error, 'a new call after drain must fail');
   });
 
-  it('SIGTERM: in-flight unary completes OK, new connections are refused, exit code 0', async () => {
+  it('SIGTERM: in-flight unary completes OK, new connections are refused, exit code 0', { timeout: 20_000 }, async () => {
     const echo = await EchoServer.start({ id: 'sigterm' });
     cleanups.push(() => echo.close());
     const proc = await SidecarProcess.start(bootstrapYaml(simpleProxy({ port: echo.port, http2: true })), { drainTime: '15s' });

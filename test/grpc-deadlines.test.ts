@@ -44,7 +44,7 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
     await echo?.close();
   });
 
-  it('client deadline shorter than the server work → DEADLINE_EXCEEDED and the server sees the cancel', async () => {
+  it('client deadline shorter than the server work → DEADLINE_EXCEEDED and the server sees the cancel', { timeout: 20_000 }, async () => {
     const cancelsBefore = echo.cancellations;
     const r = await unary(client, { message: 'slow' }, { deadlineMs: 300, metadata: md({ [ECHO_CONTROL.delayMs]: '20000' }) });
     assert.ok(r.error);
@@ -52,7 +52,7 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
     await echo.waitForCancellations(cancelsBefore + 1);
   });
 
-  it('route timeout shorter than the client deadline → DEADLINE_EXCEEDED from the sidecar, upstream cancelled', async () => {
+  it('route timeout shorter than the client deadline → DEADLINE_EXCEEDED from the sidecar, upstream cancelled', { timeout: 20_000 }, async () => {
     const cancelsBefore = echo.cancellations;
     const before = await sidecar.metrics();
     const r = await unary(client, { message: 'slow' }, {
@@ -68,7 +68,7 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
       - before.sum('remora_local_replies_total', { reason: 'upstream_timeout' }), 1);
   });
 
-  it('grpc_timeout_header_max caps a long client deadline → DEADLINE_EXCEEDED, upstream cancelled', async () => {
+  it('grpc_timeout_header_max caps a long client deadline → DEADLINE_EXCEEDED, upstream cancelled', { timeout: 20_000 }, async () => {
     const cancelsBefore = echo.cancellations;
     const r = await unary(client, { message: 'slow' }, {
       deadlineMs: 20_000,
@@ -79,7 +79,7 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
     await echo.waitForCancellations(cancelsBefore + 1);
   });
 
-  it('cancelling a server stream after its first message → the server observes the cancel', async () => {
+  it('cancelling a server stream after its first message → the server observes the cancel', { timeout: 20_000 }, async () => {
     const cancelsBefore = echo.cancellations;
     const call = client.ServerStream({ message: 'tick', count: 1000 }, md({ [ECHO_CONTROL.intervalMs]: '20' }), { deadline: Date.now() + 20_000 });
     const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));

@@ -35,7 +35,7 @@ describe('gRPC load', { timeout: 90_000 }, () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it('1,000 concurrent streams on one client connection all succeed', async () => {
+  it('1,000 concurrent streams on one client connection all succeed', { timeout: 20_000 }, async () => {
     const echo = await EchoServer.start({ id: 'c' });
     cleanups.push(() => echo.close());
     const sidecar = await SidecarHarness.start(simpleProxy({ port: echo.port, http2: true }));
@@ -51,7 +51,7 @@ describe('gRPC load', { timeout: 90_000 }, () => {
     assert.ok(echo.maxInflight > 100, `expected real concurrency upstream, max in flight was ${echo.maxInflight}`);
   });
 
-  it('upstream GOAWAY (max connection age) during load → zero failed calls', async () => {
+  it('upstream GOAWAY (max connection age) during load → zero failed calls', { timeout: 20_000 }, async () => {
     const echo = await EchoServer.start({ id: 'g', maxConnectionAgeMs: 100, maxConnectionAgeGraceMs: 5000 });
     cleanups.push(() => echo.close());
     const sidecar = await SidecarHarness.start(simpleProxy({ port: echo.port, http2: true }));
@@ -64,7 +64,7 @@ describe('gRPC load', { timeout: 90_000 }, () => {
     assert.ok(echo.peers.size >= 2, `the upstream connection should have been replaced after GOAWAY (peers: ${echo.peers.size})`);
   });
 
-  it('weighted_clusters 90/10 over 2,000 calls is within 4 sigma, and metrics agree', async () => {
+  it('weighted_clusters 90/10 over 2,000 calls is within 4 sigma, and metrics agree', { timeout: 20_000 }, async () => {
     const a = await EchoServer.start({ id: 'a' });
     cleanups.push(() => a.close());
     const b = await EchoServer.start({ id: 'b' });

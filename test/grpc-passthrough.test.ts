@@ -12,6 +12,7 @@ import { ECHO_CONTROL, SERVED_BY } from './fakes/echo-proto';
 import { clientStream, createEchoClient, md, serverStream, unary, unaryOnPath, type EchoClient, type EchoMsg } from './fakes/echo-client';
 import { SidecarHarness } from './fakes/sidecar-harness';
 import { simpleProxy } from './fakes/bootstrap';
+import { rawGrpcCall } from './fakes/raw-grpc';
 
 const BIG = 16 * 1024 * 1024;
 
@@ -35,7 +36,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     await echo?.close();
   });
 
-  it('unary call round-trips and is counted in downstream, upstream and duration metrics', async () => {
+  it('unary call round-trips and is counted in downstream, upstream and duration metrics', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const r = await unary(client, { message: 'hello', payload: Buffer.from([1, 2, 3]), count: 7 });
     assert.equal(r.error, null);
@@ -52,14 +53,14 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
       - before.sum('remora_upstream_request_duration_seconds_count', { cluster: 'upstream' }), 1);
   });
 
-  it('client streaming delivers every message in order', async () => {
+  it('client streaming delivers every message in order', { timeout: 20_000 }, async () => {
     const r = await clientStream(client, [{ message: 'a' }, { message: 'b' }, { message: 'c' }, { message: 'd' }, { message: 'e' }]);
     assert.equal(r.error, null);
     assert.equal(r.response!.message, 'a,b,c,d,e');
     assert.equal(r.response!.count, 5);
   });
 
-  it('server streaming delivers every message in order', async () => {
+  it('server streaming delivers every message in order', { timeout: 20_000 }, async () => {
     const r = await serverStream(client, { message: 'tick', count: 25 });
     assert.equal(r.error, null);
     assert.equal(r.status.code, grpc.status.OK);
@@ -67,7 +68,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     r.messages.forEach((m, i) => { assert.equal(m.count, i); assert.equal(m.message, 'tick'); });
   });
 
-  it('bidi streaming ping-pongs one message at a time', async () => {
+  it('bidi streaming ping-pongs one message at a time', { timeout: 20_000 }, async () => {
     const call = client.BidiStream(new grpc.Metadata(), { deadline: Date.now() + 10_000 });
     const replies: EchoMsg[] = [];
     let waiter: ((m: EchoMsg) => void) | null = null;
@@ -86,7 +87,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     assert.equal(replies.length, 20);
   });
 
-  it('echoes ASCII and binary metadata in initial metadata and trailers (unary)', async () => {
+  it('echoes ASCII and binary metadata in initial metadata and trailers (unary)', { timeout: 20_000 }, async () => {
     const bin = Buffer.from([0, 1, 2, 0x7f, 0x80, 0xfe, 0xff]);
     const r = await unary(client, { message: 'md' }, {
       metadata: md({ 'x-ascii': 'hello world', 'x-multi': ['one', 'two'], 'x-data-bin': bin }),
@@ -102,7 +103,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     }
   });
 
-  it('echoes binary metadata in initial metadata and trailers (bidi)', async () => {
+  it('echoes binary metadata in initial metadata and trailers (bidi)', { timeout: 20_000 }, async () => {
     const bin = crypto.randomBytes(64);
     const call = client.BidiStream(md({ 'x-trace-bin': bin, 'x-tag': 'bidi' }), { deadline: Date.now() + 10_000 });
     const headers = new Promise<grpc.Metadata>((resolve) => call.on('metadata', resolve));
@@ -119,7 +120,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     assert.deepEqual(s.metadata.get('x-tag'), ['bidi']);
   });
 
-  it('delivers every status code 1..16 with a byte-exact message (%, unicode, newlines)', async () => {
+  it('delivers every status code 1..16 with a byte-exact message (%, unicode, newlines)', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     for (let code = 1; code <= 16; code++) {
       const message = `code ${code}: 100% done ✓ — ünïcödé 🚀\nsecond line\tand a tab %41 %%`;
@@ -137,7 +138,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     assert.equal(delta('14'), 1, 'grpc_status="14" counted once');
   });
 
-  it('passes the upstream\'s UNIMPLEMENTED for an unknown method through (not a sidecar no_route)', async () => {
+  it('passes the upstream\'s UNIMPLEMENTED for an unknown method through (not a sidecar no_route)', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const r = await unaryOnPath(client, '/remora.test.v1.Echo/DoesNotExist', { message: 'x' });
     assert.ok(r.error);
@@ -147,9 +148,14 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     assert.equal(m.sum('remora_local_replies_total', { reason: 'no_route' }) - before.sum('remora_local_replies_total', { reason: 'no_route' }), 0);
     assert.equal(m.sum('remora_upstream_requests_total', { cluster: 'upstream' })
       - before.sum('remora_upstream_requests_total', { cluster: 'upstream' }), 1);
+    // The upstream's trailers-only response stays trailers-only on the wire.
+    const raw = await rawGrpcCall(sidecar.port('ingress'), '/remora.test.v1.Echo/DoesNotExist');
+    assert.equal(raw.trailersOnly, true, 'expected a trailers-only response');
+    assert.equal(raw.headers['grpc-status'], '12');
+    assert.match(decodeURIComponent(String(raw.headers['grpc-message'])), /DoesNotExist/);
   });
 
-  it('carries an 8 MiB message each way (unary)', async () => {
+  it('carries an 8 MiB message each way (unary)', { timeout: 20_000 }, async () => {
     const payload = crypto.randomBytes(8 * 1024 * 1024);
     const r = await unary(client, { message: 'big', payload }, { deadlineMs: 30_000 });
     assert.equal(r.error, null, r.error?.details);
@@ -157,7 +163,7 @@ describe('gRPC pass-through', { timeout: 60_000 }, () => {
     assert.ok(r.response!.payload.equals(payload), 'payload bytes differ');
   });
 
-  it('carries 8 MiB through client streaming and server streaming', async () => {
+  it('carries 8 MiB through client streaming and server streaming', { timeout: 20_000 }, async () => {
     const chunk = crypto.randomBytes(8 * 1024 * 1024);
     const cs = await clientStream(client, [{ message: 'a', payload: chunk }], { deadlineMs: 30_000 });
     assert.equal(cs.error, null, cs.error?.details);

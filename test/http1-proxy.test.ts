@@ -38,7 +38,7 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     await backend?.close();
   });
 
-  it('reuses one client and one backend connection across sequential keep-alive requests', async () => {
+  it('reuses one client and one backend connection across sequential keep-alive requests', { timeout: 20_000 }, async () => {
     const connsBefore = backend.connections;
     const sockets = new Set<unknown>();
     for (let i = 0; i < 10; i++) {
@@ -59,7 +59,7 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     assert.equal(backend.connections - connsBefore, 1, 'the sidecar must reuse one upstream connection');
   });
 
-  it('strips hop-by-hop request headers (incl. those named in Connection) and keeps end-to-end ones', async () => {
+  it('strips hop-by-hop request headers (incl. those named in Connection) and keeps end-to-end ones', { timeout: 20_000 }, async () => {
     const res = await httpRequest(port, {
       path: '/hop',
       headers: {
@@ -78,7 +78,7 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     assert.equal(echo.headers['x-end-to-end'], 'keep-me');
   });
 
-  it('strips hop-by-hop response headers from the backend', async () => {
+  it('strips hop-by-hop response headers from the backend', { timeout: 20_000 }, async () => {
     const res = await httpRequest(port, { path: '/hop-response' });
     assert.equal(res.status, 200);
     assert.equal(res.headers['x-backend-id'], 'h1');
@@ -86,13 +86,13 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     assert.equal(res.headers['keep-alive'], undefined);
   });
 
-  it('sets x-forwarded-for and x-forwarded-proto', async () => {
+  it('sets x-forwarded-for and x-forwarded-proto', { timeout: 20_000 }, async () => {
     const echo = (await httpRequest(port, { path: '/xff' })).json<BackendEcho>();
     assert.equal(echo.headers['x-forwarded-proto'], 'http');
     assert.match(String(echo.headers['x-forwarded-for']), /(^|,\s*)127\.0\.0\.1$/);
   });
 
-  it('generates x-request-id when absent and preserves it when present', async () => {
+  it('generates x-request-id when absent and preserves it when present', { timeout: 20_000 }, async () => {
     const a = (await httpRequest(port, { path: '/rid' })).json<BackendEcho>();
     const b = (await httpRequest(port, { path: '/rid' })).json<BackendEcho>();
     assert.match(String(a.headers['x-request-id']), UUID);
@@ -102,7 +102,7 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     assert.equal(c.headers['x-request-id'], 'my-own-id-42');
   });
 
-  it('forwards request bodies, fixed-length and chunked', async () => {
+  it('forwards request bodies, fixed-length and chunked', { timeout: 20_000 }, async () => {
     const body = Buffer.alloc(1024 * 1024, 0x61);
     const fixed = await httpRequest(port, { method: 'POST', path: '/upload', body, headers: { 'content-length': String(body.length) } });
     assert.equal(fixed.json<BackendEcho>().bodyLength, body.length);
@@ -120,7 +120,7 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
     assert.equal(chunked.bodyLength, 10_000);
   });
 
-  it('passes non-2xx backend statuses and counts them by status class', async () => {
+  it('passes non-2xx backend statuses and counts them by status class', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const res = await httpRequest(port, { path: '/missing', headers: { 'x-backend-status': '404' } });
     assert.equal(res.status, 404);

@@ -31,12 +31,12 @@ function manyHeaders(n: number): Record<string, string> {
 }
 
 /** One HTTP/2 request on a fresh session; resolves with the :status (or rejects on reset). */
-async function h2Get(port: number, headers: http2.OutgoingHttpHeaders): Promise<number> {
+async function h2Get(port: number, headers: http2.OutgoingHttpHeaders, path = '/h'): Promise<number> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   session.on('error', () => { /* surfaced through the stream */ });
   try {
     return await withTimeout(new Promise<number>((resolve, reject) => {
-      const req = session.request({ ':method': 'GET', ':path': '/h', ...headers });
+      const req = session.request({ ':method': 'GET', ':path': path, ...headers });
       req.on('response', (h) => { resolve(Number(h[':status'])); req.resume(); });
       req.on('error', reject);
       req.on('close', () => reject(new Error(`stream closed without a response (rst ${req.rstCode})`)));
@@ -59,8 +59,6 @@ describe('HCM limits', { timeout: 60_000 }, () => {
       listeners: [
         { name: 'http', routes: [routeTo('backend')], hcm: LIMITS },
         { name: 'grpc', routes: [routeTo('echo', { prefix: '/' }, { timeout: '0s' })], hcm: LIMITS },
-        { name: 'idle', routes: [routeTo('backend', { prefix: '/' }, { timeout: '0s' })], hcm: { stream_idle_timeout: '0.3s' } },
-        { name: 'reqtimeout', routes: [routeTo('backend', { prefix: '/' }, { timeout: '0s' })], hcm: { request_timeout: '0.3s' } },
       ],
       clusters: [
         { name: 'backend', endpoints: [{ host: '127.0.0.1', port: backend.port }] },
@@ -75,7 +73,7 @@ describe('HCM limits', { timeout: 60_000 }, () => {
     await echo?.close();
   });
 
-  it('HTTP/1.1: too many headers → 431, counted as header_overflow, backend untouched', async () => {
+  it('HTTP/1.1: too many headers → 431, counted as header_overflow, backend untouched', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const reqsBefore = backend.requests;
     const res = await httpRequest(sidecar.port('http'), { path: '/h', headers: manyHeaders(30) });
@@ -87,22 +85,22 @@ describe('HCM limits', { timeout: 60_000 }, () => {
     assert.equal((await httpRequest(sidecar.port('http'), { path: '/h', headers: manyHeaders(10) })).status, 200);
   });
 
-  it('HTTP/1.1: headers larger than max_request_headers_kb → 431', async () => {
+  it('HTTP/1.1: headers larger than max_request_headers_kb → 431', { timeout: 20_000 }, async () => {
     const res = await httpRequest(sidecar.port('http'), { path: '/h', headers: { 'x-big': 'a'.repeat(12 * 1024) } });
     assert.equal(res.status, 431);
     assert.equal((await httpRequest(sidecar.port('http'), { path: '/h', headers: { 'x-big': 'a'.repeat(4 * 1024) } })).status, 200);
   });
 
-  it('HTTP/2: too many headers → 431', async () => {
+  it('HTTP/2: too many headers → 431', { timeout: 20_000 }, async () => {
     assert.equal(await h2Get(sidecar.port('http'), manyHeaders(30)), 431);
     assert.equal(await h2Get(sidecar.port('http'), manyHeaders(10)), 200);
   });
 
-  it('HTTP/2: headers larger than max_request_headers_kb → 431', async () => {
+  it('HTTP/2: headers larger than max_request_headers_kb → 431', { timeout: 20_000 }, async () => {
     assert.equal(await h2Get(sidecar.port('http'), { 'x-big': 'a'.repeat(12 * 1024) }), 431);
   });
 
-  it('gRPC: oversized metadata is refused locally and never reaches the upstream', async () => {
+  it('gRPC: oversized metadata is refused locally and never reaches the upstream', { timeout: 20_000 }, async () => {
     const client = createEchoClient(sidecar.target('grpc'));
     try {
       const startedBefore = echo.started;
@@ -115,7 +113,7 @@ describe('HCM limits', { timeout: 60_000 }, () => {
     }
   });
 
-  it('HTTP/2: advertises max_concurrent_streams and the upstream never sees more at once', async () => {
+  it('HTTP/2: advertises max_concurrent_streams and the upstream never sees more at once', { timeout: 20_000 }, async () => {
     const session = http2.connect(`http://127.0.0.1:${sidecar.port('grpc')}`);
     session.on('error', () => { /* ignore */ });
     try {
@@ -138,13 +136,26 @@ describe('HCM limits', { timeout: 60_000 }, () => {
     }
   });
 
-  it('stream_idle_timeout ends a stream whose upstream never answers (408/504, not a hang)', async () => {
-    const res = await httpRequest(sidecar.port('idle'), { path: '/slow', headers: { 'x-backend-delay-ms': '30000' }, timeoutMs: 10_000 });
-    assert.ok(res.status === 408 || res.status === 504, `expected 408 or 504, got ${res.status}`);
+  /** A sidecar with one listener whose HCM has `hcm`, routing to the backend with no route timeout. */
+  async function timeoutSidecar(hcm: Record<string, unknown>): Promise<SidecarHarness> {
+    return SidecarHarness.start({
+      listeners: [{ name: 'http', routes: [routeTo('backend', { prefix: '/' }, { timeout: '0s' })], hcm }],
+      clusters: [{ name: 'backend', endpoints: [{ host: '127.0.0.1', port: backend.port }] }],
+    });
+  }
+
+  it('stream_idle_timeout ends a stream whose upstream never answers (408/504, not a hang)', { timeout: 20_000 }, async (t) => {
+    const h = await timeoutSidecar({ stream_idle_timeout: '0.3s' });
+    t.after(() => h.close());
+    // Over HTTP/2 (h2c); the upstream is HTTP/1.1 and never answers.
+    const status = await h2Get(h.port('http'), { 'x-backend-delay-ms': '30000' }, '/slow');
+    assert.ok(status === 408 || status === 504, `expected 408 or 504, got ${status}`);
   });
 
-  it('request_timeout ends a request whose body never completes (408)', async () => {
-    const port = sidecar.port('reqtimeout');
+  it('request_timeout ends a request whose body never completes (408)', { timeout: 20_000 }, async (t) => {
+    const h = await timeoutSidecar({ request_timeout: '0.3s' });
+    t.after(() => h.close());
+    const port = h.port('http');
     const status = await withTimeout(new Promise<number>((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/upload', agent: false,
         headers: { 'content-length': '1000000' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });

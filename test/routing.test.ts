@@ -14,6 +14,7 @@ import { HttpBackend, type BackendEcho } from './fakes/http-backend';
 import { httpRequest } from './fakes/http-client';
 import { SidecarHarness } from './fakes/sidecar-harness';
 import { routeTo } from './fakes/bootstrap';
+import { rawGrpcCall } from './fakes/raw-grpc';
 
 describe('routing', { timeout: 60_000 }, () => {
   let main: HttpBackend;
@@ -108,7 +109,7 @@ describe('routing', { timeout: 60_000 }, () => {
     return { res, echo: res.status === 200 && res.headers['content-type'] === 'application/json' ? res.json<BackendEcho>() : null };
   };
 
-  it('routes by virtual host (Host header) and applies route-config and vhost headers', async () => {
+  it('routes by virtual host (Host header) and applies route-config and vhost headers', { timeout: 20_000 }, async () => {
     const { res, echo } = await get('/anything', { host: 'api.example.com' });
     assert.equal(res.status, 200);
     assert.equal(echo?.id, 'api');
@@ -119,17 +120,17 @@ describe('routing', { timeout: 60_000 }, () => {
     assert.equal(other.echo?.id, 'main');
   });
 
-  it('routes by header match', async () => {
+  it('routes by header match', { timeout: 20_000 }, async () => {
     assert.equal((await get('/app/x', { 'x-canary': 'true' })).echo?.id, 'canary');
     assert.equal((await get('/app/x', { 'x-canary': 'false' })).echo?.id, 'main');
   });
 
-  it('routes by query parameter match', async () => {
+  it('routes by query parameter match', { timeout: 20_000 }, async () => {
     assert.equal((await get('/app/x?version=v2&y=1')).echo?.id, 'v2');
     assert.equal((await get('/app/x?version=v1')).echo?.id, 'main');
   });
 
-  it('matches safe_regex and applies route-level request headers', async () => {
+  it('matches safe_regex and applies route-level request headers', { timeout: 20_000 }, async () => {
     const hit = await get('/items/123');
     assert.equal(hit.echo?.id, 'main');
     assert.equal(hit.echo?.headers['x-matched'], 'regex');
@@ -137,17 +138,17 @@ describe('routing', { timeout: 60_000 }, () => {
     assert.equal(miss.res.status, 404);
   });
 
-  it('prefix_rewrite rewrites the path (query kept)', async () => {
+  it('prefix_rewrite rewrites the path (query kept)', { timeout: 20_000 }, async () => {
     const { echo } = await get('/legacy/users?id=7');
     assert.equal(echo?.url, '/v1/users?id=7');
   });
 
-  it('host_rewrite_literal rewrites the Host header', async () => {
+  it('host_rewrite_literal rewrites the Host header', { timeout: 20_000 }, async () => {
     const { echo } = await get('/host');
     assert.equal(echo?.headers['host'], 'rewritten.internal');
   });
 
-  it('adds, overwrites and removes request and response headers', async () => {
+  it('adds, overwrites and removes request and response headers', { timeout: 20_000 }, async () => {
     const { res, echo } = await get('/mutate', { 'x-overwrite': 'old', 'x-secret': 'hunter2', 'x-keep': 'k' });
     assert.equal(echo?.headers['x-added'], 'route');
     assert.equal(echo?.headers['x-overwrite'], 'new');
@@ -157,7 +158,7 @@ describe('routing', { timeout: 60_000 }, () => {
     assert.equal(res.headers['x-backend-id'], undefined);
   });
 
-  it('direct_response answers without an upstream', async () => {
+  it('direct_response answers without an upstream', { timeout: 20_000 }, async () => {
     const before = main.requests;
     const res = await httpRequest(port, { path: '/ping' });
     assert.equal(res.status, 200);
@@ -165,13 +166,13 @@ describe('routing', { timeout: 60_000 }, () => {
     assert.equal(main.requests, before);
   });
 
-  it('redirect answers 308 with the rewritten location', async () => {
+  it('redirect answers 308 with the rewritten location', { timeout: 20_000 }, async () => {
     const res = await httpRequest(port, { path: '/old-site/page?q=1' });
     assert.equal(res.status, 308);
     assert.equal(res.headers['location'], 'https://new.example.com/old-site/page?q=1');
   });
 
-  it('no route → 404 over HTTP and remora_local_replies_total{reason="no_route"}', async () => {
+  it('no route → 404 over HTTP and remora_local_replies_total{reason="no_route"}', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const res = await httpRequest(port, { path: '/nowhere' });
     assert.equal(res.status, 404);
@@ -181,7 +182,7 @@ describe('routing', { timeout: 60_000 }, () => {
       - before.sum('remora_downstream_requests_total', { listener: 'http', status_class: '4xx' }), 1);
   });
 
-  it('gRPC: routes by metadata header and by :authority virtual host', async () => {
+  it('gRPC: routes by metadata header and by :authority virtual host', { timeout: 20_000 }, async () => {
     const client = createEchoClient(sidecar.target('grpc'));
     const clientB = createEchoClient(sidecar.target('grpc'), { 'grpc.default_authority': 'echo-b.svc' });
     try {
@@ -199,7 +200,7 @@ describe('routing', { timeout: 60_000 }, () => {
     }
   });
 
-  it('gRPC: no route → trailers-only UNIMPLEMENTED from the sidecar', async () => {
+  it('gRPC: no route → trailers-only UNIMPLEMENTED from the sidecar', { timeout: 20_000 }, async () => {
     const client = new grpc.Client(sidecar.target('grpc'), grpc.credentials.createInsecure());
     try {
       const before = await sidecar.metrics();
@@ -212,6 +213,12 @@ describe('routing', { timeout: 60_000 }, () => {
       assert.equal(m.sum('remora_local_replies_total', { reason: 'no_route' }) - before.sum('remora_local_replies_total', { reason: 'no_route' }), 1);
       assert.equal(m.sum('remora_downstream_requests_total', { listener: 'grpc', grpc_status: '12' })
         - before.sum('remora_downstream_requests_total', { listener: 'grpc', grpc_status: '12' }), 1);
+      // On the wire: one HEADERS frame with END_STREAM, :status 200 and grpc-status 12.
+      const raw = await rawGrpcCall(sidecar.port('grpc'), '/other.Service/Method');
+      assert.equal(raw.trailersOnly, true, 'expected a trailers-only response');
+      assert.equal(raw.headers[':status'], 200);
+      assert.equal(raw.headers['grpc-status'], '12');
+      assert.doesNotMatch(String(raw.headers['grpc-message'] ?? ''), /127\.0\.0\.1/);
     } finally {
       client.close();
     }

@@ -41,7 +41,7 @@ describe('TLS listener with required client certificates', { timeout: 60_000 }, 
 
   const opts = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' };
 
-  it('accepts a client certificate signed by the trusted CA', async () => {
+  it('accepts a client certificate signed by the trusted CA', { timeout: 20_000 }, async () => {
     const client = createEchoClient(target, opts, grpc.credentials.createSsl(pki.ca.cert, pki.client.key, pki.client.cert));
     try {
       const r = await unary(client, { message: 'secure' });
@@ -52,7 +52,7 @@ describe('TLS listener with required client certificates', { timeout: 60_000 }, 
     }
   });
 
-  it('refuses a client without a certificate', async () => {
+  it('refuses a client without a certificate', { timeout: 20_000 }, async () => {
     const startedBefore = echo.started;
     const client = createEchoClient(target, opts, grpc.credentials.createSsl(pki.ca.cert));
     try {
@@ -65,7 +65,7 @@ describe('TLS listener with required client certificates', { timeout: 60_000 }, 
     }
   });
 
-  it('refuses a client certificate from an unrelated CA', async () => {
+  it('refuses a client certificate from an unrelated CA', { timeout: 20_000 }, async () => {
     const startedBefore = echo.started;
     const client = createEchoClient(target, opts, grpc.credentials.createSsl(pki.ca.cert, pki.otherClient.key, pki.otherClient.cert));
     try {
@@ -78,7 +78,7 @@ describe('TLS listener with required client certificates', { timeout: 60_000 }, 
     }
   });
 
-  it('presents the configured server certificate and negotiates h2 via ALPN', async () => {
+  it('presents the configured server certificate and negotiates h2 via ALPN', { timeout: 20_000 }, async () => {
     const socket = tls.connect({
       host: '127.0.0.1', port: sidecar.port('mtls'), servername: 'localhost', ca: pki.ca.cert,
       cert: pki.client.cert, key: pki.client.key, ALPNProtocols: ['h2'],

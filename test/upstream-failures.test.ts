@@ -35,7 +35,10 @@ describe('upstream failures', { timeout: 60_000 }, () => {
   before(async () => {
     deadPort = await closedPort();
     resetServer = http2.createServer();
-    resetServer.on('stream', (stream) => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    resetServer.on('stream', (stream) => {
+      stream.on('error', () => { /* our own reset */ });
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    });
     await new Promise<void>((resolve) => resetServer.listen(0, '127.0.0.1', resolve));
     dying = await EchoServer.start({ id: 'dying' });
     sidecar = await SidecarHarness.start({
@@ -67,7 +70,7 @@ describe('upstream failures', { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => (resetServer ? resetServer.close(() => resolve()) : resolve()));
   });
 
-  it('gRPC: upstream down → UNAVAILABLE without leaking the address, and upstream_connect_failure counted', async () => {
+  it('gRPC: upstream down → UNAVAILABLE without leaking the address, and upstream_connect_failure counted', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const r = await unary(client, { message: 'x' }, { metadata: md({ 'x-target': 'dead' }), deadlineMs: 10_000 });
     assert.ok(r.error);
@@ -81,7 +84,7 @@ describe('upstream failures', { timeout: 60_000 }, () => {
       - before.sum('remora_downstream_requests_total', { listener: 'grpc', grpc_status: '14' }), 1);
   });
 
-  it('HTTP/1.1: upstream down → 503 and upstream_connect_failure counted', async () => {
+  it('HTTP/1.1: upstream down → 503 and upstream_connect_failure counted', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const res = await httpRequest(sidecar.port('http'), { path: '/x' });
     assert.equal(res.status, 503);
@@ -91,7 +94,7 @@ describe('upstream failures', { timeout: 60_000 }, () => {
       - before.sum('remora_local_replies_total', { reason: 'upstream_connect_failure' }) >= 1);
   });
 
-  it('upstream RST_STREAM(INTERNAL_ERROR) → INTERNAL, counted as upstream_reset', async () => {
+  it('upstream RST_STREAM(INTERNAL_ERROR) → INTERNAL, counted as upstream_reset', { timeout: 20_000 }, async () => {
     const before = await sidecar.metrics();
     const r = await unary(client, { message: 'x' }, { metadata: md({ 'x-target': 'reset' }) });
     assert.ok(r.error);
@@ -100,7 +103,7 @@ describe('upstream failures', { timeout: 60_000 }, () => {
     assert.equal(m.sum('remora_local_replies_total', { reason: 'upstream_reset' }) - before.sum('remora_local_replies_total', { reason: 'upstream_reset' }), 1);
   });
 
-  it('upstream dies mid-call → the client gets a failure status, not a hang', async () => {
+  it('upstream dies mid-call → the client gets a failure status, not a hang', { timeout: 20_000 }, async () => {
     const call = unary(client, { message: 'x' }, { metadata: md({ 'x-target': 'dying', [ECHO_CONTROL.delayMs]: '30000' }), deadlineMs: 20_000 });
     await dying.waitForStarted(1);
     await dying.close();

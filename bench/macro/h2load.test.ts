@@ -6,6 +6,7 @@ import { h2loadArgs, parseRun, percentile, type LoadSpec } from './h2load';
 const SUMMARY = `finished in 2.00s, 1500.00 req/s, 60.00KB/s
 requests: 3001 total, 3005 started, 3000 done, 2998 succeeded, 2 failed, 1 errored, 0 timeout
 status codes: 2998 2xx, 0 3xx, 1 4xx, 0 5xx
+traffic: 50.00KB (51200) total, 680B (680) headers (space savings 95.11%), 20.45KB (20944) data
 `;
 
 test('percentile is nearest-rank over a sorted array', () => {
@@ -20,9 +21,11 @@ test('parseRun takes counts from the summary and latency/throughput from the log
   const rows: string[] = [];
   for (let i = 1; i <= 100; i++) rows.push(`1700000000000000\t200\t${i * 1000}`); // 1..100 ms
   rows.push('1700000000000000\t503\t5');
-  const r = parseRun(SUMMARY, `${rows.join('\n')}\n`, ['h2load']);
+  const r = parseRun(SUMMARY, `${rows.join('\n')}\n`, ['h2load'], 7);
   assert.equal(r.seconds, 2);
   assert.deepEqual([r.total, r.started, r.done, r.succeeded, r.failed, r.errored, r.timeout], [3001, 3005, 3000, 2998, 2, 1, 0]);
+  assert.equal(r.dataBytes, 20944);
+  assert.equal(r.missingReplies, 6); // 2998 succeeded, 20944 / 7 = 2992 replies carried data
   assert.equal(r.logged, 101);
   assert.equal(r.non2xx, 1);
   assert.equal(r.rps, 50); // 100 ok rows / 2 s
@@ -32,14 +35,15 @@ test('parseRun takes counts from the summary and latency/throughput from the log
 });
 
 test('parseRun handles ms durations and an empty log', () => {
-  const r = parseRun(SUMMARY.replace('2.00s', '250.5ms'), '', []);
+  const r = parseRun(SUMMARY.replace('2.00s', '250.5ms').replace('(20944)', '(99999)'), '', [], 7);
   assert.equal(r.seconds, 0.2505);
   assert.equal(r.p50Ms, null);
   assert.equal(r.rps, 0);
+  assert.equal(r.missingReplies, 0);
 });
 
 test('h2loadArgs builds a bounded gRPC POST, open loop only with rps', () => {
-  const spec: LoadSpec = { id: 'x', title: 'x', clients: 10, streams: 8, rpsPerClient: 100, bodyFile: '/tmp/b' };
+  const spec: LoadSpec = { id: 'x', title: 'x', clients: 10, streams: 8, rpsPerClient: 100, bodyFile: '/tmp/b', replyFrameBytes: 7 };
   const args = h2loadArgs(spec, 'http://127.0.0.1:1/p', 5, '/tmp/log');
   assert.deepEqual(args.slice(0, 8), ['-c', '10', '-m', '8', '-t', '1', '-D', '5']);
   assert.ok(args.includes('--rps') && args.includes('content-type: application/grpc') && args.includes('te: trailers'));

@@ -23,6 +23,12 @@ export interface LoadSpec {
   readonly rpsPerClient: number | null;
   /** Path of the gRPC-framed request body file (`-d`). */
   readonly bodyFile: string;
+  /**
+   * Exact DATA bytes of one successful reply (5-byte frame header + serialized EchoReply). h2load
+   * counts a trailers-only gRPC error (HTTP 200, grpc-status ≠ 0, no body) as a success, so replies
+   * missing from the received DATA bytes are counted as failures.
+   */
+  readonly replyFrameBytes: number;
 }
 
 /** What one h2load run produced. */
@@ -37,6 +43,13 @@ export interface LoadResult {
   readonly failed: number;
   readonly errored: number;
   readonly timeout: number;
+  /** DATA bytes received (h2load "traffic ... data"). */
+  readonly dataBytes: number;
+  /**
+   * 2xx responses whose reply message is missing from the received DATA bytes (succeeded − dataBytes /
+   * replyFrameBytes, floored at 0): a lower bound on trailers-only gRPC errors h2load counted as success.
+   */
+  readonly missingReplies: number;
   /** Rows in the log file, and those whose HTTP status was not 2xx. */
   readonly logged: number;
   readonly non2xx: number;
@@ -76,8 +89,10 @@ function parseSeconds(text: string): number {
 }
 
 /** Parses h2load stdout plus its log file into a LoadResult. Exported for tests. */
-export function parseRun(stdout: string, logText: string, argv: readonly string[]): LoadResult {
+export function parseRun(stdout: string, logText: string, argv: readonly string[], replyFrameBytes: number): LoadResult {
   const seconds = parseSeconds(stdout);
+  const dm = /^traffic: .*?\((\d+)\) data/m.exec(stdout);
+  const dataBytes = dm === null ? NaN : Number(dm[1]);
   const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
     stdout,
   );
@@ -108,6 +123,8 @@ export function parseRun(stdout: string, logText: string, argv: readonly string[
     failed: c[4],
     errored: c[5],
     timeout: c[6],
+    dataBytes,
+    missingReplies: Math.max(0, c[3] - Math.floor(dataBytes / replyFrameBytes)),
     logged,
     non2xx,
     rps: seconds > 0 ? ok / seconds : NaN,
@@ -155,5 +172,5 @@ export async function measure(
   const stdout = await runH2load(children, args, durationSec);
   const logText = fs.readFileSync(logFile, 'utf8');
   fs.rmSync(logFile, { force: true });
-  return parseRun(stdout, logText, ['h2load', ...args]);
+  return parseRun(stdout, logText, ['h2load', ...args], spec.replyFrameBytes);
 }

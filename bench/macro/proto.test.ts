@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as protobuf from 'protobufjs';
-import { benchProtoPath, grpcFramedEchoRequest } from './proto';
+import { benchProtoPath, echoReplyFrameBytes, grpcFramedEchoRequest } from './proto';
 
 const EchoRequest = protobuf.loadSync(benchProtoPath()).lookupType('remora.bench.v1.EchoRequest');
 
@@ -18,4 +18,9 @@ for (const size of [0, 1, 127, 128, 1024, 70000]) {
 
 test('the empty message is exactly 5 bytes', () => {
   assert.deepEqual([...grpcFramedEchoRequest(0)], [0, 0, 0, 0, 0]);
+});
+
+test('echoReplyFrameBytes: 5-byte header plus a serialized EchoReply', () => {
+  assert.ok(echoReplyFrameBytes(0) >= 5 && echoReplyFrameBytes(0) <= 7);
+  assert.equal(echoReplyFrameBytes(1024), 5 + 3); // tag 0x08 + varint(1024) = 0x80 0x08
 });

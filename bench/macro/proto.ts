@@ -67,3 +67,12 @@ export function grpcFramedEchoRequest(payloadBytes: number): Buffer {
   message.copy(frame, 5);
   return frame;
 }
+
+/**
+ * DATA bytes of one successful Echo reply for a request payload of `payloadBytes`: the 5-byte frame
+ * header plus the EchoReply serialized by the same grpc-js/proto-loader code the upstream uses.
+ */
+export function echoReplyFrameBytes(payloadBytes: number): number {
+  const def = loadBenchService().service.Echo;
+  return 5 + def.responseSerialize({ payload_size: payloadBytes }).length;
+}

@@ -108,13 +108,20 @@ export class RemoraProcess {
     readonly adminAddressFile: string,
   ) {}
 
-  /** Last lines of the sidecar's stdout+stderr log. */
+  /**
+   * The sidecar's log for a failure message: its first error-looking line (so a crash's cause is not
+   * lost above a long stack) followed by the last `lines` lines.
+   */
   logTail(lines = 15): string {
+    let all: string[];
     try {
-      return fs.readFileSync(this.logFile, 'utf8').trim().split('\n').slice(-lines).join('\n');
+      all = fs.readFileSync(this.logFile, 'utf8').trim().split('\n');
     } catch {
       return '';
     }
+    const tail = all.slice(-lines);
+    const first = all.find((l) => /error|Error|ERR_|Cannot /.test(l));
+    return first !== undefined && !tail.includes(first) ? [first, '...', ...tail].join('\n') : tail.join('\n');
   }
 }
 

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import type { LoadResult, LoadSpec } from './h2load';
 import { renderLoadTable, type PathName, type PathOutcome, type Row } from './report';
 
-const spec: LoadSpec = { id: 'closed-empty', title: 'Closed', clients: 16, streams: 8, rpsPerClient: null, bodyFile: '' };
+const spec: LoadSpec = { id: 'closed-empty', title: 'Closed', clients: 16, streams: 8, rpsPerClient: null, bodyFile: '', replyFrameBytes: 7 };
 
 function row(rps: number, p99: number, cpu: number | null): Row {
   const load: LoadResult = {
     seconds: 1, total: 0, started: 0, done: rps, succeeded: rps, failed: 0, errored: 0, timeout: 0,
-    logged: rps, non2xx: 0, rps, p50Ms: p99 / 2, p90Ms: p99, p99Ms: p99, maxMs: p99, argv: [],
+    dataBytes: rps * 7, missingReplies: 0, logged: rps, non2xx: 0, rps, p50Ms: p99 / 2, p90Ms: p99, p99Ms: p99, maxMs: p99, argv: [],
   };
   const mb = cpu === null ? null : 10 * 1024 * 1024;
   return { load, proxyCpuUsPerReq: cpu, proxyRssIdle: mb, proxyRssPeak: mb, upstreamCpuUsPerReq: 100, upstreamRssPeak: 0 };

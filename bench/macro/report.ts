@@ -39,8 +39,11 @@ function ratio(a: number | null | undefined, b: number | null | undefined): stri
 }
 
 function failures(r: LoadResult): string {
-  const n = r.failed + r.timeout;
-  return r.non2xx > 0 ? `${n} (${r.non2xx} non-2xx)` : String(n);
+  const n = r.failed + r.timeout + r.missingReplies;
+  const parts: string[] = [];
+  if (r.non2xx > 0) parts.push(`${r.non2xx} non-2xx`);
+  if (r.missingReplies > 0) parts.push(`${r.missingReplies} without reply`);
+  return parts.length > 0 ? `${n} (${parts.join(', ')})` : String(n);
 }
 
 /** A multi-line reason squeezed into one table footnote (at most 300 characters). */

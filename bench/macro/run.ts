@@ -14,10 +14,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ChildRegistry } from './children';
+import { summarizeProfileFile } from './cpu-profile';
 import { measure, runH2load, h2loadArgs, type LoadResult, type LoadSpec } from './h2load';
 import { detectNginx, startNginx, type NginxProcess } from './nginx';
 import { cpuMicros, cpuMicrosSum, rssBytesSum, RssPeakSampler } from './proc-stats';
-import { ECHO_PATH, grpcFramedEchoRequest, loadBenchService, repoRoot } from './proto';
+import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, loadBenchService, repoRoot } from './proto';
 import { resolveRemoraCommand, startRemora, waitRemoraReady, type RemoraProcess } from './remora';
 import { PATHS, renderLoadTable, type PathName, type PathOutcome, type Row } from './report';
 
@@ -254,7 +255,13 @@ function exitedWith(child: ChildProcess): string | null {
 /** Runs warm-up plus one measured load on `active`, sampling CPU and RSS around the measured run. */
 async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, spec: LoadSpec, rssIdle: number | null): Promise<Row> {
   const url = `http://127.0.0.1:${active.port}${ECHO_PATH}`;
-  if (ctx.opts.warmup > 0) await runH2load(ctx.children, h2loadArgs(spec, url, ctx.opts.warmup, null), ctx.opts.warmup);
+  if (ctx.opts.warmup > 0) {
+    try {
+      await runH2load(ctx.children, h2loadArgs(spec, url, ctx.opts.warmup, null), ctx.opts.warmup);
+    } catch (e) {
+      throw new Error(`during ${spec.id} warm-up: ${active.dead() ?? (e as Error).message}`);
+    }
+  }
   const pids = active.proxyPids();
   const proxySampler = new RssPeakSampler(() => pids);
   const upstreamSampler = new RssPeakSampler(() => [upstreamPid]);
@@ -265,6 +272,8 @@ async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, sp
   let upstreamPeak = 0;
   try {
     load = await measure(ctx.children, spec, url, ctx.opts.duration, path.join(ctx.tmp, `${spec.id}.log`));
+  } catch (e) {
+    throw new Error(`during ${spec.id}: ${active.dead() ?? (e as Error).message}`);
   } finally {
     proxyPeak = proxySampler.stop();
     upstreamPeak = upstreamSampler.stop();
@@ -292,10 +301,20 @@ function loads(tmp: string): LoadSpec[] {
   const oneK = path.join(tmp, 'echo-1k.grpc');
   fs.writeFileSync(empty, grpcFramedEchoRequest(0));
   fs.writeFileSync(oneK, grpcFramedEchoRequest(1024));
+  const r0 = echoReplyFrameBytes(0);
+  const r1k = echoReplyFrameBytes(1024);
   return [
-    { id: 'closed-empty', title: 'Closed loop, unary, empty message (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: empty },
-    { id: 'closed-1k', title: 'Closed loop, unary, 1 KiB payload (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: oneK },
-    { id: 'open-1000rps', title: 'Open loop, 1,000 req/s, empty message (-c 10 --rps 100 -m 8)', clients: 10, streams: 8, rpsPerClient: 100, bodyFile: empty },
+    { id: 'closed-empty', title: 'Closed loop, unary, empty message (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: empty, replyFrameBytes: r0 },
+    { id: 'closed-1k', title: 'Closed loop, unary, 1 KiB payload (-c 16 -m 8)', clients: 16, streams: 8, rpsPerClient: null, bodyFile: oneK, replyFrameBytes: r1k },
+    {
+      id: 'open-1000rps',
+      title: 'Open loop, 1,000 req/s, empty message (-c 10 --rps 100 -m 8)',
+      clients: 10,
+      streams: 8,
+      rpsPerClient: 100,
+      bodyFile: empty,
+      replyFrameBytes: r0,
+    },
   ];
 }
 
@@ -318,6 +337,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const resultsDir = path.join(root, 'bench', 'results');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-bench-'));
+  process.once('exit', () => fs.rmSync(tmp, { recursive: true, force: true })); // also on SIGINT/error
   const ctx0 = { opts, children, root, tmp, cpuProfDir: path.join(resultsDir, `${stamp}-cpuprof`) };
   const specs = loads(tmp);
   const machine = {
@@ -387,7 +407,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     '',
     `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGB} GB, ${machine.kernel}; Node ${machine.node}; ` +
       `nginx ${machine.nginx}; ${machine.h2load}; load average at start ${machine.loadAvg1mAtStart}. Each load: ${opts.warmup}s warm-up, then ${opts.duration}s measured ` +
-      `(h2load -t 1, h2c). Latency from h2load --log-file (2xx only); CPU and RSS from /proc (nginx: worker).`,
+      `(h2load -t 1, h2c). Latency from h2load --log-file (2xx only); CPU and RSS from /proc (nginx: worker).` +
+      (opts.cpuProf ? ' **remora ran under --cpu-prof: profiler overhead inflates its CPU and latency.**' : ''),
     '',
     ...tables.flatMap((t) => [t, '']),
   ].join('\n');
@@ -407,11 +428,17 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (opts.cpuProf) {
     log(
       cpuProfiles.length > 0
-        ? `sidecar CPU profile(s): ${cpuProfiles.join(', ')}`
+        ? `sidecar CPU profile(s): ${cpuProfiles.join(', ')} (open in Chrome DevTools > Performance, or speedscope)`
         : `no CPU profile in ${ctx0.cpuProfDir} (node writes it only when the sidecar exits cleanly on SIGTERM)`,
     );
+    for (const file of cpuProfiles) {
+      try {
+        process.stdout.write(`\nTop self time in ${path.basename(file)} (whole sidecar lifetime, % of busy time):\n\n${summarizeProfileFile(file)}\n`);
+      } catch (e) {
+        log(`cannot summarise ${file}: ${(e as Error).message}`);
+      }
+    }
   }
-  fs.rmSync(tmp, { recursive: true, force: true });
   return 0;
 }
 

@@ -69,11 +69,14 @@ export class Listener {
     this.h1 = http.createServer({
       maxHeaderSize: m.maxRequestHeadersBytes,
       requestTimeout: m.requestTimeoutMs ?? 0,
-      headersTimeout: m.requestHeadersTimeoutMs ?? 60_000,
+      // Node's slowloris guard (60 s) unless configured; it may not exceed the request timeout.
+      headersTimeout: Math.min(m.requestHeadersTimeoutMs ?? 60_000, m.requestTimeoutMs ?? Infinity),
       keepAliveTimeout: m.connectionIdleTimeoutMs ?? 0,
       noDelay: true,
     });
-    this.h1.maxHeadersCount = m.maxHeadersCount + 1;
+    // No truncation by Node (it would silently drop headers, Host included): the header bytes are
+    // bounded by maxHeaderSize, and the connection manager answers 431 above max_headers_count.
+    this.h1.maxHeadersCount = 0;
     this.h1.on('request', onH1Request.bind(null, this));
     this.h1.on('clientError', onH1ClientError.bind(null, this));
 
@@ -225,6 +228,9 @@ function sniff(listener: Listener, socket: net.Socket, seen: Buffer): void {
     socket.pause();
     socket.unshift(buf);
     listener.acceptSocket(socket, isPrefix ? 'h2' : 'h1');
+    // The HTTP/1.1 parser reads through the stream API, so it must flow again; nghttp2 drains the
+    // unshifted bytes itself when the h2 session attaches.
+    if (!isPrefix) socket.resume();
   });
   socket.once('error', onSniffError);
 }

@@ -9,7 +9,7 @@ test('stripPort handles names, IPv4 and bracketed IPv6', () => {
   assert.equal(stripPort('[::1]:80'), '[::1]');
   assert.equal(stripPort('[::1]'), '[::1]');
   assert.equal(stripPort('[fe80::1:2]'), '[fe80::1:2]');
-  assert.equal(stripPort('::1'), '::1');
+  assert.equal(stripPort('::1'), ':', 'as Envoy: an unbracketed IPv6 address is not an authority');
   assert.equal(stripPort('example.com:'), 'example.com:');
   assert.equal(stripPort('example.com:http'), 'example.com:http');
   assert.equal(portStart('a:1'), 1);

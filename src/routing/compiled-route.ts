@@ -190,14 +190,15 @@ export class CompiledRoute {
    * Picks the upstream cluster of a forward (`type: 'route'`) action: the single cluster without
    * touching `random`, else one draw of `random.next()` scaled to the weight sum and located in the
    * cumulative weights (cluster i gets weight_i / sum of the draws). Synchronous, allocation-free.
-   * Calling it on a redirect or direct-response route is a programming error and throws.
+   * Calling it on a redirect or direct-response route (or a forward action without clusters, which
+   * validation rejects) is a programming error and throws a TypeError.
    */
   pickCluster(random: RandomSource): WeightedClusterModel {
     const single = this.singleCluster;
     if (single !== null) return single;
     const cum = this.cumulativeWeights;
     const clusters = this.pickClusters;
-    if (cum === null || clusters === null) throw new TypeError(`route ${this.name}: pickCluster on a non-forward route`);
+    if (cum === null || clusters === null || cum.length === 0) throw new TypeError(`route ${this.name}: pickCluster on a route without clusters`);
     const x = random.next() * this.weightSum;
     const n = cum.length;
     if (n <= LINEAR_PICK_MAX) {

@@ -92,6 +92,12 @@ test('domain precedence: exact, then longest suffix wildcard, then longest prefi
   assert.equal(pick('other'), 'default');
   // Suffix wildcards beat prefix wildcards.
   assert.equal(pick('foo.x.foo.com'), 'suffix-short');
+  // The one-entry memo answers repeats (equal content, different string objects) consistently.
+  const copy = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
+  assert.equal(pick(copy('baz.foo.com')), 'suffix-short');
+  assert.equal(pick(copy('baz.foo.com')), 'suffix-short');
+  assert.equal(pick(copy('other')), 'default');
+  assert.equal(pick(copy('www.foo.com')), 'exact');
 });
 
 test('ports: matched as given by default, stripped (IPv6 aware) with stripAnyHostPort', () => {
@@ -114,6 +120,14 @@ test('many wildcards of one length go through the map path', () => {
   assert.equal(t.selectVirtualHost('x.aaa.com')?.name, 'a');
   assert.equal(t.selectVirtualHost('ddd.x')?.name, 'd');
   assert.equal(t.selectVirtualHost('x.ccc.com'), null);
+});
+
+test('more than 16 domains of one length are looked up through a map, case-insensitively', () => {
+  const hosts = Array.from({ length: 20 }, (_, i) => vhost('h' + i, [`h${String(i).padStart(2, '0')}.example`, `*.w${String(i).padStart(2, '0')}.example`]));
+  const t = table(hosts, true);
+  assert.equal(t.selectVirtualHost('H07.Example:80')?.name, 'h7');
+  assert.equal(t.selectVirtualHost('x.W13.example')?.name, 'h13');
+  assert.equal(t.selectVirtualHost('h99.example'), null);
 });
 
 test('only * short-circuits; no virtual host gives null', () => {

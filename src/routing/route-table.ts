@@ -71,6 +71,13 @@ export class RouteTable {
   private readonly defaultHost: CompiledVirtualHost | null;
   /** True when '*' is the only domain: selection skips the authority entirely. */
   private readonly onlyDefault: boolean;
+  /**
+   * One-entry memo of the last selection. A sidecar mostly sees one authority per route table, and
+   * comparing the whole authority once is cheaper than stripping and folding it. Never observable:
+   * the table is immutable, so the answer for an authority never changes.
+   */
+  private lastAuthority: string | null;
+  private lastHost: CompiledVirtualHost | null;
 
   private constructor(model: RouteConfigModel, opts: RouteTableOptions) {
     this.name = model.name;
@@ -108,6 +115,8 @@ export class RouteTable {
     this.prefixes = Object.freeze(buckets(prefixes));
     this.defaultHost = defaultHost;
     this.onlyDefault = exact.size === 0 && suffixes.size === 0 && prefixes.size === 0;
+    this.lastAuthority = null;
+    this.lastHost = null;
   }
 
   /** Compiles `model` (already validated). Config time only; the result is immutable. */
@@ -121,6 +130,14 @@ export class RouteTable {
    */
   selectVirtualHost(authority: string): CompiledVirtualHost | null {
     if (this.onlyDefault) return this.defaultHost;
+    if (authority === this.lastAuthority) return this.lastHost;
+    const vh = this.findVirtualHost(authority);
+    this.lastAuthority = authority;
+    this.lastHost = vh;
+    return vh;
+  }
+
+  private findVirtualHost(authority: string): CompiledVirtualHost | null {
     // The host is authority[0, n): the whole authority, or without its port.
     let n = authority.length;
     if (this.stripAnyHostPort) {

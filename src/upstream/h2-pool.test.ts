@@ -1,4 +1,4 @@
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -21,6 +21,9 @@ function testRuntime(): Runtime {
   };
 }
 
+/** Every test fails instead of hanging when the pool never calls back. */
+const T = { timeout: 20_000 };
+
 const BASE: H2PoolOptions = {
   connectTimeoutMs: 5000, tls: null, maxConcurrentStreams: 2147483647, initialStreamWindowSize: 1 << 20,
   initialConnectionWindowSize: 1 << 24, idleTimeoutMs: null, maxRequestsPerConnection: null,
@@ -29,7 +32,7 @@ const BASE: H2PoolOptions = {
 /** A request whose outcome is a promise: the opened stream, or the pool's error. */
 class TestRequest implements H2PoolRequest {
   readonly upstreamHeaders: http2.OutgoingHttpHeaders;
-  readonly upstreamEndStream = true;
+  readonly upstreamEndStream: boolean = true;
   readonly done: Promise<http2.ClientHttp2Stream>;
   calls = 0;
   private resolve!: (s: http2.ClientHttp2Stream) => void;
@@ -98,7 +101,7 @@ function ok(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders)
   stream.end(String(headers[':path']));
 }
 
-test('reuses one session for many sequential and concurrent streams', async (t) => {
+test('reuses one session for many sequential and concurrent streams', T, async (t) => {
   const srv = await startServer(t, ok);
   const pool = new H2Pool('127.0.0.1', srv.port, BASE, testRuntime());
   t.after(() => pool.destroy());
@@ -115,7 +118,7 @@ test('reuses one session for many sequential and concurrent streams', async (t) 
   assert.equal(pool.stats().sessions, 0);
 });
 
-test('respects the peer max concurrent streams: 5 slow streams over limit 2 → 3 sessions', async (t) => {
+test('respects the peer max concurrent streams: 5 slow streams over limit 2 → 3 sessions', T, async (t) => {
   const held: Array<[http2.ServerHttp2Stream, http2.IncomingHttpHeaders]> = [];
   const srv = await startServer(t, (stream, headers) => {
     held.push([stream, headers]);
@@ -129,7 +132,21 @@ test('respects the peer max concurrent streams: 5 slow streams over limit 2 → 
   assert.equal(new Set(results.map((r) => r.session)).size, 3);
 });
 
-test('our own maxConcurrentStreams cap also applies', async (t) => {
+test('1000 concurrent streams fit an upstream allowing 100 per session', T, async (t) => {
+  const held: Array<[http2.ServerHttp2Stream, http2.IncomingHttpHeaders]> = [];
+  const srv = await startServer(t, (stream, headers) => {
+    held.push([stream, headers]);
+    if (held.length === 1000) for (const [s, h] of held) ok(s, h);
+  }, { maxConcurrentStreams: 100 });
+  const pool = new H2Pool('127.0.0.1', srv.port, BASE, testRuntime());
+  t.after(() => pool.destroy());
+  const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => get(pool, `/${i}`)));
+  assert.equal(results.filter((r) => r.status === 200).length, 1000);
+  assert.equal(srv.sessions.length, 10);
+  assert.equal(pool.stats().activeStreams, 0);
+});
+
+test('our own maxConcurrentStreams cap also applies', T, async (t) => {
   const held: Array<[http2.ServerHttp2Stream, http2.IncomingHttpHeaders]> = [];
   const srv = await startServer(t, (stream, headers) => {
     held.push([stream, headers]);
@@ -141,7 +158,7 @@ test('our own maxConcurrentStreams cap also applies', async (t) => {
   assert.equal(srv.sessions.length, 4);
 });
 
-test('connect refused → UpstreamConnectError for every waiting request', async (t) => {
+test('connect refused → UpstreamConnectError for every waiting request', T, async (t) => {
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
   const port = (probe.address() as net.AddressInfo).port;
@@ -158,7 +175,7 @@ test('connect refused → UpstreamConnectError for every waiting request', async
   assert.equal(pool.stats().sessions, 0);
 });
 
-test('connect timeout against a server that accepts TCP but never speaks h2', async (t) => {
+test('connect timeout against a server that accepts TCP but never speaks h2', T, async (t) => {
   const sockets = new Set<net.Socket>();
   const silent = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -172,7 +189,7 @@ test('connect timeout against a server that accepts TCP but never speaks h2', as
   assert.equal(pool.stats().sessions, 0);
 });
 
-test('a GOAWAY retires the session: the next request uses a fresh one', async (t) => {
+test('a GOAWAY retires the session: the next request uses a fresh one', T, async (t) => {
   const srv = await startServer(t, ok);
   const pool = new H2Pool('127.0.0.1', srv.port, BASE, testRuntime());
   t.after(() => pool.destroy());
@@ -184,13 +201,16 @@ test('a GOAWAY retires the session: the next request uses a fresh one', async (t
   assert.equal(second.body, '/b');
   assert.notEqual(second.session, first.session);
   assert.equal(srv.sessions.length, 2);
+  await pool.close(); // must not wait forever on the drained session (a Node server never closes it)
+  assert.equal(pool.stats().sessions, 0);
 });
 
-test('a stream above the GOAWAY last-stream-id is refused (rstCode 7) and the pool moves on', async (t) => {
+test('a stream above the GOAWAY last-stream-id is refused (rstCode 7) and the pool moves on', T, async (t) => {
   let firstStream: http2.ServerHttp2Stream | null = null;
-  const srv = await startServer(t, (stream, headers) => {
-    if (stream.id === 1) { firstStream = stream; return; }
-    if (stream.id === 3 && stream.session !== undefined) {
+  const srv = await startServer(t, (stream, headers, s) => {
+    const firstSession = stream.session === s.sessions[0];
+    if (firstSession && stream.id === 1) { firstStream = stream; return; }
+    if (firstSession && stream.id === 3 && stream.session !== undefined) {
       stream.session.goaway(http2.constants.NGHTTP2_NO_ERROR, 1); // only stream 1 will be processed
       ok(firstStream!, { ':path': '/first' });
       return;
@@ -214,9 +234,11 @@ test('a stream above the GOAWAY last-stream-id is refused (rstCode 7) and the po
   const third = await get(pool, '/third');
   assert.equal(third.body, '/third');
   assert.notEqual(third.session, s1.session);
+  await pool.close();
+  assert.equal(pool.stats().sessions, 0);
 });
 
-test('idle timeout closes a session with no streams', async (t) => {
+test('idle timeout closes a session with no streams', T, async (t) => {
   const srv = await startServer(t, ok);
   const pool = new H2Pool('127.0.0.1', srv.port, { ...BASE, idleTimeoutMs: 30 }, testRuntime());
   t.after(() => pool.destroy());
@@ -228,7 +250,7 @@ test('idle timeout closes a session with no streams', async (t) => {
   assert.equal(srv.sessions.length, 2);
 });
 
-test('maxRequestsPerConnection drains a session after N streams', async (t) => {
+test('maxRequestsPerConnection drains a session after N streams', T, async (t) => {
   const srv = await startServer(t, ok);
   const pool = new H2Pool('127.0.0.1', srv.port, { ...BASE, maxRequestsPerConnection: 2 }, testRuntime());
   t.after(() => pool.destroy());
@@ -236,7 +258,7 @@ test('maxRequestsPerConnection drains a session after N streams', async (t) => {
   assert.equal(srv.sessions.length, 3);
 });
 
-test('pending queue is bounded: overflow is reported synchronously; destroy fails the rest', async (t) => {
+test('pending queue is bounded: overflow is reported synchronously; destroy fails the rest', T, async (t) => {
   const sockets = new Set<net.Socket>();
   const silent = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -259,7 +281,7 @@ test('pending queue is bounded: overflow is reported synchronously; destroy fail
   }
 });
 
-test('close() lets open streams finish, then resolves; later requests fail fast', async (t) => {
+test('close() lets open streams finish, then resolves; later requests fail fast', T, async (t) => {
   let held: http2.ServerHttp2Stream | null = null;
   const srv = await startServer(t, (stream) => { held = stream; });
   const pool = new H2Pool('127.0.0.1', srv.port, BASE, testRuntime());
@@ -280,7 +302,7 @@ test('close() lets open streams finish, then resolves; later requests fail fast'
   assert.equal(closed, true);
 });
 
-test('request() never throws: headers Node rejects become a BadRequestError', async (t) => {
+test('request() never throws: headers Node rejects become a BadRequestError', T, async (t) => {
   const srv = await startServer(t, ok);
   const pool = new H2Pool('127.0.0.1', srv.port, BASE, testRuntime());
   t.after(() => pool.destroy());
@@ -293,7 +315,7 @@ test('request() never throws: headers Node rejects become a BadRequestError', as
   assert.equal(srv.sessions.length, 1);
 });
 
-test('TLS h2 (ALPN h2) with a test CA; a wrong CA is a connect error', async (t) => {
+test('TLS h2 (ALPN h2) with a test CA; a wrong CA is a connect error', T, async (t) => {
   const pki = new TestPki();
   t.after(() => pki.cleanup());
   const ca = pki.createCa('ca');
@@ -321,4 +343,53 @@ test('TLS h2 (ALPN h2) with a test CA; a wrong CA is a connect error', async (t)
   const bad = new TestRequest();
   badPool.request(bad);
   await assert.rejects(bad.done, UpstreamConnectError);
+});
+
+test('a real grpc-js server with grpc.max_concurrent_streams=2: 4 held calls spread over 2 sessions', T, async (t) => {
+  const grpc = await import('@grpc/grpc-js');
+  const identity = (b: Buffer): Buffer => b;
+  const service = {
+    Echo: {
+      path: '/test.Echo/Echo', requestStream: false, responseStream: false, originalName: 'Echo',
+      requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity,
+    },
+  } as unknown as import('@grpc/grpc-js').ServiceDefinition;
+  const held: Array<() => void> = [];
+  const server = new grpc.Server({ 'grpc.max_concurrent_streams': 2 });
+  server.addService(service, {
+    Echo(call: { request: Buffer }, cb: (err: null, res: Buffer) => void) {
+      held.push(() => cb(null, call.request));
+      if (held.length === 4) for (const release of held) release();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.after(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+  const pool = new H2Pool('127.0.0.1', port, BASE, testRuntime());
+  t.after(() => pool.destroy());
+
+  class GrpcRequest extends TestRequest {
+    override readonly upstreamEndStream = false;
+    constructor() {
+      super('/test.Echo/Echo');
+      Object.assign(this.upstreamHeaders, { ':method': 'POST', 'content-type': 'application/grpc', te: 'trailers' });
+    }
+  }
+  const call = async (i: number): Promise<{ status: string; body: Buffer; session: http2.ClientHttp2Session }> => {
+    const req = new GrpcRequest();
+    pool.request(req);
+    const stream = await req.done;
+    const payload = Buffer.from(`msg${i}`);
+    const frame = Buffer.alloc(5 + payload.length);
+    frame.writeUInt32BE(payload.length, 1);
+    payload.copy(frame, 5);
+    stream.end(frame);
+    const trailers = new Promise<http2.IncomingHttpHeaders>((r) => stream.on('trailers', r));
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    return { status: String((await trailers)['grpc-status']), body: Buffer.concat(chunks).subarray(5), session: stream.session as http2.ClientHttp2Session };
+  };
+  const results = await Promise.all([0, 1, 2, 3].map(call));
+  assert.deepEqual(results.map((r) => [r.status, r.body.toString()]), [['0', 'msg0'], ['0', 'msg1'], ['0', 'msg2'], ['0', 'msg3']]);
+  assert.equal(new Set(results.map((r) => r.session)).size, 2);
+  assert.equal(pool.stats().sessionsCreated, 2);
 });

@@ -18,6 +18,7 @@
  * connect time, so no closure is allocated per stream.
  */
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import {
   BadRequestError, InternalProxyError, OverflowError, UpstreamConnectError, type ProxyError,
@@ -72,8 +73,18 @@ export interface H2PoolStats {
 export const H2_POOL_MAX_PENDING = 1024;
 /** At most this many sessions connect at once per endpoint (bounds a cold-start burst). */
 const MAX_CONNECTING = 32;
+/**
+ * At most this many live sessions per endpoint; beyond it requests wait in the queue for streams to
+ * close (guards against a peer advertising a tiny or zero stream limit).
+ */
+export const H2_POOL_MAX_SESSIONS = 128;
 /** Node's own assumption before the peer's SETTINGS arrive (`peerMaxConcurrentStreams` default). */
 const DEFAULT_PEER_LIMIT_HINT = 100;
+/**
+ * After a graceful close Node waits for the PEER to close the socket (a Node h2 server never does);
+ * past this linger we destroy the socket ourselves so drained sessions cannot leak.
+ */
+const DRAIN_LINGER_MS = 1000;
 /** Node's `maxSessionMemory` (MB) for upstream sessions; Node's default of 10 is too small for a proxy's large windows. */
 const MAX_SESSION_MEMORY_MB = 64;
 
@@ -108,6 +119,10 @@ class PoolSession {
   idleSince = 0;
   idleTimer: TimerHandle | null = null;
   connectTimer: TimerHandle | null = null;
+  /** Armed when DRAINING with no streams: destroys the socket if the peer never closes it. */
+  lingerTimer: TimerHandle | null = null;
+  /** The raw TCP/TLS socket, known from 'connect'. */
+  socket: net.Socket | null = null;
   /** The first error the session reported (the cause of a connect failure). */
   failure: unknown = null;
   /** Bound once per session: the 'close' listener of every stream opened on it. */
@@ -168,6 +183,11 @@ class RingQueue<T> {
   }
 }
 
+function noDelay<T extends net.Socket>(socket: T): T {
+  socket.setNoDelay(true);
+  return socket;
+}
+
 export class H2Pool {
   private readonly sessions: PoolSession[] = [];
   private readonly pending = new RingQueue<H2PoolRequest>(16, H2_POOL_MAX_PENDING);
@@ -208,7 +228,11 @@ export class H2Pool {
         port,
         ALPNProtocols: options.tls.ALPNProtocols ?? ['h2'],
       };
-      connectOptions.createConnection = () => tls.connect(tlsOptions);
+      connectOptions.createConnection = () => noDelay(tls.connect(tlsOptions));
+    } else {
+      // Our own socket so Nagle is off: h2 writes HEADERS and DATA separately, and Nagle + delayed
+      // ACK would hold the second write for up to 40 ms.
+      connectOptions.createConnection = () => net.connect({ host, port, noDelay: true });
     }
     this.connectOptions = connectOptions;
   }
@@ -305,7 +329,7 @@ export class H2Pool {
         req.onUpstreamConnectError(new BadRequestError('invalid request headers'));
         return Open.REQUEST_FAILED;
       }
-      if (typeof code === 'string' && SESSION_UNUSABLE_CODES.has(code) || ps.session.closed || ps.session.destroyed) {
+      if ((typeof code === 'string' && SESSION_UNUSABLE_CODES.has(code)) || ps.session.closed || ps.session.destroyed) {
         if (ps.state !== State.CLOSED) this.drainSession(ps);
         return Open.SESSION_UNUSABLE;
       }
@@ -355,7 +379,8 @@ export class H2Pool {
 
   /** Opens sessions until the connecting ones are expected to absorb the queue. */
   private maybeConnect(): void {
-    while (!this.closed && this.connecting < MAX_CONNECTING && this.pending.length > this.connecting * this.peerLimitHint) {
+    while (!this.closed && this.connecting < MAX_CONNECTING && this.sessions.length < H2_POOL_MAX_SESSIONS &&
+      this.pending.length > this.connecting * this.peerLimitHint) {
       if (!this.connect()) return;
     }
   }
@@ -405,7 +430,7 @@ export class H2Pool {
   streamClosed(ps: PoolSession): void {
     ps.active--;
     if (ps.state === State.DRAINING) {
-      if (ps.active === 0) closeSessionGracefully(ps.session);
+      if (ps.active === 0) this.finishDrain(ps);
       return;
     }
     if (ps.state !== State.READY) return;
@@ -443,6 +468,7 @@ export class H2Pool {
     if (ps.state === State.READY) {
       ps.state = State.DRAINING;
       this.clearIdle(ps);
+      if (ps.active === 0) this.finishDrain(ps);
       if (this.pending.length > 0) this.drainPending();
     }
   }
@@ -458,7 +484,24 @@ export class H2Pool {
     ps.state = State.DRAINING;
     this.clearIdle(ps);
     if (ps.connectTimer !== null) { ps.connectTimer.clear(); ps.connectTimer = null; }
-    if (ps.active === 0) closeSessionGracefully(ps.session);
+    if (ps.active === 0) this.finishDrain(ps);
+  }
+
+  /** A DRAINING session has no streams left: GOAWAY it and bound how long the socket may linger. */
+  private finishDrain(ps: PoolSession): void {
+    closeSessionGracefully(ps.session);
+    if (ps.lingerTimer === null && ps.state === State.DRAINING) {
+      ps.lingerTimer = this.runtime.timers.setTimeout(onDrainLinger, DRAIN_LINGER_MS, ps);
+    }
+  }
+
+  /** @internal the peer did not close a drained session in time: drop it. */
+  lingerExpired(ps: PoolSession): void {
+    ps.lingerTimer = null;
+    if (ps.state === State.CLOSED) return;
+    this.sessionGone(ps);
+    if (ps.socket !== null) ps.socket.destroy();
+    ps.session.destroy();
   }
 
   private clearIdle(ps: PoolSession): void {
@@ -481,6 +524,7 @@ export class H2Pool {
     const neverReady = wasConnecting || ps.limit === 0;
     ps.state = State.CLOSED;
     this.clearIdle(ps);
+    if (ps.lingerTimer !== null) { ps.lingerTimer.clear(); ps.lingerTimer = null; }
     if (ps.connectTimer !== null) { ps.connectTimer.clear(); ps.connectTimer = null; }
     const idx = this.sessions.indexOf(ps);
     if (idx !== -1) this.sessions.splice(idx, 1);
@@ -526,9 +570,10 @@ function poolSessionOf(session: http2.ClientHttp2Session): PoolSession | undefin
   return (session as TaggedSession)[kPoolSession];
 }
 
-function onSessionConnect(this: http2.ClientHttp2Session): void {
+function onSessionConnect(this: http2.ClientHttp2Session, _session: http2.ClientHttp2Session, socket: net.Socket): void {
   const ps = poolSessionOf(this);
   if (ps === undefined) return;
+  ps.socket = socket;
   try {
     if (ps.pool.options.initialConnectionWindowSize > 65535) this.setLocalWindowSize(ps.pool.options.initialConnectionWindowSize);
   } catch {
@@ -558,6 +603,10 @@ function onSessionClose(this: http2.ClientHttp2Session): void {
 
 function onConnectTimeout(ps: PoolSession): void {
   ps.pool.connectTimedOut(ps);
+}
+
+function onDrainLinger(ps: PoolSession): void {
+  ps.pool.lingerExpired(ps);
 }
 
 function onIdleTimer(ps: PoolSession): void {

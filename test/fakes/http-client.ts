@@ -13,7 +13,7 @@ export interface HttpRequestOptions {
   readonly body?: string | Buffer | null;
   /** A keep-alive agent to reuse connections; default false (one connection per request). */
   readonly agent?: http.Agent | false;
-  /** Abort (reject) after this long; default 10000 ms. */
+  /** Abort (reject) after this long; default 5000 ms. */
   readonly timeoutMs?: number;
 }
 
@@ -39,7 +39,7 @@ export function httpRequest(base: string | number, options: HttpRequestOptions =
       agent: options.agent ?? false,
       setHost: !(hasHost(options.headers)),
     });
-    const timer = setTimeout(() => req.destroy(new Error(`request timed out after ${options.timeoutMs ?? 10000} ms`)), options.timeoutMs ?? 10000);
+    const timer = setTimeout(() => req.destroy(new Error(`request timed out after ${options.timeoutMs ?? 5000} ms`)), options.timeoutMs ?? 5000);
     req.on('error', (err) => { clearTimeout(timer); reject(err); });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];

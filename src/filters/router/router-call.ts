@@ -62,6 +62,7 @@ export class RouterCall implements H2PoolRequest, PickContext {
   upstreamEndStream: boolean;
 
   private cluster: Cluster | null = null;
+  private upstreamH2 = true;
   private weighted: WeightedClusterModel | null = null;
   private stats: ClusterStats | null = null;
   private endpoint: Endpoint | null = null;
@@ -127,8 +128,12 @@ export class RouterCall implements H2PoolRequest, PickContext {
     if (this.idleTimeoutMs !== null) this.idle = this.deps.runtime.timers.setTimeout(onIdle, this.idleTimeoutMs, this);
     if (this.requestTimeoutMs !== null && !this.downstreamEnded) this.requestTimer = this.deps.runtime.timers.setTimeout(onRequestTimeout, this.requestTimeoutMs, this);
 
+    const protocol = cluster.model.protocol;
+    this.upstreamH2 = protocol === 'http2' || (protocol === 'downstream' && ctx.downstream.protocol === 'h2');
     const body = this.body;
-    if (body !== null) {
+    if (body !== null && this.upstreamH2) {
+      // HTTP/2 upstreams: we forward (and keep a replay copy of) the body ourselves. HTTP/1.1
+      // upstreams: undici reads the untouched body stream.
       (body as WithCall)[kCall] = this;
       body.on('data', onDownstreamData);
       body.on('end', onDownstreamEnd);
@@ -166,8 +171,7 @@ export class RouterCall implements H2PoolRequest, PickContext {
     ep.requestsTotal++;
     this.stats!.requests.inc();
     this.upstreamStart = this.deps.runtime.clock.monotonic();
-    const protocol = cluster.model.protocol === 'downstream' ? (this.ctx.downstream.protocol === 'h2' ? 'http2' : 'http1') : cluster.model.protocol;
-    if (protocol === 'http2') {
+    if (this.upstreamH2) {
       cluster.h2PoolFor(ep).request(this);
     } else {
       this.dispatchH1(cluster, ep);
@@ -221,25 +225,19 @@ export class RouterCall implements H2PoolRequest, PickContext {
   /** @internal */ handleUpstreamClose(stream: http2.ClientHttp2Stream): void {
     if (this.h2 !== stream) return;
     this.h2 = null;
-    if (this.done) return;
+    if (this.done || this.upstreamEnded) return;
     const rst = stream.rstCode ?? NGHTTP2_NO_ERROR;
-    if (this.upstreamEnded && rst === NGHTTP2_NO_ERROR) return; // finished by onUpstreamEnd
-    if (this.upstreamEnded) return;
-    if (!this.responseStarted) {
-      if (rst === NGHTTP2_REFUSED_STREAM && this.replay !== null && this.attempts < MAX_UNPROCESSED_ATTEMPTS) {
-        // Never processed by the upstream: replay the buffered request on a fresh session.
-        this.endpoint!.active--;
-        this.stats!.refusedReplays.inc();
-        this.attempt();
-        return;
-      }
-      this.endpoint!.requestErrors++;
-      this.fail(new UpstreamResetError(rst === undefined ? -1 : rst));
+    if (!this.responseStarted && rst === NGHTTP2_REFUSED_STREAM && this.replay !== null && this.attempts < MAX_UNPROCESSED_ATTEMPTS) {
+      // Never processed by the upstream: replay the buffered request on a fresh session.
+      this.endpoint!.active--;
+      this.stats!.refusedReplays.inc();
+      this.attempt();
       return;
     }
     this.endpoint!.requestErrors++;
-    this.ctx.downstream.reset(rst === NGHTTP2_CANCEL ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
-    this.finish();
+    // A stream torn down with its session (connection lost) is not the peer's RST: -1 → UNAVAILABLE.
+    const lost = rst === NGHTTP2_CANCEL && (stream.session === undefined || stream.session.destroyed);
+    this.fail(new UpstreamResetError(lost ? -1 : rst));
   }
 
   // ------------------------------------------------------------------ HTTP/1.1 upstream (undici)
@@ -260,18 +258,10 @@ export class RouterCall implements H2PoolRequest, PickContext {
       path: String(src[':path']),
       method: this.ctx.method as Dispatcher.HttpMethod,
       headers,
-      body: this.body === null ? null : this.h1Body(),
+      body: this.body,
       headersTimeout: 0,
       bodyTimeout: 0,
     }, this as unknown as Dispatcher.DispatchHandler);
-  }
-
-  /** For HTTP/1.1 upstreams undici reads the body itself; our data listeners stay for idle tracking only. */
-  private h1Body(): Readable {
-    const body = this.body!;
-    body.off('data', onDownstreamData);
-    this.replay = null;
-    return body;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -404,26 +394,26 @@ export class RouterCall implements H2PoolRequest, PickContext {
    */
   downstreamClosed(): void {
     if (this.done) return;
-    this.cancelUpstream();
     this.finish();
+    this.cancelUpstream();
   }
 
   /** @internal */ handleDeadline(): void {
     if (this.done) return;
-    this.cancelUpstream();
     this.fail(new UpstreamTimeoutError());
+    this.cancelUpstream();
   }
 
   /** @internal */ handleIdle(): void {
     if (this.done) return;
-    this.cancelUpstream();
     this.fail(new StreamIdleTimeoutError());
+    this.cancelUpstream();
   }
 
   /** @internal */ handleRequestTimeout(): void {
     if (this.done || this.downstreamEnded) return;
-    this.cancelUpstream();
     this.fail(new RequestTimeoutError());
+    this.cancelUpstream();
   }
 
   private cancelUpstream(): void {
