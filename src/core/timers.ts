@@ -9,9 +9,13 @@
 export type TimerCallback<T> = (arg: T) => void;
 
 export interface TimerHandle {
-  /** Cancels the timer. Safe to call more than once and after it fired. */
+  /**
+   * Cancels the timer for good and drops its reference to `arg`, so a finished request is not kept
+   * alive (and promoted to the old generation) until the next tick. Safe to call more than once and
+   * after it fired.
+   */
   clear(): void;
-  /** Restarts the full delay from now (idle timeouts). */
+  /** Restarts the full delay from now (idle timeouts). A no-op after `clear()`. */
   refresh(): void;
 }
 
@@ -19,29 +23,40 @@ const TICK_MS = 499;
 const NATIVE_BELOW_MS = 1000;
 
 class CoarseTimer<T> implements TimerHandle {
-  /** Absolute monotonic deadline; -1 when cleared or fired. */
+  /** Absolute monotonic deadline; -1 when idle (cleared or fired). */
   deadline = -1;
+  /** Whether the timer sits in the wheel's list (it is swept out lazily on the next tick). */
+  listed = false;
+  cleared = false;
   constructor(
     private readonly wheel: Timers,
     readonly callback: TimerCallback<T>,
-    readonly arg: T,
+    public arg: T | null,
     readonly delay: number,
   ) {}
-  clear(): void { this.deadline = -1; }
+  clear(): void {
+    this.deadline = -1;
+    this.cleared = true;
+    this.arg = null;
+  }
   refresh(): void {
-    if (this.deadline === -1) this.wheel.add(this);
+    if (this.cleared) return;
+    if (!this.listed) this.wheel.add(this);
     this.deadline = this.wheel.now() + this.delay;
   }
 }
 
 class NativeTimer<T> implements TimerHandle {
-  private handle: NodeJS.Timeout;
+  private handle: NodeJS.Timeout | null;
   constructor(callback: TimerCallback<T>, arg: T, delay: number) {
     this.handle = setTimeout(callback, delay, arg);
     this.handle.unref();
   }
-  clear(): void { clearTimeout(this.handle); }
-  refresh(): void { this.handle.refresh(); }
+  clear(): void {
+    if (this.handle !== null) clearTimeout(this.handle);
+    this.handle = null;
+  }
+  refresh(): void { if (this.handle !== null) this.handle.refresh(); }
 }
 
 /** One instance per Runtime. `now` is injectable so tests can drive coarse timers with a fake clock. */
@@ -60,6 +75,7 @@ export class Timers {
 
   /** @internal */
   add(t: CoarseTimer<any>): void {
+    t.listed = true;
     this.active.push(t);
     if (this.tick === null) {
       this.tick = setInterval(runTick, TICK_MS, this);
@@ -77,10 +93,17 @@ export class Timers {
     let kept = 0;
     for (let i = 0; i < list.length; i++) {
       const t = list[i];
-      if (t.deadline === -1) continue;
+      if (t.deadline === -1) {
+        t.listed = false;
+        continue;
+      }
       if (t.deadline <= now) {
         t.deadline = -1;
-        t.callback(t.arg);
+        t.listed = false;
+        const arg = t.arg;
+        t.arg = null;
+        t.cleared = true;
+        t.callback(arg);
         continue;
       }
       list[kept++] = t;
