@@ -18,7 +18,7 @@ function collect(dir, out) {
 
 const root = join(__dirname, '..');
 const only = process.argv.slice(2);
-let files = [...collect(join(root, 'dist/src'), []), ...collect(join(root, 'dist/test'), [])].sort();
+let files = [...collect(join(root, 'dist/src'), []), ...collect(join(root, 'dist/test'), []), ...collect(join(root, 'dist/bench'), [])].sort();
 if (only.length > 0) files = files.filter((f) => only.some((o) => f.includes(o)));
 if (files.length === 0) {
   console.error('no test files found (did the build run?)');

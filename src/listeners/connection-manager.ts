@@ -36,6 +36,7 @@ type Tagged = { [kCtx]?: StreamContext; [kCall]?: RouterCall | null };
 export class HttpConnectionManager {
   /** Stream idle timeout to apply when a route sets none. */
   private readonly streamIdleTimeoutMs: number | null;
+  private readonly replaceRequestId: boolean;
 
   constructor(
     readonly model: HttpConnectionManagerModel,
@@ -47,11 +48,12 @@ export class HttpConnectionManager {
     private readonly runtime: Runtime,
   ) {
     this.streamIdleTimeoutMs = model.streamIdleTimeoutMs;
+    this.replaceRequestId = model.useRemoteAddress && !model.preserveExternalRequestId;
   }
 
   /** Entry point for one HTTP/2 stream ('stream' event of the listener's h2 server). */
   handleH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], scheme: string, remoteAddress: string): void {
-    const ds = new H2Downstream(stream, (flags & FLAG_END_STREAM) !== 0);
+    const ds = new H2Downstream(stream, (flags & FLAG_END_STREAM) !== 0, this.model.serverName);
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] ?? 'GET', headers[':path'] ?? '/', headers[':authority'] ?? '',
       scheme, headers as RequestHeaders, isGrpcContentType(headers['content-type']), remoteAddress, this.runtime.clock.monotonic(),
@@ -81,7 +83,7 @@ export class HttpConnectionManager {
       if (name !== 'host') headers[name] = src[name];
     }
     const hasBody = src['transfer-encoding'] !== undefined || (src['content-length'] !== undefined && src['content-length'] !== '0');
-    const ds = new H1Downstream(req, res, hasBody, draining);
+    const ds = new H1Downstream(req, res, hasBody, draining, this.model.serverName);
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] as string, headers[':path'] as string, headers[':authority'] as string,
       scheme, headers, isGrpcContentType(src['content-type']), req.socket.remoteAddress ?? '', this.runtime.clock.monotonic(),
@@ -116,7 +118,8 @@ export class HttpConnectionManager {
   private dispatch(ctx: StreamContext): RouterCall | null {
     const model = this.model;
     const headers = ctx.headers;
-    if (model.generateRequestId && headers['x-request-id'] === undefined) headers['x-request-id'] = randomUUID();
+    // Envoy: an edge proxy (use_remote_address) replaces a client's x-request-id unless told to keep it.
+    if (model.generateRequestId && (headers['x-request-id'] === undefined || this.replaceRequestId)) headers['x-request-id'] = randomUUID();
     const xff = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`;
     if (model.useRemoteAddress || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = ctx.scheme;

@@ -11,7 +11,14 @@ export class H1Downstream implements Downstream {
   readonly body: Readable | null;
   responseStarted = false;
 
-  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, hasBody: boolean, private readonly closeConnection: boolean) {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    hasBody: boolean,
+    private readonly closeConnection: boolean,
+    /** HCM `server_name` (OVERWRITE); null with PASS_THROUGH. */
+    private readonly serverName: string | null,
+  ) {
     this.body = hasBody ? req : null;
   }
 
@@ -24,6 +31,7 @@ export class H1Downstream implements Downstream {
     this.responseStarted = true;
     delete headers[':status'];
     if (this.closeConnection) headers.connection = 'close';
+    if (this.serverName !== null) headers.server = this.serverName;
     try {
       res.writeHead(status, headers);
     } catch {

@@ -18,7 +18,7 @@ export class H2Downstream implements Downstream {
   private pendingTrailers: OutgoingHttpHeaders | null = null;
   private waitingForTrailers = false;
 
-  constructor(readonly stream: http2.ServerHttp2Stream, requestEnded: boolean) {
+  constructor(readonly stream: http2.ServerHttp2Stream, requestEnded: boolean, private readonly serverName: string | null) {
     this.body = requestEnded ? null : stream;
     (stream as unknown as Record<symbol, H2Downstream>)[kDownstream] = this;
   }
@@ -31,6 +31,7 @@ export class H2Downstream implements Downstream {
     if (this.responseStarted || s.closed || s.destroyed) return;
     this.responseStarted = true;
     headers[':status'] = status;
+    if (this.serverName !== null) headers.server = this.serverName;
     if (wantTrailers) {
       this.waitingForTrailers = true;
       s.once('wantTrailers', onWantTrailers);

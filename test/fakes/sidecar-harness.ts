@@ -14,6 +14,8 @@ export interface HarnessOptions {
   readonly drainTimeMs?: number;
   /** Wait for /ready 200 before returning (default true). */
   readonly waitReady?: boolean;
+  /** node:http2 maxSessionMemory per downstream connection, MB. */
+  readonly h2MaxSessionMemoryMb?: number;
 }
 
 export class SidecarHarness {
@@ -34,7 +36,7 @@ export class SidecarHarness {
     const file = writeTempBootstrap(yaml);
     let sidecar: Sidecar;
     try {
-      sidecar = await Sidecar.start({ bootstrapPath: file.path, drainTimeMs: options.drainTimeMs ?? 5000, logLevel: 'silent' });
+      sidecar = await Sidecar.start({ bootstrapPath: file.path, drainTimeMs: options.drainTimeMs ?? 5000, logLevel: 'silent', h2MaxSessionMemoryMb: options.h2MaxSessionMemoryMb });
     } catch (err) {
       file.cleanup();
       throw err;

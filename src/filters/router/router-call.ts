@@ -193,7 +193,6 @@ export class RouterCall implements H2PoolRequest, PickContext {
     stream.on('end', onUpstreamEnd);
     stream.on('close', onUpstreamClose);
     stream.on('error', onUpstreamError);
-    stream.on('drain', onUpstreamDrain);
     const replay = this.replay;
     if (replay !== null) {
       for (let i = 0; i < replay.length; i++) stream.write(replay[i]);
@@ -283,7 +282,7 @@ export class RouterCall implements H2PoolRequest, PickContext {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.done) return;
     if (this.idle !== null) this.idle.refresh();
-    if (!this.ctx.downstream.write(chunk)) controller.pause();
+    if (!this.ctx.downstream.write(chunk)) this.pauseForDownstream();
   }
 
   onResponseEnd(): void {
@@ -339,7 +338,13 @@ export class RouterCall implements H2PoolRequest, PickContext {
       return;
     }
     (ds.sink as WithCall)[kCall] = this;
-    ds.sink.on('drain', onDownstreamDrain);
+  }
+
+  /** @internal the downstream refused a chunk: pause the upstream until the client reads. */
+  pauseForDownstream(): void {
+    if (this.h2 !== null) this.h2.pause();
+    else this.h1?.pause();
+    this.ctx.downstream.sink.once('drain', onDownstreamDrain);
   }
 
   /** @internal */ handleUpstreamEnd(): void {
@@ -370,7 +375,11 @@ export class RouterCall implements H2PoolRequest, PickContext {
     }
     const up = this.h2;
     if (up !== null) {
-      if (!up.write(chunk)) this.body!.pause();
+      if (!up.write(chunk)) {
+        // Backpressure: listen for 'drain' only when it is needed.
+        this.body!.pause();
+        up.once('drain', onUpstreamDrain);
+      }
     } else if (this.replayBytes > this.deps.replayBufferBytes && !this.bodyPausedForConnect) {
       // Still connecting: hold the client back with flow control instead of buffering more.
       this.bodyPausedForConnect = true;
@@ -457,8 +466,8 @@ function onUpstreamResponse(this: http2.ClientHttp2Stream & WithCall, headers: I
 }
 function onUpstreamData(this: http2.ClientHttp2Stream & WithCall, chunk: Buffer): void {
   const call = this[kCall]!;
-  if (call.idleTimeoutMs !== null) call.idle?.refresh();
-  if (!call.ctx.downstream.write(chunk)) this.pause();
+  call.idle?.refresh();
+  if (!call.ctx.downstream.write(chunk)) call.pauseForDownstream();
 }
 function onUpstreamTrailers(this: http2.ClientHttp2Stream & WithCall, trailers: IncomingHttpHeaders): void {
   this[kCall]!.trailers = trailers as OutgoingHttpHeaders;

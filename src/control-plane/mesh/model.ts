@@ -1,0 +1,199 @@
+/**
+ * The validated, deep-frozen mesh configuration: the Istio-shaped documents Remora accepts
+ * (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule; see docs/mesh-config.md) after
+ * every field and cross-reference has been checked, plus lookup indexes by host. This is the only
+ * input of translation (`translate/`); nothing downstream re-validates it.
+ */
+
+/** Kubernetes-style labels (string → string). */
+export type Labels = Readonly<Record<string, string>>;
+
+/** Where a document came from: file, position in the file (0-based document index) and identity. */
+export interface ResourceMeta {
+  readonly kind: MeshKind;
+  readonly name: string;
+  /** `metadata.namespace`, `default` when omitted. */
+  readonly namespace: string;
+  readonly file: string;
+  readonly index: number;
+}
+
+export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule';
+
+/** ServiceEntry port protocols Remora supports (Istio names, upper-cased). */
+export type PortProtocol = 'GRPC' | 'HTTP' | 'HTTP2' | 'TCP';
+
+export interface ServicePort {
+  readonly number: number;
+  readonly name: string;
+  readonly protocol: PortProtocol;
+  /** Istio `targetPort`: the endpoint port when an endpoint does not name one; null = `number`. */
+  readonly targetPort: number | null;
+}
+
+/** An endpoint of a service: a ServiceEntry `endpoints[]` entry or a selected WorkloadEntry. */
+export interface WorkloadEndpoint {
+  /** IP literal (STATIC resolution) or host name (DNS resolution). */
+  readonly address: string;
+  /** Port name → port, overriding the service port's targetPort/number. */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Labels;
+  /** Load-balancing weight; null = unweighted (1). */
+  readonly weight: number | null;
+}
+
+export interface ServiceEntry {
+  readonly meta: ResourceMeta;
+  readonly hosts: readonly string[];
+  readonly ports: readonly ServicePort[];
+  /** Remora default: STATIC (Istio's default NONE, passthrough, is not supported). */
+  readonly resolution: 'STATIC' | 'DNS';
+  readonly location: 'MESH_INTERNAL' | 'MESH_EXTERNAL';
+  readonly endpoints: readonly WorkloadEndpoint[];
+  /** Selects WorkloadEntries of the same namespace; null when `endpoints` (or nothing) is used. */
+  readonly workloadSelector: Labels | null;
+}
+
+export interface WorkloadEntry {
+  readonly meta: ResourceMeta;
+  readonly address: string;
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Labels;
+  readonly serviceAccount: string | null;
+  readonly weight: number | null;
+}
+
+/** Istio StringMatch (exactly one of exact/prefix/regex). `regex` is RE2 syntax, full match. */
+export interface StringMatch {
+  readonly kind: 'exact' | 'prefix' | 'regex';
+  readonly value: string;
+}
+
+export interface NamedStringMatch {
+  readonly name: string;
+  readonly match: StringMatch;
+}
+
+export interface HttpMatch {
+  readonly name: string | null;
+  readonly uri: StringMatch | null;
+  readonly ignoreUriCase: boolean;
+  /** Sorted by name (Istio's map order is not meaningful). Names are lower-cased. */
+  readonly headers: readonly NamedStringMatch[];
+  readonly queryParams: readonly NamedStringMatch[];
+  readonly method: StringMatch | null;
+  readonly authority: StringMatch | null;
+  /** The match applies only to callers whose labels include these; null = every caller. */
+  readonly sourceLabels: Labels | null;
+}
+
+export interface HeaderOperations {
+  /** [name, value] pairs, sorted by name; `set` overwrites, `add` appends. Names lower-cased. */
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+export interface HeadersSpec {
+  readonly request: HeaderOperations;
+  readonly response: HeaderOperations;
+}
+
+export interface RouteDestination {
+  readonly host: string;
+  readonly subset: string | null;
+  /** Destination port; null = the service's only HTTP port, or the port of the virtual host being built. */
+  readonly port: number | null;
+  /** 0..100; a single destination without weight gets 100. */
+  readonly weight: number;
+  readonly headers: HeadersSpec | null;
+}
+
+export interface HttpRedirect {
+  readonly uri: string | null;
+  readonly authority: string | null;
+  readonly port: number | null;
+  readonly scheme: string | null;
+  /** 301 (default), 302, 303, 307 or 308. */
+  readonly redirectCode: number;
+}
+
+export interface HttpDirectResponse {
+  readonly status: number;
+  /** Body text (`body.string`) or bytes (`body.bytes`, base64 in YAML); null = no body. */
+  readonly body: { readonly kind: 'string'; readonly value: string } | { readonly kind: 'bytes'; readonly value: Buffer } | null;
+}
+
+export interface HttpRoute {
+  readonly name: string | null;
+  /** Empty = match everything. Entries are ORed, in order. */
+  readonly match: readonly HttpMatch[];
+  /** Exactly one of route (non-empty), redirect, directResponse is set. */
+  readonly route: readonly RouteDestination[];
+  readonly redirect: HttpRedirect | null;
+  readonly directResponse: HttpDirectResponse | null;
+  readonly rewrite: { readonly uri: string | null; readonly authority: string | null } | null;
+  /** Route timeout in ms; null = none given (Istio: disabled, `0s`). */
+  readonly timeoutMs: number | null;
+  readonly headers: HeadersSpec | null;
+}
+
+export interface VirtualService {
+  readonly meta: ResourceMeta;
+  readonly hosts: readonly string[];
+  readonly http: readonly HttpRoute[];
+}
+
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+
+export interface Subset {
+  readonly name: string;
+  readonly labels: Labels;
+  /** Subset-level `trafficPolicy.loadBalancer.simple`; null = inherit the rule's. */
+  readonly loadBalancer: LbPolicy | null;
+}
+
+export interface DestinationRule {
+  readonly meta: ResourceMeta;
+  readonly host: string;
+  readonly loadBalancer: LbPolicy | null;
+  readonly subsets: readonly Subset[];
+}
+
+/** The whole validated mesh. Arrays are in (file, index) order; indexes are keyed by host. */
+export interface MeshConfig {
+  readonly serviceEntries: readonly ServiceEntry[];
+  readonly workloadEntries: readonly WorkloadEntry[];
+  readonly virtualServices: readonly VirtualService[];
+  readonly destinationRules: readonly DestinationRule[];
+  /** host → the ServiceEntry declaring it (a host is declared at most once). */
+  readonly serviceByHost: ReadonlyMap<string, ServiceEntry>;
+  /** host → the VirtualService bound to it (at most one per host). */
+  readonly virtualServiceByHost: ReadonlyMap<string, VirtualService>;
+  /** host → the DestinationRule for it (at most one per host). */
+  readonly destinationRuleByHost: ReadonlyMap<string, DestinationRule>;
+}
+
+/** One problem in the mesh config: where (file, document index, kind, name, field path) and why. */
+export interface MeshConfigIssue {
+  readonly file: string;
+  /** 0-based index of the YAML document in the file. */
+  readonly index: number;
+  /** The document's kind/name when known (null for malformed documents). */
+  readonly kind: string | null;
+  readonly name: string | null;
+  /** Field path such as `spec.http[0].route[1].destination.subset`; '' for the whole document. */
+  readonly path: string;
+  readonly message: string;
+  /** 1-based line and column of the offending node when known. */
+  readonly line: number | null;
+  readonly col: number | null;
+}
+
+/** `file:line:col: Kind/name (document N) path: message` — the one human-readable form. */
+export function formatMeshIssue(i: MeshConfigIssue): string {
+  const where = i.line !== null ? `${i.file}:${i.line}:${i.col ?? 1}` : i.file;
+  const what = i.kind !== null ? `${i.kind}/${i.name ?? '?'}` : 'document';
+  const path = i.path === '' ? '' : ` ${i.path}`;
+  return `${where}: ${what} (document ${i.index})${path}: ${i.message}`;
+}
