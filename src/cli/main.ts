@@ -7,7 +7,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors';
 import { createRuntime } from '../core/runtime';
 import { Sidecar } from '../sidecar/sidecar';
+import { buildAdsBootstrap, parseHostPort } from '../xds/ads-bootstrap';
 import { UsageError, parseDurationMs, parsePositiveInt } from './args';
+import { controlPlaneCommand, statusCommand, validateCommand } from './control-plane-commands';
 import { runDemo } from './demo';
 
 const USAGE = `remora — a gRPC-first service-mesh sidecar and control plane (xDS v3)
@@ -15,6 +17,12 @@ const USAGE = `remora — a gRPC-first service-mesh sidecar and control plane (x
 Usage:
   remora sidecar --bootstrap <envoy-bootstrap.yaml> [--drain-time 5s] [--admin-address-path <file>]
                  [--log-level info] [--h2-max-session-memory-mb 10]
+  remora sidecar --xds <host:port> --node-id <id> [--workload <name>] [--namespace <ns>]
+                 [--service-account <sa>] [--app-port <port> ...] [--label k=v ...] [--cluster <c>]
+                 [--admin-port 15000]
+  remora control-plane --config <file|dir> [--xds-port 15010] [--admin-port 15014]
+  remora validate <mesh.yaml|dir>      check mesh config offline (exit 2 when invalid)
+  remora status [--control-plane 127.0.0.1:15014]   per-node xDS versions and ACK/NACK state
   remora demo            start a greeter service behind a sidecar, call it, print replies and metrics
   remora help            this text
 
@@ -22,14 +30,24 @@ Environment: REMORA_LOG_LEVEL (default info), REMORA_TRACE=comp1,comp2 (verbose 
 `;
 
 const SIDECAR_USAGE = `remora sidecar --bootstrap <file> [options]
+remora sidecar --xds <host:port> --node-id <id> [options]
 
-Runs the data plane from an Envoy v3 Bootstrap (YAML or JSON; see docs/bootstrap.md).
-  --bootstrap <file>              Envoy-shaped bootstrap (static listeners and clusters)
+Runs the data plane from an Envoy v3 Bootstrap (YAML or JSON; see docs/bootstrap.md), or from a
+control plane over ADS (xDS v3, State of the World).
+  --bootstrap <file>              Envoy-shaped bootstrap (static resources and/or dynamic_resources.ads_config)
+  --xds <host:port>               control plane ADS address (insecure gRPC); builds the bootstrap in memory
+  --node-id <id>                  node.id (required with --xds)
+  --cluster <name>                node.cluster (default: --workload, else --node-id)
+  --workload <name>               node metadata WORKLOAD_NAME
+  --namespace <ns>                node metadata NAMESPACE
+  --service-account <sa>          node metadata SERVICE_ACCOUNT
+  --app-port <port>               node metadata APP_PORTS (repeatable)
+  --label <k=v>                   node metadata LABELS (repeatable)
+  --admin-port <port>             admin port on 127.0.0.1 with --xds (default 15000)
   --drain-time <duration>         how long SIGTERM / POST /drain waits for in-flight requests (default 5s)
   --admin-address-path <file>     write the bound admin address (host:port) to this file
   --log-level <level>             pino level: fatal|error|warn|info|debug|trace|silent
   --h2-max-session-memory-mb <n>  node:http2 memory cap per downstream connection (default 10)
-  --xds <host:port> ...           dynamic config from a control plane (not in this build yet)
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -38,6 +56,15 @@ export async function main(argv: string[]): Promise<void> {
     switch (command) {
       case 'sidecar':
         await sidecarCommand(rest);
+        return;
+      case 'control-plane':
+        await controlPlaneCommand(rest);
+        return;
+      case 'validate':
+        await validateCommand(rest);
+        return;
+      case 'status':
+        await statusCommand(rest);
         return;
       case 'demo':
         await runDemo();
@@ -67,6 +94,14 @@ async function sidecarCommand(args: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'h2-max-session-memory-mb': { type: 'string' },
       xds: { type: 'string' },
+      'node-id': { type: 'string' },
+      cluster: { type: 'string' },
+      workload: { type: 'string' },
+      namespace: { type: 'string' },
+      'service-account': { type: 'string' },
+      'app-port': { type: 'string', multiple: true },
+      label: { type: 'string', multiple: true },
+      'admin-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -75,12 +110,41 @@ async function sidecarCommand(args: string[]): Promise<void> {
     process.stdout.write(SIDECAR_USAGE);
     return;
   }
-  if (values.xds !== undefined) throw new UsageError('--xds: dynamic configuration from a control plane is not in this build yet; use --bootstrap');
-  if (values.bootstrap === undefined) throw new UsageError(`--bootstrap is required\n\n${SIDECAR_USAGE}`);
+  let bootstrapJson: unknown;
+  if (values.xds !== undefined) {
+    if (values.bootstrap !== undefined) throw new UsageError('--xds and --bootstrap are mutually exclusive');
+    if (values['node-id'] === undefined || values['node-id'] === '') throw new UsageError(`--node-id is required with --xds\n\n${SIDECAR_USAGE}`);
+    try {
+      parseHostPort(values.xds);
+    } catch (err) {
+      throw new UsageError(`--xds: ${(err as Error).message}`);
+    }
+    const labels: Record<string, string> = {};
+    for (const l of values.label ?? []) {
+      const eq = l.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--label: expected key=value, got '${l}'`);
+      labels[l.slice(0, eq)] = l.slice(eq + 1);
+    }
+    const adminPort = values['admin-port'] !== undefined ? parsePort(values['admin-port'], '--admin-port') : 15000;
+    bootstrapJson = buildAdsBootstrap({
+      xds: values.xds,
+      nodeId: values['node-id'],
+      nodeCluster: values.cluster,
+      workload: values.workload,
+      namespace: values.namespace,
+      serviceAccount: values['service-account'],
+      appPorts: (values['app-port'] ?? []).map((p) => parsePort(p, '--app-port')),
+      labels,
+      adminPort,
+    });
+  } else if (values.bootstrap === undefined) {
+    throw new UsageError(`--bootstrap or --xds is required\n\n${SIDECAR_USAGE}`);
+  }
   const trace = new Set((process.env.REMORA_TRACE ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0));
   const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info', trace });
   const sidecar = await Sidecar.start({
     bootstrapPath: values.bootstrap,
+    bootstrapJson,
     runtime,
     drainTimeMs: values['drain-time'] !== undefined ? parseDurationMs(values['drain-time'], '--drain-time') : undefined,
     adminAddressPath: values['admin-address-path'],
@@ -96,6 +160,12 @@ async function sidecarCommand(args: string[]): Promise<void> {
   await sidecar.drained;
   runtime.logger.info('drained, exiting');
   process.exit(0);
+}
+
+function parsePort(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: expected a port number 0..65535, got '${value}'`);
+  return n;
 }
 
 function exitWithError(err: unknown): never {

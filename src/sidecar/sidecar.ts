@@ -1,15 +1,20 @@
 /**
  * The data plane's composition root: loads and compiles the bootstrap, builds the cluster manager,
  * one HttpConnectionManager + Listener per listener, the metrics and the admin server, and owns
- * drain and shutdown. Everything is wired explicitly here (no module-level state), so tests can run
- * several sidecars in one process.
+ * drain and shutdown. With `dynamic_resources.ads_config` it also runs the ADS client
+ * (src/xds/ads-client.ts) towards the control plane named by the static ADS cluster, applying what
+ * it accepts through DynamicConfig; `/ready` then waits for the first complete config. Everything is
+ * wired explicitly here (no module-level state), so tests can run several sidecars in one process.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type * as protobuf from 'protobufjs';
 import { ConfigError } from '../core/errors';
 import { createRuntime, type Runtime } from '../core/runtime';
-import type { BootstrapModel, ListenerModel } from '../config/model';
-import { loadBootstrap } from '../config/compile/load-bootstrap';
+import type { ValidationResult } from '../core/errors';
+import type { BootstrapModel, ListenerModel, RouteConfigModel } from '../config/model';
+import { compileBootstrap } from '../config/compile/bootstrap';
+import { BOOTSTRAP_TYPE, loadBootstrap } from '../config/compile/load-bootstrap';
+import { parseProtoJson } from '../config/compile/proto-json';
 import type { HttpFilterFactory } from '../filters/filter';
 import { defaultExtensionRegistry, type ExtensionRegistry } from '../filters/registry';
 import { DEFAULT_REPLAY_BUFFER_BYTES, type RouterDeps } from '../filters/router/router-call';
@@ -18,12 +23,19 @@ import { DEFAULT_H2_MAX_SESSION_MEMORY_MB, Listener } from '../listeners/listene
 import { SidecarMetrics, type ClusterStats } from '../observability/metrics';
 import { RouteTable } from '../routing/route-table';
 import { ClusterManager } from '../upstream/cluster-manager';
+import { AdsClient } from '../xds/ads-client';
 import { loadEnvoyProtos } from '../xds/protos';
 import { AdminServer, type AdminSource } from './admin/admin-server';
+import { DynamicConfig } from './dynamic-config';
 
 export interface SidecarOptions {
-  /** Envoy v3 bootstrap (YAML or JSON). */
-  readonly bootstrapPath: string;
+  /** Envoy v3 bootstrap file (YAML or JSON). One of `bootstrapPath` and `bootstrapJson` is required. */
+  readonly bootstrapPath?: string;
+  /** An in-memory Envoy v3 Bootstrap (JSON shape), e.g. from `buildAdsBootstrap` for `--xds`. */
+  readonly bootstrapJson?: unknown;
+  /** ADS reconnect backoff (default 100 ms base, 10 s cap). */
+  readonly xdsBackoffBaseMs?: number;
+  readonly xdsBackoffMaxMs?: number;
   /** How long a drain waits for in-flight requests (default 5 s). */
   readonly drainTimeMs?: number;
   /** pino level when no runtime is given (default 'info'). */
@@ -38,12 +50,17 @@ export interface SidecarOptions {
 }
 
 export const DEFAULT_DRAIN_TIME_MS = 5000;
+/** How long close() lets upstream sessions finish before destroying them. */
+const CLOSE_GRACE_MS = 1000;
 
 export class Sidecar implements AdminSource {
   private readonly listeners = new Map<string, Listener>();
   private readonly clusterStatsByName = new Map<string, ClusterStats>();
   private readonly admin: AdminServer;
   private draining: Promise<void> | null = null;
+  private ads: AdsClient | null = null;
+  private dynamic: DynamicConfig | null = null;
+  private readonly routerDeps: RouterDeps;
   private closed = false;
   private resolveDrained: () => void = () => {};
   /** Settles once a drain (SIGTERM, POST /drain or `drain()`) has completed and everything closed. */
@@ -58,6 +75,12 @@ export class Sidecar implements AdminSource {
     private readonly options: SidecarOptions,
   ) {
     this.admin = new AdminServer(this);
+    this.routerDeps = {
+      runtime,
+      clusters,
+      clusterStats: (name) => this.clusterStats(name),
+      replayBufferBytes: DEFAULT_REPLAY_BUFFER_BYTES,
+    };
   }
 
   /** Compiles the bootstrap (throws ConfigError with every field-path error) and starts serving. */
@@ -65,11 +88,26 @@ export class Sidecar implements AdminSource {
     const runtime = options.runtime ?? createRuntime({ logLevel: options.logLevel ?? 'info' });
     const registry = defaultExtensionRegistry();
     const protos = options.protos ?? loadEnvoyProtos();
-    const result = loadBootstrap(options.bootstrapPath, protos, registry);
-    if (!result.ok) throw new ConfigError(options.bootstrapPath, result.errors);
+    const source = options.bootstrapPath ?? '<bootstrap>';
+    let result: ValidationResult<BootstrapModel>;
+    if (options.bootstrapPath !== undefined) {
+      result = loadBootstrap(options.bootstrapPath, protos, registry);
+    } else if (options.bootstrapJson !== undefined) {
+      const proto = parseProtoJson(protos, BOOTSTRAP_TYPE, options.bootstrapJson, '');
+      result = proto.ok ? compileBootstrap(proto.value, { filters: registry, readFile: (p) => readFileSync(p) }) : proto;
+    } else {
+      throw new ConfigError(source, [{ path: '', message: 'a bootstrap (file or object) is required' }]);
+    }
+    if (!result.ok) throw new ConfigError(source, result.errors);
     const bootstrap = result.value;
+    let adsTarget: string | null = null;
     if (bootstrap.ads !== null) {
-      throw new ConfigError(options.bootstrapPath, [{ path: 'dynamic_resources', message: 'dynamic resources (ADS) are not supported by this build yet' }]);
+      const adsCluster = bootstrap.clusters.find((c) => c.name === bootstrap.ads!.clusterName);
+      const ep = adsCluster?.endpoints[0];
+      if (ep === undefined) {
+        throw new ConfigError(source, [{ path: 'dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name', message: `the ADS cluster '${bootstrap.ads.clusterName}' has no endpoint` }]);
+      }
+      adsTarget = ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
     }
     const metrics = new SidecarMetrics(runtime.metrics, true);
     const clusters = new ClusterManager(runtime);
@@ -79,6 +117,7 @@ export class Sidecar implements AdminSource {
       await sidecar.startListeners();
       const admin = await sidecar.admin.listen(bootstrap.admin);
       if (options.adminAddressPath !== undefined) writeFileSync(options.adminAddressPath, `${admin.address}:${admin.port}`);
+      if (adsTarget !== null) sidecar.startAds(adsTarget, protos);
     } catch (err) {
       await sidecar.close();
       throw err;
@@ -88,29 +127,61 @@ export class Sidecar implements AdminSource {
   }
 
   private async startListeners(): Promise<void> {
-    const deps: RouterDeps = {
-      runtime: this.runtime,
-      clusters: this.clusters,
-      clusterStats: (name) => this.clusterStats(name),
-      replayBufferBytes: DEFAULT_REPLAY_BUFFER_BYTES,
-    };
     for (const model of this.bootstrap.listeners) {
-      const stats = this.metrics.forListener(model.name);
-      const hcm = this.buildConnectionManager(model, deps, stats);
-      const listener = new Listener(model, hcm, stats, {
-        h2MaxSessionMemoryMb: this.options.h2MaxSessionMemoryMb ?? DEFAULT_H2_MAX_SESSION_MEMORY_MB,
-        logger: this.runtime.logger.child({ listener: model.name }),
-        clock: this.runtime.clock,
-      });
+      const listener = this.createListener(model, this.buildConnectionManager(model, model.hcm.routeConfig));
       this.listeners.set(model.name, listener);
       await listener.listen();
     }
   }
 
-  /** Config time: route table and filter factories for one listener. */
-  private buildConnectionManager(model: ListenerModel, deps: RouterDeps, stats: ReturnType<SidecarMetrics['forListener']>): HttpConnectionManager {
+  /** Starts the ADS client towards `target` with DynamicConfig as its sink. */
+  private startAds(target: string, protos: protobuf.Root): void {
+    const ads = this.bootstrap.ads!;
+    const self = this;
+    this.dynamic = new DynamicConfig({
+      clusters: this.clusters,
+      listeners: this.listeners,
+      staticClusterNames: new Set(this.bootstrap.clusters.map((c) => c.name)),
+      staticListenerNames: new Set(this.bootstrap.listeners.map((l) => l.name)),
+      buildConnectionManager: (model, routeConfig) => self.buildConnectionManager(model, routeConfig),
+      createListener: (model, hcm) => self.createListener(model, hcm),
+      drainTimeMs: this.options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS,
+      logger: this.runtime.logger,
+    });
+    this.ads = new AdsClient({
+      target,
+      node: this.bootstrap.node,
+      root: protos,
+      compileDeps: { filters: this.extensions, readFile: (p) => readFileSync(p) },
+      sink: this.dynamic,
+      clock: this.runtime.clock,
+      random: this.runtime.random,
+      logger: this.runtime.logger,
+      backoffBaseMs: this.options.xdsBackoffBaseMs,
+      backoffMaxMs: this.options.xdsBackoffMaxMs,
+      lds: ads.ldsFromAds,
+      cds: ads.cdsFromAds,
+    });
+    this.ads.start();
+  }
+
+  /** The ADS client, or null for a static-only bootstrap. */
+  get adsClient(): AdsClient | null { return this.ads; }
+
+  private createListener(model: ListenerModel, hcm: HttpConnectionManager): Listener {
+    return new Listener(model, hcm, hcm.stats, {
+      h2MaxSessionMemoryMb: this.options.h2MaxSessionMemoryMb ?? DEFAULT_H2_MAX_SESSION_MEMORY_MB,
+      logger: this.runtime.logger.child({ listener: model.name }),
+      clock: this.runtime.clock,
+    });
+  }
+
+  /** Config time: route table and filter factories for one listener, with `routeConfig` (inline or RDS). */
+  private buildConnectionManager(model: ListenerModel, routeConfig: RouteConfigModel | null): HttpConnectionManager {
     const hcm = model.hcm;
-    const table = hcm.routeConfig === null ? null : RouteTable.compile(hcm.routeConfig, { stripAnyHostPort: hcm.stripAnyHostPort });
+    const deps = this.routerDeps;
+    const stats = this.metrics.forListener(model.name);
+    const table = routeConfig === null ? null : RouteTable.compile(routeConfig, { stripAnyHostPort: hcm.stripAnyHostPort });
     const factories: HttpFilterFactory[] = [];
     for (const f of hcm.httpFilters) {
       const reg = this.extensions.get(f.typeUrl);
@@ -136,24 +207,65 @@ export class Sidecar implements AdminSource {
   isReady(): boolean {
     if (this.draining !== null || this.closed) return false;
     for (const l of this.listeners.values()) if (l.address() === null) return false;
+    if (this.bootstrap.ads !== null && (this.ads === null || !this.ads.initialConfigComplete())) return false;
     if (!this.clusters.allWarm()) return false;
-    for (const c of this.clusters.all()) if (c.endpoints().length === 0) return false;
+    // Static clusters must have endpoints; an xDS cluster is ready once its assignment arrived (even empty).
+    for (const c of this.bootstrap.clusters) if ((this.clusters.get(c.name)?.endpoints().length ?? 0) === 0) return false;
     return true;
   }
 
   configDump(): unknown {
     const b = this.bootstrap;
-    return {
-      configs: [
-        { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: { node: b.node, admin: { address: b.admin } } },
-        { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', static_listeners: b.listeners.map((listener) => ({ listener })) },
-        { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', static_clusters: b.clusters.map((cluster) => ({ cluster })) },
-        {
-          '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
-          static_route_configs: b.listeners.filter((l) => l.hcm.routeConfig !== null).map((l) => ({ route_config: l.hcm.routeConfig })),
-        },
-      ],
+    const ads = this.ads;
+    const listeners: Record<string, unknown> = { '@type': 'type.googleapis.com/envoy.admin.v3.ListenersConfigDump', static_listeners: b.listeners.map((listener) => ({ listener })) };
+    const clusters: Record<string, unknown> = { '@type': 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump', static_clusters: b.clusters.map((cluster) => ({ cluster })) };
+    const routes: Record<string, unknown> = {
+      '@type': 'type.googleapis.com/envoy.admin.v3.RoutesConfigDump',
+      static_route_configs: b.listeners.filter((l) => l.hcm.routeConfig !== null).map((l) => ({ route_config: l.hcm.routeConfig })),
     };
+    const configs: unknown[] = [
+      { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: { node: b.node, admin: { address: b.admin }, dynamic_resources: b.ads } },
+      listeners, clusters, routes,
+    ];
+    if (ads !== null) {
+      const status = ads.status();
+      const byType = new Map(status.map((t) => [t.type, t]));
+      const errorState = (type: string, name: string): unknown => {
+        const t = byType.get(type as never);
+        const r = t?.rejected.find((x) => x.name === name);
+        return r === undefined || t === undefined ? undefined : { last_update_attempt: t.lastNack?.at, details: r.error };
+      };
+      listeners['version_info'] = byType.get('lds')!.version;
+      listeners['dynamic_listeners'] = ads.accepted('lds').map((r) => ({
+        name: r.name,
+        active_state: { version_info: r.version, listener: r.model, last_updated: r.lastUpdated },
+        error_state: errorState('lds', r.name),
+      }));
+      clusters['version_info'] = byType.get('cds')!.version;
+      clusters['dynamic_active_clusters'] = ads.accepted('cds').map((r) => ({ version_info: r.version, cluster: r.model, last_updated: r.lastUpdated, error_state: errorState('cds', r.name) }));
+      routes['dynamic_route_configs'] = ads.accepted('rds').map((r) => ({ version_info: r.version, route_config: r.model, last_updated: r.lastUpdated, error_state: errorState('rds', r.name) }));
+      configs.push({
+        '@type': 'type.googleapis.com/envoy.admin.v3.EndpointsConfigDump',
+        dynamic_endpoint_configs: ads.accepted('eds').map((r) => ({ version_info: r.version, endpoint_config: r.model, last_updated: r.lastUpdated })),
+      });
+      // Remora's view of the ADS protocol state (Envoy shows part of this only through CSDS).
+      configs.push({
+        '@type': 'remora.admin.v1.AdsStatus',
+        connected: ads.connected,
+        streams_opened: ads.streamCount,
+        initial_config_complete: ads.initialConfigComplete(),
+        types: status.map((t) => ({
+          type_url: t.typeUrl,
+          subscribed: t.subscribed ?? ['*'],
+          version_info: t.version,
+          last_acked_version: t.lastAckedVersion,
+          received: t.received,
+          last_nack: t.lastNack === null ? null : { time: t.lastNack.at, version_info: t.lastNack.version, nonce: t.lastNack.nonce, error: t.lastNack.error },
+          rejected: t.rejected,
+        })),
+      });
+    }
+    return { configs };
   }
 
   clustersJson(): unknown { return { cluster_statuses: this.clusters.dump() }; }
@@ -192,6 +304,7 @@ export class Sidecar implements AdminSource {
     if (this.draining === null) {
       this.runtime.logger.info('draining');
       const timeout = this.options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS;
+      this.ads?.close();
       this.draining = Promise.all([...this.listeners.values()].map((l) => l.drain(timeout)))
         .then(() => this.close())
         .then(() => this.resolveDrained());
@@ -202,8 +315,16 @@ export class Sidecar implements AdminSource {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.ads?.close();
     for (const l of this.listeners.values()) l.destroy();
-    await this.clusters.close();
+    // Upstream sessions get a short grace period to finish (drain already waited for requests),
+    // then whatever is left is destroyed: close() never hangs on a stuck upstream.
+    const clusters = this.clusters.all();
+    let timer: NodeJS.Timeout | null = null;
+    const graceElapsed = new Promise<void>((resolve) => { timer = setTimeout(resolve, CLOSE_GRACE_MS); });
+    await Promise.race([this.clusters.close(), graceElapsed]);
+    if (timer !== null) clearTimeout(timer);
+    for (const c of clusters) c.destroy();
     await this.admin.close();
     this.runtime.timers.close();
   }

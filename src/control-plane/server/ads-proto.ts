@@ -93,29 +93,32 @@ export function structToJson(struct: { fields?: Record<string, unknown> } | null
   return out;
 }
 
+/**
+ * protobufjs ships google/protobuf/struct.proto with camelCase field names (`stringValue`, …) even
+ * under keepCase, so both spellings are read; values are written in camelCase.
+ */
+const VALUE_KINDS: readonly (readonly [string, string])[] = [
+  ['stringValue', 'string_value'], ['numberValue', 'number_value'], ['boolValue', 'bool_value'],
+  ['structValue', 'struct_value'], ['listValue', 'list_value'], ['nullValue', 'null_value'],
+];
+
 function valueToJson(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return null;
   const o = v as Record<string, unknown>;
-  const kind = typeof o['kind'] === 'string' ? (o['kind'] as string) : firstPresent(o);
-  switch (kind) {
-    case 'null_value': return null;
-    case 'number_value': return Number(o['number_value']);
-    case 'string_value': return String(o['string_value']);
-    case 'bool_value': return Boolean(o['bool_value']);
-    case 'struct_value': return structToJson(o['struct_value'] as { fields?: Record<string, unknown> });
-    case 'list_value': {
-      const values = ((o['list_value'] as { values?: unknown[] } | null)?.values) ?? [];
-      return values.map(valueToJson);
+  for (const [camel, snake] of VALUE_KINDS) {
+    const kindSet = o['kind'] === camel || o['kind'] === snake;
+    const x = o[camel] ?? o[snake];
+    if (!kindSet && (x === undefined || x === null)) continue;
+    switch (camel) {
+      case 'stringValue': return String(x);
+      case 'numberValue': return Number(x);
+      case 'boolValue': return Boolean(x);
+      case 'structValue': return structToJson(x as { fields?: Record<string, unknown> });
+      case 'listValue': return (((x as { values?: unknown[] } | null)?.values) ?? []).map(valueToJson);
+      default: return null;
     }
-    default: return null;
   }
-}
-
-function firstPresent(o: Record<string, unknown>): string {
-  for (const k of ['string_value', 'number_value', 'bool_value', 'struct_value', 'list_value']) {
-    if (o[k] !== undefined && o[k] !== null) return k;
-  }
-  return 'null_value';
+  return null;
 }
 
 /**
@@ -128,10 +131,10 @@ export function jsonToStruct(obj: Readonly<Record<string, unknown>>): { fields: 
 }
 
 function jsonToValue(v: unknown): unknown {
-  if (v === null || v === undefined) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(jsonToValue) } };
-  return { struct_value: jsonToStruct(v as Record<string, unknown>) };
+  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
+  if (typeof v === 'number') return { numberValue: v };
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
+  return { structValue: jsonToStruct(v as Record<string, unknown>) };
 }

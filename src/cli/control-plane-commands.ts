@@ -1,0 +1,136 @@
+/**
+ * CLI commands of the control plane: `remora control-plane` (serve), `remora validate` (offline
+ * check with the same errors, exit 2 when invalid) and `remora status` (every connected node's
+ * per-type version and ACK/NACK state, like `istioctl proxy-status`).
+ */
+import { parseArgs } from 'node:util';
+import { createRuntime } from '../core/runtime';
+import { ControlPlane, MeshConfigError } from '../control-plane/control-plane';
+import { formatMeshIssue, loadMeshConfig } from '../control-plane/mesh';
+import { FileSource } from '../control-plane/sources/file-source';
+import { UsageError, parseDurationMs } from './args';
+
+export const CONTROL_PLANE_USAGE = `remora control-plane --config <file|dir> [options]
+
+Serves xDS v3 (ADS, State of the World) from Istio-style mesh config (docs/mesh-config.md), watching
+the file or directory: a change is debounced, validated, translated and pushed; an invalid change is
+rejected whole and the last good config keeps serving.
+  --config <file|dir>     mesh config (multi-document YAML)
+  --xds-port <port>       ADS port (default 15010)
+  --admin-port <port>     admin port: /ready /stats/prometheus /debug/syncz /debug/config (default 15014)
+  --host <addr>           bind address for both (default 127.0.0.1)
+  --debounce <duration>   quiet period before a change is read (default 100ms)
+  --etcd <endpoints>      (not in this build yet)
+  --log-level <level>     pino level (default info)
+`;
+
+function port(value: string | undefined, flag: string, dflt: number): number {
+  if (value === undefined) return dflt;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: expected a port number 0..65535, got '${value}'`);
+  return n;
+}
+
+export async function controlPlaneCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, host: { type: 'string' },
+      debounce: { type: 'string' }, etcd: { type: 'string' }, 'etcd-prefix': { type: 'string' }, 'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(CONTROL_PLANE_USAGE);
+    return;
+  }
+  if (values.etcd !== undefined) throw new UsageError('--etcd: the etcd config source is not in this build yet; use --config');
+  if (values.config === undefined) throw new UsageError(`--config is required\n\n${CONTROL_PLANE_USAGE}`);
+  const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info' });
+  let cp: ControlPlane;
+  try {
+    cp = await ControlPlane.start({
+      configPath: values.config,
+      runtime,
+      xdsPort: port(values['xds-port'], '--xds-port', 15010),
+      adminPort: port(values['admin-port'], '--admin-port', 15014),
+      host: values.host,
+      debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
+    });
+  } catch (err) {
+    if (err instanceof MeshConfigError) throw new UsageError(`${values.config}: ${err.message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${values.config}: no such file or directory`);
+    throw err;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await cp.stop();
+  process.exit(0);
+}
+
+/** `remora validate <file|dir>`: the control plane's checks, offline. */
+export async function validateCommand(args: string[]): Promise<void> {
+  const target = args[0];
+  if (target === undefined || target === '--help' || target === '-h') {
+    if (target === undefined) throw new UsageError('usage: remora validate <mesh.yaml|dir>');
+    process.stdout.write('remora validate <mesh.yaml|dir>: checks mesh config with the control plane\'s rules; exit 2 when invalid\n');
+    return;
+  }
+  let files: ReadonlyMap<string, string>;
+  try {
+    files = (await new FileSource(target).read()).files;
+  } catch (err) {
+    throw new UsageError(`${target}: ${(err as Error).message}`);
+  }
+  const result = loadMeshConfig(files);
+  if (!result.ok) throw new UsageError(`${target}: invalid mesh config:\n${result.errors.map((i) => '  ' + formatMeshIssue(i)).join('\n')}`);
+  const c = result.config as unknown as Record<string, unknown[] | undefined>;
+  const counts = ['serviceEntries', 'workloadEntries', 'virtualServices', 'destinationRules']
+    .map((k) => `${Array.isArray(c[k]) ? c[k]!.length : 0} ${k}`).join(', ');
+  process.stdout.write(`${target}: valid (${counts})\n`);
+}
+
+interface TypeStatus { type: string; state: string; versionSent: string | null; versionAcked: string | null; lastNack: { message: string; at: string } | null }
+interface NodeStatusJson { nodeId: string; cluster: string; types: TypeStatus[] }
+
+/** `remora status [--control-plane host:port]`: reads the control plane's /debug/syncz and /debug/config. */
+export async function statusCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'control-plane': { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const base = `http://${values['control-plane'] ?? '127.0.0.1:15014'}`;
+  let nodes: NodeStatusJson[];
+  let config: { generation?: number; last_rejected?: { at: string; errors: string[] } | null } | null;
+  try {
+    nodes = (await (await fetch(`${base}/debug/syncz`)).json()) as NodeStatusJson[];
+    config = (await (await fetch(`${base}/debug/config`)).json()) as typeof config;
+  } catch (err) {
+    throw new UsageError(`cannot reach the control plane admin at ${base}: ${(err as Error).message}`);
+  }
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ nodes, config }, null, 2) + '\n');
+    return;
+  }
+  const short = (t: string) => ({ Cluster: 'CDS', ClusterLoadAssignment: 'EDS', Listener: 'LDS', RouteConfiguration: 'RDS', Secret: 'SDS' } as Record<string, string>)[t.slice(t.lastIndexOf('.') + 1)] ?? t.slice(t.lastIndexOf('.') + 1).toUpperCase();
+  const rows: string[][] = [['NODE', 'CLUSTER', 'CDS', 'EDS', 'LDS', 'RDS', 'LAST NACK']];
+  for (const n of nodes) {
+    const by = new Map(n.types.map((t) => [short(t.type), t]));
+    const cell = (k: string) => {
+      const t = by.get(k);
+      if (t === undefined) return '-';
+      return `${t.state}${t.versionAcked ? ' ' + t.versionAcked.slice(0, 8) : ''}`;
+    };
+    const nack = n.types.find((t) => t.lastNack !== null)?.lastNack ?? null;
+    rows.push([n.nodeId, n.cluster, cell('CDS'), cell('EDS'), cell('LDS'), cell('RDS'), nack === null ? '' : `${nack.at} ${nack.message.replace(/\s+/g, ' ').slice(0, 160)}`]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) process.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n');
+  if (config?.last_rejected) {
+    process.stdout.write(`\nconfig generation ${config.generation}; last change REJECTED at ${config.last_rejected.at}:\n`);
+    for (const e of config.last_rejected.errors) process.stdout.write(`  ${e}\n`);
+  } else if (config) {
+    process.stdout.write(`\nconfig generation ${config.generation}; no rejected change\n`);
+  }
+}

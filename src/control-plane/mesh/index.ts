@@ -1,0 +1,7 @@
+/**
+ * Public surface of the mesh config: `loadMeshConfig` (YAML text by file → validated MeshConfig or
+ * every issue), the model types and `formatMeshIssue`.
+ */
+export { loadMeshConfig, labelsMatch, NETWORKING_API_VERSIONS, type MeshConfigResult } from './load-mesh-config';
+export { parseDurationMs } from './common-fields';
+export * from './model';

@@ -1,0 +1,250 @@
+/**
+ * The mesh-config pipeline entry point: multi-document YAML text by file → validated, deep-frozen
+ * `MeshConfig`, or every problem found (`MeshConfigIssue` with file, document index, kind, name,
+ * field path, line:col and reason). Owns the document envelope (apiVersion/kind/metadata/spec),
+ * dispatch to the per-kind validators, and the cross-document rules: duplicate (kind, namespace,
+ * name), hosts declared once, one VirtualService/DestinationRule per host, and dangling host,
+ * port and subset references. Pure and synchronous; used by the control plane and `remora validate`.
+ */
+import { isIP } from 'node:net';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { DocContext, isPlainObject, type Path } from './document-context';
+import type {
+  DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
+} from './model';
+import { readServiceEntry, readWorkloadEntry } from './service-entry';
+import { readDestinationRule, readVirtualService } from './virtual-service';
+
+/** API groups/versions accepted for every kind (Istio's `v1` plus its older aliases). */
+export const NETWORKING_API_VERSIONS: readonly string[] = [
+  'networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3',
+];
+const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule'];
+const METADATA_FIELDS = [
+  'name', 'namespace', 'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+  'managedFields', 'finalizers', 'ownerReferences', 'generateName',
+];
+const DNS_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+export type MeshConfigResult =
+  | { readonly ok: true; readonly config: MeshConfig }
+  | { readonly ok: false; readonly errors: readonly MeshConfigIssue[] };
+
+interface Parsed<T> {
+  readonly ctx: DocContext;
+  readonly value: T;
+}
+
+/**
+ * Validates the documents of every file (processed in sorted file-name order; documents in file
+ * order; empty documents skipped). Returns the frozen config, or ALL issues found. Never throws.
+ */
+export function loadMeshConfig(files: ReadonlyMap<string, string>): MeshConfigResult {
+  const issues: MeshConfigIssue[] = [];
+  const ses: Parsed<ServiceEntry>[] = [];
+  const wes: Parsed<WorkloadEntry>[] = [];
+  const vss: Parsed<VirtualService>[] = [];
+  const drs: Parsed<DestinationRule>[] = [];
+  const identities = new Map<string, DocContext>();
+
+  for (const file of [...files.keys()].sort()) {
+    const lineCounter = new LineCounter();
+    const docs = parseAllDocuments(files.get(file)!, { lineCounter, uniqueKeys: true });
+    const list = docs as readonly Document.Parsed[]; // an EmptyStream (only comments) is an empty array
+    for (let index = 0; index < list.length; index++) {
+      const doc = list[index]!;
+      const ctx = new DocContext(issues, file, index, doc, lineCounter);
+      if (doc.errors.length > 0) {
+        for (const e of doc.errors) {
+          const lp = e.linePos?.[0];
+          issues.push({
+            file, index, kind: null, name: null, path: '', message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+            line: lp?.line ?? null, col: lp?.col ?? null,
+          });
+        }
+        continue;
+      }
+      const value: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (value === null || value === undefined) continue; // empty document (e.g. a trailing '---')
+      readDocument(ctx, value, identities, ses, wes, vss, drs);
+    }
+  }
+
+  checkReferences(ses, wes, vss, drs);
+  if (issues.length > 0) return { ok: false, errors: issues };
+  return { ok: true, config: buildConfig(ses, wes, vss, drs) };
+}
+
+function readDocument(
+  ctx: DocContext, value: unknown, identities: Map<string, DocContext>,
+  ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], vss: Parsed<VirtualService>[], drs: Parsed<DestinationRule>[],
+): void {
+  if (!isPlainObject(value)) {
+    ctx.err([], 'a document must be a mapping with apiVersion, kind, metadata and spec');
+    return;
+  }
+  const kind = typeof value['kind'] === 'string' ? value['kind'] : null;
+  const md = isPlainObject(value['metadata']) ? value['metadata'] : null;
+  ctx.kind = kind;
+  ctx.name = md !== null && typeof md['name'] === 'string' ? md['name'] : null;
+  ctx.object(value, [], ['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+  let kindOk = false;
+  if (kind === null) ctx.err(['kind'], value['kind'] === undefined ? 'is required' : 'expected a string');
+  else if (!(KINDS as readonly string[]).includes(kind)) ctx.err(['kind'], `unknown kind '${kind}'; supported: ${KINDS.join(', ')}`);
+  else kindOk = true;
+  const apiVersion = ctx.string(value, 'apiVersion', [], true);
+  if (apiVersion !== undefined && !NETWORKING_API_VERSIONS.includes(apiVersion)) {
+    ctx.err(['apiVersion'], `unknown apiVersion '${apiVersion}'${kindOk ? ` for ${kind}` : ''}; expected one of ${NETWORKING_API_VERSIONS.join(', ')}`);
+  }
+
+  const mp: Path = ['metadata'];
+  let name: string | undefined;
+  let namespace = 'default';
+  if (value['metadata'] === undefined || value['metadata'] === null) ctx.err(mp, 'is required');
+  else {
+    const m = ctx.object(value['metadata'], mp, METADATA_FIELDS);
+    if (m !== null) {
+      name = ctx.string(m, 'name', mp, true);
+      if (name !== undefined && (name.length > 253 || !NAME_RE.test(name))) ctx.err([...mp, 'name'], `invalid name '${name}'; expected a lower-case DNS-1123 name`);
+      const ns = ctx.string(m, 'namespace', mp);
+      if (ns !== undefined) {
+        if (ns.length > 63 || !DNS_LABEL_RE.test(ns)) ctx.err([...mp, 'namespace'], `invalid namespace '${ns}'; expected a lower-case DNS-1123 label`);
+        namespace = ns;
+      }
+      ctx.labels(m, 'labels', mp);
+    }
+  }
+  if (value['spec'] === undefined || value['spec'] === null) ctx.err(['spec'], 'is required');
+  if (!kindOk || name === undefined || value['spec'] === undefined || value['spec'] === null) return;
+
+  const id = `${kind}/${namespace}/${name}`;
+  const first = identities.get(id);
+  if (first !== undefined) {
+    ctx.err([...mp, 'name'], `duplicate ${kind} ${namespace}/${name} (first defined in ${first.file}, document ${first.index})`);
+    return;
+  }
+  identities.set(id, ctx);
+  const meta: ResourceMeta = { kind: kind as MeshKind, name, namespace, file: ctx.file, index: ctx.index };
+  switch (kind as MeshKind) {
+    case 'ServiceEntry': { const r = readServiceEntry(ctx, meta, value['spec']); if (r !== null) ses.push({ ctx, value: r }); break; }
+    case 'WorkloadEntry': { const r = readWorkloadEntry(ctx, meta, value['spec']); if (r !== null) wes.push({ ctx, value: r }); break; }
+    case 'VirtualService': { const r = readVirtualService(ctx, meta, value['spec']); if (r !== null) vss.push({ ctx, value: r }); break; }
+    case 'DestinationRule': { const r = readDestinationRule(ctx, meta, value['spec']); if (r !== null) drs.push({ ctx, value: r }); break; }
+  }
+}
+
+/** Does `labels` contain every key/value of `selector`? */
+export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
+function checkReferences(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], vss: Parsed<VirtualService>[], drs: Parsed<DestinationRule>[]): void {
+  const services = new Map<string, ServiceEntry>();
+  for (const { ctx, value: se } of ses) {
+    se.hosts.forEach((h, i) => {
+      const prev = services.get(h);
+      if (prev !== undefined) ctx.err(['spec', 'hosts', i], `host '${h}' is already declared by ServiceEntry ${prev.meta.namespace}/${prev.meta.name}`);
+      else services.set(h, se);
+    });
+    if (se.workloadSelector !== null && se.resolution === 'STATIC') {
+      for (const { value: we } of wes) {
+        if (we.meta.namespace === se.meta.namespace && labelsMatch(se.workloadSelector, we.labels) && !isIpLiteral(we.address)) {
+          ctx.err(['spec', 'workloadSelector'], `selects WorkloadEntry ${we.meta.namespace}/${we.meta.name} whose address '${we.address}' is not an IP (resolution STATIC needs IP endpoints)`);
+        }
+      }
+    }
+  }
+  const rules = new Map<string, DestinationRule>();
+  for (const { ctx, value: dr } of drs) {
+    if (!services.has(dr.host)) ctx.err(['spec', 'host'], `no ServiceEntry declares host '${dr.host}'`);
+    const prev = rules.get(dr.host);
+    if (prev !== undefined) ctx.err(['spec', 'host'], `host '${dr.host}' already has DestinationRule ${prev.meta.namespace}/${prev.meta.name}`);
+    else rules.set(dr.host, dr);
+  }
+  const bound = new Map<string, VirtualService>();
+  for (const { ctx, value: vs } of vss) {
+    vs.hosts.forEach((h, i) => {
+      if (!services.has(h)) ctx.err(['spec', 'hosts', i], `no ServiceEntry declares host '${h}'`);
+      else if (!services.get(h)!.ports.some((p) => p.protocol !== 'TCP')) ctx.err(['spec', 'hosts', i], `host '${h}' has no GRPC, HTTP or HTTP2 port for http routes`);
+      const prev = bound.get(h);
+      if (prev !== undefined) ctx.err(['spec', 'hosts', i], `host '${h}' is already bound to VirtualService ${prev.meta.namespace}/${prev.meta.name}`);
+      else bound.set(h, vs);
+    });
+    vs.http.forEach((r, hi) => {
+      r.route.forEach((d, ri) => {
+        const dp: Path = ['spec', 'http', hi, 'route', ri, 'destination'];
+        const se = services.get(d.host);
+        if (se === undefined) {
+          ctx.err([...dp, 'host'], `no ServiceEntry declares host '${d.host}'`);
+          return;
+        }
+        const httpPorts = se.ports.filter((p) => p.protocol !== 'TCP');
+        if (d.port !== null) {
+          const p = se.ports.find((x) => x.number === d.port);
+          if (p === undefined) ctx.err([...dp, 'port', 'number'], `host '${d.host}' has no port ${d.port} (ports: ${se.ports.map((x) => x.number).join(', ')})`);
+          else if (p.protocol === 'TCP') ctx.err([...dp, 'port', 'number'], `port ${d.port} of '${d.host}' is TCP; http routes need a GRPC, HTTP or HTTP2 port`);
+        } else if (httpPorts.length === 0) {
+          ctx.err([...dp, 'host'], `host '${d.host}' has no GRPC, HTTP or HTTP2 port`);
+        } else if (httpPorts.length > 1 && !vs.hosts.includes(d.host)) {
+          ctx.err([...dp, 'port'], `is required: host '${d.host}' has more than one HTTP port`);
+        }
+        if (d.subset !== null) {
+          const dr = rules.get(d.host);
+          if (dr === undefined) ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined: no DestinationRule for host '${d.host}'`);
+          else if (!dr.subsets.some((s) => s.name === d.subset)) {
+            ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined by DestinationRule ${dr.meta.namespace}/${dr.meta.name} (subsets: ${dr.subsets.map((s) => s.name).join(', ') || 'none'})`);
+          }
+        }
+      });
+    });
+  }
+}
+
+function isIpLiteral(a: string): boolean {
+  return isIP(a) !== 0;
+}
+
+/** A Map that refuses mutation after construction (the indexes of a frozen MeshConfig). */
+class FrozenMap<K, V> extends Map<K, V> {
+  private sealed = false;
+  constructor(entries: Iterable<readonly [K, V]>) {
+    super(entries);
+    this.sealed = true;
+    Object.freeze(this);
+  }
+  override set(k: K, v: V): this {
+    if (this.sealed) throw new TypeError('MeshConfig is immutable');
+    return super.set(k, v);
+  }
+  override delete(): boolean { throw new TypeError('MeshConfig is immutable'); }
+  override clear(): void { throw new TypeError('MeshConfig is immutable'); }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v) && !Buffer.isBuffer(v) && !(v instanceof Map)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+function buildConfig(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], vss: Parsed<VirtualService>[], drs: Parsed<DestinationRule>[]): MeshConfig {
+  const serviceByHost = new Map<string, ServiceEntry>();
+  for (const { value } of ses) for (const h of value.hosts) serviceByHost.set(h, value);
+  const virtualServiceByHost = new Map<string, VirtualService>();
+  for (const { value } of vss) for (const h of value.hosts) virtualServiceByHost.set(h, value);
+  const destinationRuleByHost = new Map<string, DestinationRule>();
+  for (const { value } of drs) destinationRuleByHost.set(value.host, value);
+  return deepFreeze({
+    serviceEntries: ses.map((p) => p.value),
+    workloadEntries: wes.map((p) => p.value),
+    virtualServices: vss.map((p) => p.value),
+    destinationRules: drs.map((p) => p.value),
+    serviceByHost: new FrozenMap(serviceByHost),
+    virtualServiceByHost: new FrozenMap(virtualServiceByHost),
+    destinationRuleByHost: new FrozenMap(destinationRuleByHost),
+  });
+}

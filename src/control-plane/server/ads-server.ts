@@ -1,0 +1,377 @@
+/**
+ * The Aggregated Discovery Service server (State of the World) on @grpc/grpc-js:
+ * `envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources`. It remembers
+ * each stream's node from its first request, maps the node to a snapshot group with `nodeKey`, asks
+ * the `SnapshotProvider` for that group's resources, and serves them from a `SnapshotCache`
+ * (encoded once per snapshot). It holds a stream (records subscriptions, sends nothing) until the
+ * group's first snapshot exists. ACK vs NACK is decided only by `error_detail`; requests carrying a
+ * stale nonce update the subscription but get no response (xds_protocol "ACK/NACK"). When a
+ * group's snapshot changes, each of its streams gets the changed types in make-before-break order
+ * (CDS → EDS → LDS → RDS; LDS/CDS deletions afterwards, via a transitional response that still
+ * carries the dropped resources). A new stream always gets everything again. `notify(key?)`
+ * re-queries the provider (for one group or all connected groups) after a config change.
+ * `DeltaAggregatedResources` answers UNIMPLEMENTED. Per-stream status goes to `PushStatus`,
+ * counters to `XdsMetrics`. Streams never wait on each other, so one node's NACK blocks nobody.
+ */
+import * as grpc from '@grpc/grpc-js';
+import pino, { type Logger } from 'pino';
+import type * as protobuf from 'protobufjs';
+import { systemClock, type Clock } from '../../core/clock';
+import { PUSH_ORDER, type NodeIdentity, type XdsResourceSet } from '../cache/resources';
+import { nodeIdKey, SnapshotCache, type NodeKeyFn, type Snapshot } from '../cache/snapshot-cache';
+import {
+  loadAdsDefinition,
+  structToJson,
+  type AdsDefinition,
+  type WireDiscoveryRequest,
+  type WireDiscoveryResponse,
+  type WireNode,
+} from './ads-proto';
+import { AdsStreamState, responseFor, transitionalFor, isFullStateType, type PlannedResponse, type TypeSubscription } from './ads-stream';
+import { PushStatus, shortTypeName } from './push-status';
+import type { XdsMetrics } from './xds-metrics';
+
+/**
+ * The resources a node should see, or null when they are not known yet (the stream is held).
+ * Called synchronously on a group's first stream and on `notify`; it may throw, which is logged and
+ * keeps the previous snapshot.
+ */
+export type SnapshotProvider = (node: NodeIdentity) => XdsResourceSet | null;
+
+export interface AdsServerOptions {
+  /** Protobufjs Root of the Envoy protos (`loadEnvoyProtos()`), used to encode resources. */
+  readonly root: protobuf.Root;
+  readonly provider: SnapshotProvider;
+  /** Snapshot grouping (default: node.id). */
+  readonly nodeKey?: NodeKeyFn;
+  /** Listen port (0 = ephemeral; default 15010). */
+  readonly port?: number;
+  /** Listen host (default 127.0.0.1). */
+  readonly host?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Metrics handles (XdsMetrics on the process registry); none are recorded when absent. */
+  readonly metrics?: XdsMetrics | null;
+  /** A preloaded ADS definition (`loadAdsDefinition()`), to skip loading ads.proto again. */
+  readonly adsDefinition?: AdsDefinition;
+  /** Use this cache instead of a private one. */
+  readonly cache?: SnapshotCache;
+  /** Drop a group's snapshot when its last stream closes (default true). */
+  readonly evictIdleSnapshots?: boolean;
+  /** `control_plane.identifier` put in every response (default 'remora'). */
+  readonly identifier?: string;
+}
+
+type AdsCall = grpc.ServerDuplexStream<WireDiscoveryRequest, WireDiscoveryResponse>;
+
+interface Group {
+  /** A representative node of the group (the first seen), passed to the provider. */
+  node: NodeIdentity;
+  readonly streams: Set<LiveStream>;
+}
+
+interface LiveStream {
+  readonly state: AdsStreamState;
+  readonly call: AdsCall;
+}
+
+/** The ADS server. Construct, `start()`, and `stop()` when done. */
+export class AdsServer {
+  /** Snapshots by group key (shared with whoever passed it in). */
+  readonly cache: SnapshotCache;
+  /** Per-stream push status for `/debug/syncz` and `remora status`. */
+  readonly pushStatus: PushStatus;
+
+  private readonly provider: SnapshotProvider;
+  private readonly nodeKey: NodeKeyFn;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly metrics: XdsMetrics | null;
+  private readonly definition: AdsDefinition;
+  private readonly evict: boolean;
+  private readonly identifier: string;
+  private readonly groups = new Map<string, Group>();
+  private readonly streams = new Set<LiveStream>();
+  private server: grpc.Server | null = null;
+  private boundPort = 0;
+  private nextNonce = 0;
+  private nextStreamId = 0;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: AdsServerOptions) {
+    this.provider = options.provider;
+    this.nodeKey = options.nodeKey ?? nodeIdKey;
+    this.clock = options.clock ?? systemClock;
+    this.logger = (options.logger ?? pino({ level: 'silent' })).child({ component: 'ads' });
+    this.metrics = options.metrics ?? null;
+    this.definition = options.adsDefinition ?? loadAdsDefinition();
+    this.cache = options.cache ?? new SnapshotCache(options.root);
+    this.evict = options.evictIdleSnapshots ?? true;
+    this.identifier = options.identifier ?? 'remora';
+    this.pushStatus = new PushStatus(this.clock);
+    this.unsubscribe = this.cache.onChange((key, snapshot) => this.onSnapshot(key, snapshot));
+  }
+
+  /** Binds and starts serving; resolves with the bound port. Rejects if the port is taken. */
+  start(): Promise<number> {
+    const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    server.addService(this.definition.service, {
+      StreamAggregatedResources: (call: AdsCall) => this.onStream(call),
+      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Delta xDS is not implemented; use StreamAggregatedResources' });
+      },
+    });
+    const host = this.options.host ?? '127.0.0.1';
+    const port = this.options.port ?? 15010;
+    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err !== null) {
+          reject(err);
+          return;
+        }
+        this.server = server;
+        this.boundPort = bound;
+        resolve(bound);
+      });
+    });
+  }
+
+  /** The bound port (0 before `start()`). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Number of open streams. */
+  get connectedStreams(): number {
+    return this.streams.size;
+  }
+
+  /**
+   * Stops: cancels every stream and closes the port. Idempotent. The cache keeps its snapshots.
+   */
+  async stop(): Promise<void> {
+    this.unsubscribe();
+    const server = this.server;
+    this.server = null;
+    if (server === null) return;
+    for (const s of Array.from(this.streams)) this.closeStream(s);
+    server.forceShutdown();
+  }
+
+  /**
+   * Re-queries the provider for group `key` (or, without a key, for every group that has a
+   * connected stream) and pushes whatever changed. Synchronous. Provider errors and encoding
+   * errors are logged and keep the previous snapshot; a null result keeps it too.
+   */
+  notify(key?: string): void {
+    const keys = key === undefined ? Array.from(this.groups.keys()) : [key];
+    for (const k of keys) {
+      const g = this.groups.get(k);
+      if (g !== undefined) this.refresh(k, g.node);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- streams
+
+  private onStream(call: AdsCall): void {
+    const live: LiveStream = { state: new AdsStreamState(++this.nextStreamId), call };
+    this.streams.add(live);
+    this.metrics?.connectedStreams.inc();
+    call.on('data', (req: WireDiscoveryRequest) => {
+      try {
+        this.onRequest(live, req);
+      } catch (err) {
+        this.logger.error({ err, stream: live.state.id }, 'ADS request handling failed');
+        call.emit('error', { code: grpc.status.INTERNAL, details: 'internal error' });
+        this.closeStream(live);
+      }
+    });
+    call.on('end', () => {
+      this.closeStream(live);
+      call.end();
+    });
+    call.on('error', () => this.closeStream(live));
+    call.on('cancelled', () => this.closeStream(live));
+    call.on('close', () => this.closeStream(live));
+  }
+
+  private closeStream(live: LiveStream): void {
+    const st = live.state;
+    if (st.closed) return;
+    st.closed = true;
+    this.streams.delete(live);
+    this.metrics?.connectedStreams.dec();
+    this.pushStatus.streamClosed(st.id);
+    if (st.key !== null) {
+      const g = this.groups.get(st.key);
+      if (g !== undefined) {
+        g.streams.delete(live);
+        if (g.streams.size === 0) {
+          this.groups.delete(st.key);
+          if (this.evict) this.cache.delete(st.key);
+        }
+      }
+    }
+  }
+
+  private onRequest(live: LiveStream, req: WireDiscoveryRequest): void {
+    const st = live.state;
+    if (st.closed) return;
+    if (st.node === null) {
+      if (req.node === null || req.node === undefined) {
+        live.call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'the first DiscoveryRequest of a stream must carry node' });
+        this.closeStream(live);
+        return;
+      }
+      this.identify(live, req.node);
+    }
+    const typeUrl = req.type_url;
+    if (typeUrl === '') {
+      this.logger.warn({ stream: st.id }, 'ignoring DiscoveryRequest without type_url');
+      return;
+    }
+    const sub = st.sub(typeUrl);
+    const nonce = req.response_nonce ?? '';
+    if (nonce !== '' && nonce !== sub.lastNonce) {
+      // Stale: an answer to a response that has been superseded. Honour the names, send nothing.
+      sub.update(req.resource_names ?? []);
+      return;
+    }
+    if (nonce !== '') {
+      if (req.error_detail !== null && req.error_detail !== undefined) {
+        const message = req.error_detail.message ?? '';
+        this.pushStatus.nacked(st.id, typeUrl, req.version_info ?? '', nonce, message);
+        this.metrics?.nacks.inc({ type: shortTypeName(typeUrl) });
+        this.logger.warn({ node: st.node!.id, type: typeUrl, version: req.version_info, error: message }, 'NACK');
+      } else {
+        const latency = this.pushStatus.acked(st.id, typeUrl);
+        if (latency !== null) this.metrics?.pushAckLatency.observe({ type: shortTypeName(typeUrl) }, latency);
+      }
+    } else if (sub.lastNonce !== null) {
+      // A fresh (nonce-less) request for a type already served: the client lost its state; resend.
+      sub.sent = null;
+    }
+    sub.update(req.resource_names ?? []);
+    this.pushStatus.subscribed(st.id, typeUrl);
+    const snapshot = this.cache.get(st.key!);
+    if (snapshot === null) return; // held until the group's first snapshot
+    const planned = responseFor(sub, snapshot);
+    if (planned !== null) this.send(live, sub, planned);
+  }
+
+  private identify(live: LiveStream, wire: WireNode): void {
+    const node: NodeIdentity = {
+      id: wire.id ?? '',
+      cluster: wire.cluster ?? '',
+      metadata: Object.freeze(structToJson(wire.metadata)),
+    };
+    const st = live.state;
+    st.node = node;
+    st.userAgent = [wire.user_agent_name, wire.user_agent_version].filter((s) => typeof s === 'string' && s !== '').join('/');
+    const key = this.nodeKey(node);
+    st.key = key;
+    this.pushStatus.streamOpened(st.id, node, st.userAgent, key);
+    let g = this.groups.get(key);
+    if (g === undefined) {
+      g = { node, streams: new Set() };
+      this.groups.set(key, g);
+    }
+    g.streams.add(live);
+    if (this.cache.get(key) === null) this.refresh(key, node);
+  }
+
+  private refresh(key: string, node: NodeIdentity): void {
+    let set: XdsResourceSet | null;
+    try {
+      set = this.provider(node);
+    } catch (err) {
+      this.logger.error({ err, key }, 'snapshot provider failed; keeping the previous snapshot');
+      return;
+    }
+    if (set === null) return;
+    try {
+      this.cache.setSnapshot(key, set);
+    } catch (err) {
+      this.logger.error({ err, key }, 'snapshot rejected; keeping the previous snapshot');
+    }
+  }
+
+  // -------------------------------------------------------------------------------------- push
+
+  private onSnapshot(key: string, snapshot: Snapshot): void {
+    const g = this.groups.get(key);
+    if (g === undefined) return;
+    for (const live of g.streams) this.pushAll(live, snapshot);
+  }
+
+  /**
+   * Pushes every requested type that changed, in PUSH_ORDER. A full-state type that drops
+   * resources while another type also changes gets a transitional response first, and its final
+   * state after all other types (LDS before CDS, so references go before their targets).
+   */
+  private pushAll(live: LiveStream, snapshot: Snapshot): void {
+    const st = live.state;
+    if (st.closed) return;
+    const deferred: TypeSubscription[] = [];
+    for (let i = 0; i < PUSH_ORDER.length; i++) {
+      const sub = st.subs.get(PUSH_ORDER[i]!);
+      if (sub === undefined) continue;
+      if (isFullStateType(sub.typeUrl) && this.othersChange(st, sub, snapshot)) {
+        const step = transitionalFor(sub, snapshot);
+        if (step.drops) {
+          if (step.transitional !== null) this.send(live, sub, step.transitional);
+          deferred.push(sub);
+          continue;
+        }
+      }
+      const planned = responseFor(sub, snapshot);
+      if (planned !== null) this.send(live, sub, planned);
+    }
+    for (let i = deferred.length - 1; i >= 0; i--) {
+      const sub = deferred[i]!;
+      const planned = responseFor(sub, snapshot);
+      if (planned !== null) this.send(live, sub, planned);
+    }
+    // Types the client asked for that PUSH_ORDER does not list.
+    for (const sub of st.subs.values()) {
+      if (PUSH_ORDER.includes(sub.typeUrl as (typeof PUSH_ORDER)[number])) continue;
+      const planned = responseFor(sub, snapshot);
+      if (planned !== null) this.send(live, sub, planned);
+    }
+  }
+
+  /** Whether some other subscribed type has a pending change in `snapshot`. */
+  private othersChange(st: AdsStreamState, self: TypeSubscription, snapshot: Snapshot): boolean {
+    for (const sub of st.subs.values()) {
+      if (sub === self) continue;
+      if (responseFor(sub, snapshot) !== null) return true;
+    }
+    return false;
+  }
+
+  private send(live: LiveStream, sub: TypeSubscription, planned: PlannedResponse): void {
+    const nonce = String(++this.nextNonce);
+    const resources = new Array(planned.resources.length);
+    const sent = new Map<string, (typeof planned.resources)[number]>();
+    const names: string[] = [];
+    for (let i = 0; i < planned.resources.length; i++) {
+      const r = planned.resources[i]!;
+      resources[i] = r.any;
+      sent.set(r.name, r);
+      names.push(r.name);
+    }
+    sub.lastNonce = nonce;
+    sub.sentVersion = planned.version;
+    sub.sent = sent;
+    this.pushStatus.sent(live.state.id, planned.typeUrl, planned.version, nonce, names);
+    this.metrics?.pushes.inc({ type: shortTypeName(planned.typeUrl) });
+    live.call.write({
+      version_info: planned.version,
+      resources,
+      type_url: planned.typeUrl,
+      nonce,
+      control_plane: { identifier: this.identifier },
+    });
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The State-of-the-World protocol state of one ADS stream and the decision of what to send on it
+ * (envoyproxy xds_protocol: "Basic Protocol Overview", "ACK/NACK", "When to send an update",
+ * "Resource warming", "How the client specifies what resources to return", "Eventual consistency").
+ * Per type URL it keeps the subscription (explicit names; wildcard via `*` or the legacy rule for
+ * LDS/CDS: an empty name list from a client that has never named a resource of that type), the
+ * last nonce and version sent and exactly which resources (by bytes) were sent. `responseFor`
+ * computes the next response or null when nothing new would go out: LDS/CDS are always the full
+ * state of the subscription; RDS/EDS carry only subscribed names that exist and are never empty;
+ * identical state is never resent on the same stream. The server owns I/O; this file has none.
+ */
+import { TYPE_URL, type NodeIdentity } from '../cache/resources';
+import { contentVersion, type EncodedResource, type Snapshot } from '../cache/snapshot-cache';
+
+/** Types whose SotW responses are the full state (a missing name means deleted). */
+export function isFullStateType(typeUrl: string): boolean {
+  return typeUrl === TYPE_URL.LISTENER || typeUrl === TYPE_URL.CLUSTER;
+}
+
+/** One type's subscription and last-sent state on one stream. */
+export class TypeSubscription {
+  /** Explicitly subscribed names (without `*`). */
+  names: Set<string> = new Set();
+  /** Whether the client wants every resource of the type. */
+  wildcard = false;
+  /** Whether the client ever sent a non-empty name list for this type (disables legacy wildcard). */
+  everNamed = false;
+  /** Nonce of the last response sent for this type, or null before the first. */
+  lastNonce: string | null = null;
+  /** Version of the last response sent, or null. */
+  sentVersion: string | null = null;
+  /** The resources of the last response, by name, or null before the first. */
+  sent: Map<string, EncodedResource> | null = null;
+
+  constructor(readonly typeUrl: string) {}
+
+  /**
+   * Applies the names of a request (which supersede earlier ones, xds_protocol "When to send an
+   * update"). Returns true when the subscription changed.
+   */
+  update(resourceNames: readonly string[]): boolean {
+    const names = new Set<string>();
+    let star = false;
+    for (let i = 0; i < resourceNames.length; i++) {
+      const n = resourceNames[i]!;
+      if (n === '*') star = true;
+      else names.add(n);
+    }
+    if (resourceNames.length > 0) this.everNamed = true;
+    const wildcard = star || (resourceNames.length === 0 && !this.everNamed && isFullStateType(this.typeUrl));
+    const changed = wildcard !== this.wildcard || !sameSet(names, this.names);
+    this.names = names;
+    this.wildcard = wildcard;
+    return changed;
+  }
+
+  /** The resources of `snapshot` this subscription selects (full state for LDS/CDS), or null when the client wants nothing. */
+  desired(snapshot: Snapshot): EncodedResource[] | null {
+    const t = snapshot.type(this.typeUrl);
+    if (t === null) return null;
+    if (!this.wildcard && this.names.size === 0) return null;
+    const out: EncodedResource[] = [];
+    if (this.wildcard) {
+      for (const r of t.resources.values()) out.push(r);
+    } else {
+      for (const name of this.names) {
+        const r = t.resources.get(name);
+        if (r !== undefined) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /** True when `resources` is exactly what was last sent (same names, same bytes). */
+  sameAsSent(resources: readonly EncodedResource[]): boolean {
+    const sent = this.sent;
+    if (sent === null || sent.size !== resources.length) return false;
+    for (let i = 0; i < resources.length; i++) {
+      const r = resources[i]!;
+      const prev = sent.get(r.name);
+      if (prev === undefined) return false;
+      if (prev.any.value !== r.any.value && !prev.any.value.equals(r.any.value)) return false;
+    }
+    return true;
+  }
+}
+
+/** A response the server should send: resources plus the version to announce. */
+export interface PlannedResponse {
+  readonly typeUrl: string;
+  readonly version: string;
+  readonly resources: readonly EncodedResource[];
+}
+
+/**
+ * The next response for `sub` given `snapshot`, or null when nothing should go out: the client
+ * wants nothing, RDS/EDS has no existing subscribed resource, or the same state was already sent.
+ */
+export function responseFor(sub: TypeSubscription, snapshot: Snapshot): PlannedResponse | null {
+  const resources = sub.desired(snapshot);
+  if (resources === null) return null;
+  if (resources.length === 0 && !isFullStateType(sub.typeUrl)) return null;
+  if (sub.sameAsSent(resources)) return null;
+  return { typeUrl: sub.typeUrl, version: snapshot.version(sub.typeUrl), resources };
+}
+
+/**
+ * For a full-state type whose next state drops resources the client has: the make-before-break
+ * step. `drops` says whether the final state deletes anything (so it must wait until the other
+ * types were pushed); `transitional` is the intermediate response (the new state plus the dropped
+ * resources as last sent), or null when the client already has exactly that. Its version is the
+ * content version of exactly what it carries.
+ */
+export function transitionalFor(sub: TypeSubscription, snapshot: Snapshot): { drops: boolean; transitional: PlannedResponse | null } {
+  if (!isFullStateType(sub.typeUrl) || sub.sent === null) return { drops: false, transitional: null };
+  const resources = sub.desired(snapshot);
+  if (resources === null) return { drops: false, transitional: null };
+  const keep = new Set<string>();
+  for (let i = 0; i < resources.length; i++) keep.add(resources[i]!.name);
+  const merged = resources.slice();
+  let dropped = 0;
+  for (const [name, r] of sub.sent) {
+    if (!keep.has(name)) {
+      merged.push(r);
+      dropped++;
+    }
+  }
+  if (dropped === 0) return { drops: false, transitional: null };
+  if (sub.sameAsSent(merged)) return { drops: true, transitional: null };
+  return { drops: true, transitional: { typeUrl: sub.typeUrl, version: contentVersion(merged), resources: merged } };
+}
+
+/** All per-stream state. Fields are initialised up front; node/key are set by the first request. */
+export class AdsStreamState {
+  node: NodeIdentity | null = null;
+  key: string | null = null;
+  userAgent = '';
+  closed = false;
+  readonly subs = new Map<string, TypeSubscription>();
+
+  constructor(readonly id: number) {}
+
+  /** The subscription of `typeUrl`, created on first use. */
+  sub(typeUrl: string): TypeSubscription {
+    let s = this.subs.get(typeUrl);
+    if (s === undefined) {
+      s = new TypeSubscription(typeUrl);
+      this.subs.set(typeUrl, s);
+    }
+    return s;
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}

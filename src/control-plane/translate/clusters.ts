@@ -1,0 +1,108 @@
+/**
+ * Services → Clusters and ClusterLoadAssignments. One cluster per (host, port) and per (host, port,
+ * DestinationRule subset), named `outbound|<port>|<subset>|<host>`. STATIC-resolution services are
+ * EDS clusters over ADS whose CLA holds the ServiceEntry endpoints or the selected WorkloadEntries
+ * (one locality with `load_balancing_weight: 1`, IP literals, sorted, de-duplicated); DNS-resolution
+ * services are STRICT_DNS clusters with an inline `load_assignment` (LOGICAL_DNS with one endpoint
+ * for proxyless gRPC, which has no STRICT_DNS). GRPC/HTTP2 ports get explicit HTTP/2 upstream options.
+ */
+import type { ProtoObject } from '../../config/compile/proto-json';
+import { labelsMatch } from '../mesh/load-mesh-config';
+import type { Labels, LbPolicy, MeshConfig, ServiceEntry, ServicePort } from '../mesh/model';
+import { adsConfigSource, http2ProtocolOptions, socketAddress } from './envoy-builders';
+import { outboundClusterName } from './names';
+
+/** One resolved endpoint of a service port. */
+export interface ResolvedEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Labels;
+  readonly weight: number | null;
+}
+
+/** Every endpoint of `se` for `port` (ServiceEntry endpoints or selected WorkloadEntries), sorted. */
+export function serviceEndpoints(mesh: MeshConfig, se: ServiceEntry, port: ServicePort, host: string): ResolvedEndpoint[] {
+  const out: ResolvedEndpoint[] = [];
+  const dflt = port.targetPort ?? port.number;
+  if (se.workloadSelector !== null) {
+    for (const we of mesh.workloadEntries) {
+      if (we.meta.namespace !== se.meta.namespace || !labelsMatch(se.workloadSelector, we.labels)) continue;
+      out.push({ address: we.address, port: we.ports[port.name] ?? dflt, labels: we.labels, weight: we.weight });
+    }
+  } else if (se.endpoints.length > 0) {
+    for (const ep of se.endpoints) out.push({ address: ep.address, port: ep.ports[port.name] ?? dflt, labels: ep.labels, weight: ep.weight });
+  } else if (se.resolution === 'DNS') {
+    out.push({ address: host, port: dflt, labels: {}, weight: null }); // Istio: resolve the host itself
+  }
+  out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const k = `${e.address}|${e.port}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function lbEndpoints(eps: readonly ResolvedEndpoint[]): ProtoObject[] {
+  return eps.map((e) => {
+    const lb: ProtoObject = { endpoint: { address: socketAddress(e.address, e.port) } };
+    if (e.weight !== null) lb['load_balancing_weight'] = { value: e.weight };
+    return lb;
+  });
+}
+
+/** A CLA with one locality (weight 1) holding `eps`; no `endpoints` at all when `eps` is empty. */
+export function clusterLoadAssignment(clusterName: string, eps: readonly ResolvedEndpoint[]): ProtoObject {
+  const cla: ProtoObject = { cluster_name: clusterName };
+  if (eps.length > 0) cla['endpoints'] = [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: lbEndpoints(eps) }];
+  return cla;
+}
+
+/** One (host, port, subset) cluster to emit. */
+export interface ClusterKey {
+  readonly host: string;
+  readonly port: number;
+  readonly subset: string | null;
+}
+
+/**
+ * Emits the Cluster (and, for EDS clusters, its CLA) for `key` into `clusters`/`assignments`.
+ * `proxyless` switches to what gRPC accepts (ROUND_ROBIN only, LOGICAL_DNS instead of STRICT_DNS).
+ */
+export function emitCluster(
+  mesh: MeshConfig, key: ClusterKey, proxyless: boolean,
+  clusters: Map<string, ProtoObject>, assignments: Map<string, ProtoObject>,
+): void {
+  const name = outboundClusterName(key.port, key.host, key.subset);
+  if (clusters.has(name)) return;
+  const se = mesh.serviceByHost.get(key.host);
+  const port = se?.ports.find((p) => p.number === key.port);
+  if (se === undefined || port === undefined) return; // validated references never get here
+  const dr = mesh.destinationRuleByHost.get(key.host) ?? null;
+  const subset = key.subset === null || dr === null ? null : (dr.subsets.find((s) => s.name === key.subset) ?? null);
+  if (key.subset !== null && subset === null) return;
+
+  let eps = serviceEndpoints(mesh, se, port, key.host);
+  if (subset !== null) eps = eps.filter((e) => labelsMatch(subset.labels, e.labels));
+  const lb: LbPolicy = subset?.loadBalancer ?? dr?.loadBalancer ?? 'ROUND_ROBIN';
+
+  const c: ProtoObject = { name };
+  if (se.resolution === 'DNS') {
+    if (proxyless) {
+      c['type'] = 'LOGICAL_DNS';
+      c['load_assignment'] = clusterLoadAssignment(name, eps.slice(0, 1));
+    } else {
+      c['type'] = 'STRICT_DNS';
+      c['load_assignment'] = clusterLoadAssignment(name, eps);
+    }
+  } else {
+    c['type'] = 'EDS';
+    c['eds_cluster_config'] = { eds_config: adsConfigSource(), service_name: name };
+    assignments.set(name, clusterLoadAssignment(name, eps));
+  }
+  // grpc-js-xds accepts only ROUND_ROBIN/RING_HASH: proxyless clients fall back to ROUND_ROBIN.
+  if (lb !== 'ROUND_ROBIN' && !proxyless) c['lb_policy'] = lb;
+  if (port.protocol === 'GRPC' || port.protocol === 'HTTP2') c['typed_extension_protocol_options'] = http2ProtocolOptions();
+  clusters.set(name, c);
+}

@@ -1,0 +1,203 @@
+/**
+ * Translation: (validated MeshConfig, node identity) → the xDS resources that node should see.
+ * Pure and deterministic (no clock, no I/O; every map sorted by resource name; resources deep-
+ * frozen). A sidecar node gets the `outbound` listener (HCM, RDS `outbound` routing by authority to
+ * every host it may call), the `inbound` listener (RDS `inbound` → `inbound|<app port>||` STATIC
+ * clusters on 127.0.0.1) for the services its workload backs, and the clusters/CLAs behind them.
+ * A proxyless gRPC node gets an `api_listener` per `<host>:<port>` (and `<host>` for single-port
+ * services), each with its own route configuration, plus clusters/CLAs. See docs/mesh-config.md.
+ */
+import type { ProtoObject } from '../../config/compile/proto-json';
+import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from '../cache/resources';
+import { labelsMatch } from '../mesh/load-mesh-config';
+import type { MeshConfig, ServiceEntry, ServicePort, WorkloadEntry } from '../mesh/model';
+import { emitCluster, type ClusterKey } from './clusters';
+import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
+import { hostPortName, inboundClusterName, INBOUND_NAME, OUTBOUND_NAME } from './names';
+import { nodeView, type NodeView } from './node-view';
+import { buildRoutes } from './routes';
+
+export interface TranslateOptions {
+  /** Sidecar outbound listener port unless the node sets OUTBOUND_PORT (Istio: 15001). */
+  readonly outboundPort: number;
+  /** Sidecar inbound listener port unless the node sets INBOUND_PORT or its WorkloadEntry names one (Istio: 15006). */
+  readonly inboundPort: number;
+  /** Address the sidecar listeners bind (default 0.0.0.0). */
+  readonly bindAddress?: string;
+}
+
+export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = Object.freeze({ outboundPort: 15001, inboundPort: 15006, bindAddress: '0.0.0.0' });
+
+interface Output {
+  readonly listeners: Map<string, ProtoObject>;
+  readonly routes: Map<string, ProtoObject>;
+  readonly clusters: Map<string, ProtoObject>;
+  readonly endpoints: Map<string, ProtoObject>;
+}
+
+/** (host, HTTP port) pairs of every service the node may call, sorted by host then port. */
+function visibleHttpServices(mesh: MeshConfig, node: NodeView): { se: ServiceEntry; host: string; ports: ServicePort[] }[] {
+  const out: { se: ServiceEntry; host: string; ports: ServicePort[] }[] = [];
+  for (const [host, se] of mesh.serviceByHost) {
+    if (node.egressHosts !== null && !node.egressHosts.has(host)) continue;
+    out.push({ se, host, ports: se.ports.filter((p) => p.protocol !== 'TCP') });
+  }
+  return out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
+}
+
+/** Every cluster of a visible host: all ports, whole service and each DestinationRule subset. */
+function allClusterKeys(mesh: MeshConfig, se: ServiceEntry, host: string): ClusterKey[] {
+  const dr = mesh.destinationRuleByHost.get(host);
+  const keys: ClusterKey[] = [];
+  for (const p of se.ports) {
+    keys.push({ host, port: p.number, subset: null });
+    if (dr !== undefined) for (const s of dr.subsets) keys.push({ host, port: p.number, subset: s.name });
+  }
+  return keys;
+}
+
+function findWorkload(mesh: MeshConfig, node: NodeView): WorkloadEntry | null {
+  if (node.workloadName === null) return null;
+  return mesh.workloadEntries.find((w) => w.meta.name === node.workloadName && w.meta.namespace === node.namespace) ?? null;
+}
+
+function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opts: TranslateOptions, out: Output): void {
+  const bind = opts.bindAddress ?? '0.0.0.0';
+  const refs: ClusterKey[] = [];
+  const vhosts: ProtoObject[] = [];
+  for (const { se, host, ports } of visibleHttpServices(mesh, node)) {
+    for (const k of allClusterKeys(mesh, se, host)) refs.push(k);
+    ports.forEach((p, i) => {
+      // A bare-host domain may appear in one virtual host only: the service's lowest HTTP port.
+      const domains = i === 0 ? [host, hostPortName(host, p.number)] : [hostPortName(host, p.number)];
+      vhosts.push({ name: hostPortName(host, p.number), domains, routes: buildRoutes(mesh, host, p.number, node, refs) });
+    });
+  }
+  out.routes.set(OUTBOUND_NAME, { name: OUTBOUND_NAME, virtual_hosts: vhosts });
+  out.listeners.set(OUTBOUND_NAME, {
+    name: OUTBOUND_NAME,
+    address: socketAddress(bind, node.outboundPort ?? opts.outboundPort),
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME) }] }],
+    traffic_direction: 'OUTBOUND',
+  });
+  for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints);
+  inbound(mesh, node, we, opts, out);
+}
+
+/** The app port serving service port `p`: see docs/mesh-config.md "Inbound". */
+function appPortFor(node: NodeView, p: ServicePort): number {
+  const target = p.targetPort ?? p.number;
+  if (node.appPorts.includes(target)) return target;
+  if (node.appPorts.includes(p.number)) return p.number;
+  if (node.appPorts.length === 1) return node.appPorts[0]!;
+  return target;
+}
+
+function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opts: TranslateOptions, out: Output): void {
+  const backed: { se: ServiceEntry; host: string; port: ServicePort }[] = [];
+  for (const se of mesh.serviceEntries) {
+    if (se.workloadSelector === null || se.meta.namespace !== node.namespace || !labelsMatch(se.workloadSelector, node.labels)) continue;
+    for (const host of se.hosts) for (const port of se.ports) if (port.protocol !== 'TCP') backed.push({ se, host, port });
+  }
+  if (backed.length === 0) return;
+  backed.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.port.number - b.port.number));
+
+  const vhosts: ProtoObject[] = [];
+  const seenHost = new Set<string>();
+  let fallback: string | null = null;
+  const explicitPorts = new Set<number>();
+  for (const { host, port } of backed) {
+    const app = appPortFor(node, port);
+    const cluster = inboundClusterName(app);
+    fallback ??= cluster;
+    if (we !== null && we.ports[port.name] !== undefined) explicitPorts.add(we.ports[port.name]!);
+    if (!out.clusters.has(cluster)) {
+      const c: ProtoObject = {
+        name: cluster,
+        type: 'STATIC',
+        load_assignment: {
+          cluster_name: cluster,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress('127.0.0.1', app) } }] }],
+        },
+      };
+      if (port.protocol === 'GRPC' || port.protocol === 'HTTP2') c['typed_extension_protocol_options'] = http2ProtocolOptions();
+      out.clusters.set(cluster, c);
+    }
+    const domains = seenHost.has(host) ? [hostPortName(host, port.number)] : [host, hostPortName(host, port.number)];
+    seenHost.add(host);
+    vhosts.push({ name: `inbound|${hostPortName(host, port.number)}`, domains, routes: [inboundRoute(cluster)] });
+  }
+  // Callers that do not preserve the authority still reach the (first) local app.
+  vhosts.push({ name: 'inbound|*', domains: ['*'], routes: [inboundRoute(fallback!)] });
+  out.routes.set(INBOUND_NAME, { name: INBOUND_NAME, virtual_hosts: vhosts });
+  const listenPort = node.inboundPort ?? (explicitPorts.size === 1 ? [...explicitPorts][0]! : opts.inboundPort);
+  out.listeners.set(INBOUND_NAME, {
+    name: INBOUND_NAME,
+    address: socketAddress(opts.bindAddress ?? '0.0.0.0', listenPort),
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME) }] }],
+    traffic_direction: 'INBOUND',
+  });
+}
+
+function inboundRoute(cluster: string): ProtoObject {
+  return {
+    name: 'default',
+    match: { prefix: '/' },
+    route: { cluster, timeout: duration(0), max_stream_duration: { grpc_timeout_header_max: duration(0) } },
+  };
+}
+
+function proxyless(mesh: MeshConfig, node: NodeView, out: Output): void {
+  const refs: ClusterKey[] = [];
+  for (const { se, host, ports } of visibleHttpServices(mesh, node)) {
+    for (const k of allClusterKeys(mesh, se, host)) refs.push(k);
+    for (const p of ports) {
+      const name = hostPortName(host, p.number);
+      out.routes.set(name, {
+        name,
+        virtual_hosts: [{ name, domains: [name, host], routes: buildRoutes(mesh, host, p.number, node, refs) }],
+      });
+      const listener = { name, api_listener: { api_listener: hcmWithRds(name, name) } };
+      out.listeners.set(name, listener);
+      if (ports.length === 1) out.listeners.set(host, { name: host, api_listener: { api_listener: hcmWithRds(name, name) } });
+    }
+  }
+  for (const k of refs) emitCluster(mesh, k, true, out.clusters, out.endpoints);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+function sorted(m: Map<string, ProtoObject>): ReadonlyMap<string, ProtoObject> {
+  return new Map([...m.keys()].sort().map((k) => [k, deepFreeze(m.get(k)!)]));
+}
+
+/**
+ * The resources `node` should receive for `mesh`: LDS, RDS, CDS and EDS maps (always all four, maybe
+ * empty), sorted by name and deep-frozen. Pure: equal inputs give deeply equal outputs, and nodes with
+ * equal `translationKey` get equal outputs.
+ */
+export function translateForNode(mesh: MeshConfig, node: NodeIdentity, opts: TranslateOptions = DEFAULT_TRANSLATE_OPTIONS): XdsResourceSet {
+  const view = nodeView(node);
+  const out: Output = { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map() };
+  if (view.proxyless) {
+    proxyless(mesh, view, out);
+  } else {
+    const we = findWorkload(mesh, view);
+    // The workload's labels are its WorkloadEntry's, overridden by what the node asserts.
+    const effective: NodeView = { ...view, labels: { ...(we?.labels ?? {}), ...view.labels } };
+    sidecar(mesh, effective, we, opts, out);
+  }
+  const byType = new Map<XdsTypeUrl, ReadonlyMap<string, ProtoObject>>([
+    [TYPE_URL.CLUSTER, sorted(out.clusters)],
+    [TYPE_URL.ENDPOINT, sorted(out.endpoints)],
+    [TYPE_URL.LISTENER, sorted(out.listeners)],
+    [TYPE_URL.ROUTE, sorted(out.routes)],
+  ]);
+  return Object.freeze({ byType });
+}

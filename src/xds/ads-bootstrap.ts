@@ -1,0 +1,71 @@
+/**
+ * Builds the Envoy v3 Bootstrap (as a JSON-shaped object, compiled like a bootstrap file) that
+ * `remora sidecar --xds <host:port> --node-id <id> ...` stands for: the node with Istio-style
+ * metadata (WORKLOAD_NAME, NAMESPACE, SERVICE_ACCOUNT, APP_PORTS, LABELS), the admin address, one
+ * static HTTP/2 cluster `xds-grpc` pointing at the control plane, and `dynamic_resources` with LDS
+ * and CDS over ADS on that cluster.
+ */
+
+export const XDS_CLUSTER_NAME = 'xds-grpc';
+
+export interface AdsBootstrapOptions {
+  /** `host:port` (IPv6 as `[::1]:15010`). */
+  readonly xds: string;
+  readonly nodeId: string;
+  /** node.cluster (default: the workload name, else the node id). */
+  readonly nodeCluster?: string;
+  readonly workload?: string;
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+  readonly appPorts?: readonly number[];
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Admin bind address (default 127.0.0.1:15000). */
+  readonly adminHost?: string;
+  readonly adminPort?: number;
+}
+
+/** Splits `host:port` / `[v6]:port`; throws an Error naming the input when malformed. */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());
+  const port = m === null ? NaN : Number(m[3]);
+  if (m === null || port < 1 || port > 65535) throw new Error(`expected host:port, got '${value}'`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** The bootstrap object; compile it with `parseProtoJson(root, BOOTSTRAP_TYPE, …)` + `compileBootstrap`. */
+export function buildAdsBootstrap(o: AdsBootstrapOptions): Record<string, unknown> {
+  const { host, port } = parseHostPort(o.xds);
+  const metadata: Record<string, unknown> = {};
+  if (o.workload !== undefined) metadata['WORKLOAD_NAME'] = o.workload;
+  if (o.namespace !== undefined) metadata['NAMESPACE'] = o.namespace;
+  if (o.serviceAccount !== undefined) metadata['SERVICE_ACCOUNT'] = o.serviceAccount;
+  if (o.appPorts !== undefined && o.appPorts.length > 0) metadata['APP_PORTS'] = o.appPorts.slice();
+  if (o.labels !== undefined && Object.keys(o.labels).length > 0) metadata['LABELS'] = { ...o.labels };
+  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+  return {
+    node: { id: o.nodeId, cluster: o.nodeCluster ?? o.workload ?? o.nodeId, metadata },
+    admin: { address: { socket_address: { address: o.adminHost ?? '127.0.0.1', port_value: o.adminPort ?? 15000 } } },
+    static_resources: {
+      clusters: [{
+        name: XDS_CLUSTER_NAME,
+        type: isIp ? 'STATIC' : 'STRICT_DNS',
+        connect_timeout: '1s',
+        load_assignment: {
+          cluster_name: XDS_CLUSTER_NAME,
+          endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }],
+        },
+        typed_extension_protocol_options: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+            explicit_http_config: { http2_protocol_options: {} },
+          },
+        },
+      }],
+    },
+    dynamic_resources: {
+      ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }] },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+  };
+}
