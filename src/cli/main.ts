@@ -11,6 +11,7 @@ import { buildAdsBootstrap, parseHostPort } from '../xds/ads-bootstrap';
 import { UsageError, parseDurationMs, parsePositiveInt } from './args';
 import { controlPlaneCommand, statusCommand, validateCommand } from './control-plane-commands';
 import { runDemo } from './demo';
+import { runMeshDemo } from './mesh-demo';
 
 const USAGE = `remora — a gRPC-first service-mesh sidecar and control plane (xDS v3)
 
@@ -23,7 +24,9 @@ Usage:
   remora control-plane --config <file|dir> [--xds-port 15010] [--admin-port 15014]
   remora validate <mesh.yaml|dir>      check mesh config offline (exit 2 when invalid)
   remora status [--control-plane 127.0.0.1:15014]   per-node xDS versions and ACK/NACK state
-  remora demo            start a greeter service behind a sidecar, call it, print replies and metrics
+  remora demo            the mesh: control plane + greeter v1/v2 behind sidecars + a client sidecar;
+                         prints the 90/10 split, canary routing, a live edit to 50/50 and remora status
+  remora demo --static   one sidecar from a static Envoy bootstrap in front of the greeter
   remora help            this text
 
 Environment: REMORA_LOG_LEVEL (default info), REMORA_TRACE=comp1,comp2 (verbose components).
@@ -67,7 +70,8 @@ export async function main(argv: string[]): Promise<void> {
         await statusCommand(rest);
         return;
       case 'demo':
-        await runDemo();
+        if (rest.includes('--static')) await runDemo();
+        else await runMeshDemo();
         process.exit(0);
         return;
       case undefined:
