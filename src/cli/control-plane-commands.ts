@@ -7,20 +7,23 @@ import { parseArgs } from 'node:util';
 import { createRuntime } from '../core/runtime';
 import { ControlPlane, MeshConfigError } from '../control-plane/control-plane';
 import { formatMeshIssue, loadMeshConfig } from '../control-plane/mesh';
+import { EtcdSourceConfigError, parseEtcdEndpoints } from '../control-plane/sources/etcd-source';
 import { FileSource } from '../control-plane/sources/file-source';
 import { UsageError, parseDurationMs } from './args';
 
-export const CONTROL_PLANE_USAGE = `remora control-plane --config <file|dir> [options]
+export const CONTROL_PLANE_USAGE = `remora control-plane (--config <file|dir> | --etcd <endpoints>) [options]
 
 Serves xDS v3 (ADS, State of the World) from Istio-style mesh config (docs/mesh-config.md), watching
-the file or directory: a change is debounced, validated, translated and pushed; an invalid change is
-rejected whole and the last good config keeps serving.
+the file or directory, or an etcd key prefix: a change is debounced, validated, translated and
+pushed; an invalid change is rejected whole and the last good config keeps serving. Several
+replicas may share one etcd: each serves whatever is under the prefix.
   --config <file|dir>     mesh config (multi-document YAML)
   --xds-port <port>       ADS port (default 15010)
   --admin-port <port>     admin port: /ready /stats/prometheus /debug/syncz /debug/config (default 15014)
   --host <addr>           bind address for both (default 127.0.0.1)
   --debounce <duration>   quiet period before a change is read (default 100ms)
-  --etcd <endpoints>      (not in this build yet)
+  --etcd <endpoints>      read the mesh config from etcd instead (host:port or http(s):// URLs, comma-separated)
+  --etcd-prefix <prefix>  every key under it is one YAML document (default /remora/)
   --log-level <level>     pino level (default info)
 `;
 
@@ -45,13 +48,27 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
     process.stdout.write(CONTROL_PLANE_USAGE);
     return;
   }
-  if (values.etcd !== undefined) throw new UsageError('--etcd: the etcd config source is not in this build yet; use --config');
-  if (values.config === undefined) throw new UsageError(`--config is required\n\n${CONTROL_PLANE_USAGE}`);
+  if (values.etcd !== undefined && values.config !== undefined) throw new UsageError('--config and --etcd are mutually exclusive');
+  if (values.etcd === undefined && values['etcd-prefix'] !== undefined) throw new UsageError('--etcd-prefix requires --etcd');
+  if (values.config === undefined && values.etcd === undefined) throw new UsageError(`--config or --etcd is required\n\n${CONTROL_PLANE_USAGE}`);
+  let etcd: { endpoints: string[]; prefix: string } | undefined;
+  if (values.etcd !== undefined) {
+    const prefix = values['etcd-prefix'] ?? '/remora/';
+    if (prefix === '') throw new UsageError('--etcd-prefix: must not be empty');
+    try {
+      etcd = { endpoints: parseEtcdEndpoints(values.etcd), prefix };
+    } catch (err) {
+      if (err instanceof EtcdSourceConfigError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
+  const sourceName = values.config ?? `etcd ${values.etcd} prefix ${etcd?.prefix}`;
   const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info' });
   let cp: ControlPlane;
   try {
     cp = await ControlPlane.start({
       configPath: values.config,
+      etcd,
       runtime,
       xdsPort: port(values['xds-port'], '--xds-port', 15010),
       adminPort: port(values['admin-port'], '--admin-port', 15014),
@@ -59,8 +76,9 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
     });
   } catch (err) {
-    if (err instanceof MeshConfigError) throw new UsageError(`${values.config}: ${err.message}`);
+    if (err instanceof MeshConfigError) throw new UsageError(`${sourceName}: ${err.message}`);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`${values.config}: no such file or directory`);
+    if (etcd !== undefined) throw new UsageError(`${sourceName}: cannot read the mesh config from etcd: ${(err as Error).message}`);
     throw err;
   }
   await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 /**
- * The control plane's composition root: a watched mesh config source (file or directory) →
+ * The control plane's composition root: a watched mesh config source (file or directory, or an
+ * etcd key prefix shared by several replicas) →
  * validation (`mesh/`) → per-node translation (`translate/`) → the ADS server, plus the admin
  * server. An invalid change is rejected whole: it is logged, counted, and shown on
  * `/debug/config` and `remora status`, while the last good config keeps serving.
@@ -10,14 +11,27 @@ import type { Runtime } from '../core/runtime';
 import { loadEnvoyProtos } from '../xds/protos';
 import { ControlPlaneAdmin } from './admin/control-plane-admin';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
+import { MeshDocumentCache } from './mesh/document-cache';
 import { AdsServer } from './server/ads-server';
 import { XdsMetrics } from './server/xds-metrics';
-import { FileSource, type MeshSourceSnapshot } from './sources/file-source';
+import { EtcdSource } from './sources/etcd-source';
+import { FileSource } from './sources/file-source';
+import type { MeshSource, MeshSourceSnapshot } from './sources/mesh-source';
 import { DEFAULT_TRANSLATE_OPTIONS, translateForNode, translationKey } from './translate';
 
+/** Where the mesh config lives when it is in etcd: every key under `prefix` is one YAML document. */
+export interface EtcdSourceSpec {
+  /** Client URLs (`http://host:2379`). */
+  readonly endpoints: readonly string[];
+  /** Key prefix, e.g. `/remora/`. */
+  readonly prefix: string;
+}
+
 export interface ControlPlaneOptions {
-  /** Mesh config file or directory (watched). */
-  readonly configPath: string;
+  /** Mesh config file or directory (watched). Exactly one of `configPath` and `etcd` is required. */
+  readonly configPath?: string;
+  /** Mesh config in etcd (watched); replicas sharing it serve the same mesh. */
+  readonly etcd?: EtcdSourceSpec;
   readonly runtime: Runtime;
   /** ADS port (default 15010; 0 = ephemeral). */
   readonly xdsPort?: number;
@@ -55,9 +69,12 @@ export class ControlPlane {
   private constructor(
     private readonly options: ControlPlaneOptions,
     initial: MeshConfig,
-    private readonly source: FileSource,
+    private readonly source: MeshSource,
+    private readonly sourceName: string,
     readonly ads: AdsServer,
     readonly admin: ControlPlaneAdmin,
+    /** Parsed documents reused across reloads: an edit re-parses only what changed. */
+    private readonly documents: MeshDocumentCache,
   ) {
     this.mesh = initial;
     this.acceptedAt = new Date(options.runtime.clock.now()).toISOString();
@@ -70,10 +87,20 @@ export class ControlPlane {
   /** Reads and validates the config (throws MeshConfigError when invalid), then serves. */
   static async start(options: ControlPlaneOptions): Promise<ControlPlane> {
     const { runtime } = options;
-    const source = new FileSource(options.configPath, { debounceMs: options.debounceMs ?? 100 });
-    const first = await source.read();
-    const result = loadMeshConfig(first.files);
-    if (!result.ok) throw new MeshConfigError(result.errors);
+    const { source, name: sourceName } = openSource(options);
+    let first: MeshSourceSnapshot;
+    try {
+      first = await source.read();
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+    const documents = new MeshDocumentCache();
+    const result = loadMeshConfig(first.files, documents);
+    if (!result.ok) {
+      await source.close();
+      throw new MeshConfigError(result.errors);
+    }
     let cp: ControlPlane | null = null;
     const ads = new AdsServer({
       root: options.protos ?? loadEnvoyProtos(),
@@ -93,21 +120,23 @@ export class ControlPlane {
       syncz: () => ads.pushStatus.list(),
       config: () => cp?.debugConfig() ?? null,
     });
-    cp = new ControlPlane(options, result.config, source, ads, admin);
+    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents);
     await ads.start();
     await admin.start();
-    await source.start({
+    const watched = await source.start({
       onChange: (snap) => cp!.reload(snap),
       onError: (err) => runtime.logger.warn({ err: err.message }, 'mesh config could not be read; keeping the last good config'),
     });
-    runtime.logger.info({ config: options.configPath, xds: ads.port, admin: admin.port }, 'control plane started');
+    // A change between the first read and the start of watching is applied now, not lost.
+    if (!sameFiles(first, watched)) cp.reload(watched);
+    runtime.logger.info({ config: sourceName, xds: ads.port, admin: admin.port }, 'control plane started');
     return cp;
   }
 
   /** Validates a changed snapshot; applies it whole or rejects it whole. */
   private reload(snap: MeshSourceSnapshot): void {
     const log = this.options.runtime.logger;
-    const result = loadMeshConfig(snap.files);
+    const result = loadMeshConfig(snap.files, this.documents);
     const at = new Date(this.options.runtime.clock.now()).toISOString();
     if (!result.ok) {
       const errors = result.errors.map(formatMeshIssue);
@@ -129,7 +158,7 @@ export class ControlPlane {
   /** `/debug/config`: what is served and the last rejected change. */
   debugConfig(): unknown {
     return {
-      source: this.options.configPath,
+      source: this.sourceName,
       generation: this.generation,
       accepted_at: this.acceptedAt,
       last_rejected: this.lastRejected,
@@ -140,8 +169,31 @@ export class ControlPlane {
   get adminPort(): number { return this.admin.port; }
 
   async stop(): Promise<void> {
-    this.source.close();
+    await this.source.close();
     await this.ads.stop();
     await this.admin.stop();
   }
+}
+
+/** Builds the configured mesh source (file/directory or etcd prefix) and its display name. */
+function openSource(options: ControlPlaneOptions): { source: MeshSource; name: string } {
+  if ((options.configPath === undefined) === (options.etcd === undefined)) {
+    throw new TypeError('ControlPlaneOptions: exactly one of configPath and etcd is required');
+  }
+  if (options.etcd !== undefined) {
+    const src = new EtcdSource({
+      endpoints: options.etcd.endpoints,
+      prefix: options.etcd.prefix,
+      clock: options.runtime.clock,
+      debounceMs: options.debounceMs ?? 100,
+    });
+    return { source: src, name: src.describe() };
+  }
+  return { source: new FileSource(options.configPath!, { debounceMs: options.debounceMs ?? 100 }), name: options.configPath! };
+}
+
+function sameFiles(a: MeshSourceSnapshot, b: MeshSourceSnapshot): boolean {
+  if (a.files.size !== b.files.size) return false;
+  for (const [k, v] of b.files) if (a.files.get(k) !== v) return false;
+  return true;
 }

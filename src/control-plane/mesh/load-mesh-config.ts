@@ -4,10 +4,11 @@
  * field path, line:col and reason). Owns the document envelope (apiVersion/kind/metadata/spec),
  * dispatch to the per-kind validators, and the cross-document rules: duplicate (kind, namespace,
  * name), hosts declared once, one VirtualService/DestinationRule per host, and dangling host,
- * port and subset references. Pure and synchronous; used by the control plane and `remora validate`.
+ * port and subset references. Pure and synchronous (the optional document cache only memoises
+ * parsing); used by the control plane and `remora validate`.
  */
 import { isIP } from 'node:net';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { MeshDocumentCache } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
 import type {
   DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
@@ -40,7 +41,7 @@ interface Parsed<T> {
  * Validates the documents of every file (processed in sorted file-name order; documents in file
  * order; empty documents skipped). Returns the frozen config, or ALL issues found. Never throws.
  */
-export function loadMeshConfig(files: ReadonlyMap<string, string>): MeshConfigResult {
+export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDocumentCache = new MeshDocumentCache()): MeshConfigResult {
   const issues: MeshConfigIssue[] = [];
   const ses: Parsed<ServiceEntry>[] = [];
   const wes: Parsed<WorkloadEntry>[] = [];
@@ -49,15 +50,15 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>): MeshConfigRe
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
-    const lineCounter = new LineCounter();
-    const docs = parseAllDocuments(files.get(file)!, { lineCounter, uniqueKeys: true });
-    const list = docs as readonly Document.Parsed[]; // an EmptyStream (only comments) is an empty array
+    const list = cache.documents(files.get(file)!);
     for (let index = 0; index < list.length; index++) {
-      const doc = list[index]!;
+      const { doc, lineCounter } = list[index]!;
+      if (doc === null) continue; // an empty document (e.g. between two '---')
       const ctx = new DocContext(issues, file, index, doc, lineCounter);
       if (doc.errors.length > 0) {
         for (const e of doc.errors) {
-          const lp = e.linePos?.[0];
+          // Positions through the document's (file-relative) line counter, not the chunk-relative e.linePos.
+          const lp = e.pos !== undefined ? lineCounter.linePos(e.pos[0]) : e.linePos?.[0];
           issues.push({
             file, index, kind: null, name: null, path: '', message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
             line: lp?.line ?? null, col: lp?.col ?? null,
@@ -71,6 +72,7 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>): MeshConfigRe
     }
   }
 
+  cache.sweep();
   checkReferences(ses, wes, vss, drs);
   if (issues.length > 0) return { ok: false, errors: issues };
   return { ok: true, config: buildConfig(ses, wes, vss, drs) };

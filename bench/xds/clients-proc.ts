@@ -1,0 +1,244 @@
+/**
+ * The xDS benchmark's load process (forked by `bench/xds/run.ts` with an IPC channel): opens N
+ * lightweight SotW ADS streams to the control plane and behaves like a sidecar on each. Stream `s`
+ * has node id `bench-sidecar-<s>` and the metadata of identity `s % identities` (mesh-gen's
+ * `identityMetadata`: WORKLOAD_NAME/NAMESPACE/APP_PORTS/EGRESS_HOSTS), so the control plane
+ * translates once per identity and shares the snapshot. Each stream subscribes wildcard LDS and
+ * CDS, then RDS to the route configs its listeners use (`outbound`, plus `inbound` when it has an
+ * inbound listener) and EDS to its EDS clusters (`outbound|…`), and ACKs every response at once.
+ * Streams are spread over channels of `--per-channel` streams each (separate TCP connections).
+ *
+ * IPC protocol (wall-clock ms = performance.timeOrigin + performance.now()):
+ *   → {type:'progress', open, synced}                 every second while connecting;
+ *   → {type:'synced', streams, ms}                    once every stream ACKed LDS, CDS, RDS and EDS;
+ *   ← {type:'arm', round}  → {type:'armed', round}    each stream notes its ACKed RDS version;
+ *   → {type:'round-done', round, ackAt: number[]}     once every stream ACKed a different RDS
+ *                                                     version: when each wrote that ACK;
+ *   → {type:'ended', streams}                         if streams end (server gone, errors);
+ *   ← {type:'stop'}                                   closes everything and exits.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { loadAdsDefinition, jsonToStruct, type WireDiscoveryRequest, type WireDiscoveryResponse } from '../../src/control-plane/server/ads-proto';
+import { TYPE_URL } from '../../src/control-plane/cache/resources';
+import { readField1String } from '../../test/fakes/fake-xds-client';
+import { identityMetadata } from './mesh-gen';
+
+const LDS = TYPE_URL.LISTENER;
+const CDS = TYPE_URL.CLUSTER;
+const RDS = TYPE_URL.ROUTE;
+const EDS = TYPE_URL.ENDPOINT;
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
+}
+
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function send(msg: unknown): void {
+  if (process.send !== undefined && process.connected) process.send(msg);
+}
+
+type Call = grpc.ClientDuplexStream<WireDiscoveryRequest, WireDiscoveryResponse>;
+
+/** Per-type protocol state of one stream. */
+class TypeState {
+  names: string[] = [];
+  nonce = '';
+  acked = '';
+  ackedOnce = false;
+}
+
+/** One sidecar-like ADS stream. */
+class BenchStream {
+  readonly lds = new TypeState();
+  readonly cds = new TypeState();
+  readonly rds = new TypeState();
+  readonly eds = new TypeState();
+  sentNode = false;
+  synced = false;
+  ended = false;
+  /** RDS version ACKed when the current round was armed. */
+  baseline = '';
+  /** Wall-clock ms of the ACK of a new RDS version in the current round; 0 = not yet. */
+  ackAt = 0;
+  readonly call: Call;
+
+  constructor(
+    readonly index: number,
+    client: grpc.Client,
+    private readonly node: Record<string, unknown>,
+    private readonly owner: Load,
+  ) {
+    const method = (client as unknown as Record<string, () => Call>)['StreamAggregatedResources']!;
+    this.call = method.call(client);
+    this.call.on('data', (r: WireDiscoveryResponse) => this.onResponse(r));
+    this.call.on('error', () => { /* reported via status */ });
+    this.call.on('status', () => {
+      if (!this.ended) {
+        this.ended = true;
+        this.owner.onEnded();
+      }
+    });
+    this.request(LDS, this.lds);
+    this.request(CDS, this.cds);
+  }
+
+  private state(typeUrl: string): TypeState | null {
+    if (typeUrl === LDS) return this.lds;
+    if (typeUrl === CDS) return this.cds;
+    if (typeUrl === RDS) return this.rds;
+    if (typeUrl === EDS) return this.eds;
+    return null;
+  }
+
+  private request(typeUrl: string, t: TypeState): void {
+    const req: WireDiscoveryRequest = { version_info: t.acked, node: null, resource_names: t.names, type_url: typeUrl, response_nonce: t.nonce, error_detail: null };
+    if (!this.sentNode) {
+      this.sentNode = true;
+      req.node = { id: `bench-sidecar-${this.index}`, cluster: 'bench', metadata: jsonToStruct(this.node), locality: {}, user_agent_name: 'remora-bench-xds', user_agent_version: '0' };
+    }
+    this.call.write(req);
+  }
+
+  private onResponse(r: WireDiscoveryResponse): void {
+    const t = this.state(r.type_url);
+    if (t === null) return;
+    t.nonce = r.nonce;
+    t.acked = r.version_info;
+    t.ackedOnce = true;
+    const names: string[] = [];
+    for (let i = 0; i < r.resources.length; i++) names.push(readField1String(Buffer.from(r.resources[i]!.value)));
+    this.request(r.type_url, t); // the ACK
+    if (r.type_url === RDS && this.baseline !== '' && this.ackAt === 0 && r.version_info !== this.baseline) {
+      this.ackAt = wallNow();
+      this.owner.onRoundAck();
+    }
+    if (r.type_url === LDS) {
+      const want = ['outbound'];
+      if (names.includes('inbound')) want.push('inbound');
+      if (!sameList(want, this.rds.names)) {
+        this.rds.names = want;
+        this.request(RDS, this.rds);
+      }
+    } else if (r.type_url === CDS) {
+      const want = names.filter((n) => n.startsWith('outbound|')).sort();
+      if (!sameList(want, this.eds.names)) {
+        this.eds.names = want;
+        this.request(EDS, this.eds);
+      }
+    }
+    if (!this.synced && this.lds.ackedOnce && this.cds.ackedOnce && this.rds.ackedOnce && (this.eds.ackedOnce || this.eds.names.length === 0)) {
+      this.synced = true;
+      this.owner.onSynced();
+    }
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** All streams of this process. */
+class Load {
+  readonly streams: BenchStream[] = [];
+  readonly clients: grpc.Client[] = [];
+  synced = 0;
+  ended = 0;
+  round = -1;
+  pending = 0;
+  private readonly started = performance.now();
+  private syncReported = false;
+
+  constructor(readonly total: number) {}
+
+  onSynced(): void {
+    this.synced++;
+    if (!this.syncReported && this.synced === this.total) {
+      this.syncReported = true;
+      send({ type: 'synced', streams: this.total, ms: performance.now() - this.started });
+    }
+  }
+
+  onEnded(): void {
+    this.ended++;
+    if (this.ended === 1 || this.ended === this.total) send({ type: 'ended', streams: this.ended });
+  }
+
+  arm(round: number): void {
+    this.round = round;
+    this.pending = this.streams.length;
+    for (let i = 0; i < this.streams.length; i++) {
+      const s = this.streams[i]!;
+      s.baseline = s.rds.acked === '' ? '<none>' : s.rds.acked;
+      s.ackAt = 0;
+    }
+    send({ type: 'armed', round });
+  }
+
+  onRoundAck(): void {
+    this.pending--;
+    if (this.pending === 0) {
+      const ackAt = new Array<number>(this.streams.length);
+      for (let i = 0; i < this.streams.length; i++) {
+        ackAt[i] = this.streams[i]!.ackAt;
+        this.streams[i]!.baseline = '';
+      }
+      send({ type: 'round-done', round: this.round, ackAt });
+    }
+  }
+
+  close(): void {
+    for (const s of this.streams) s.call.cancel();
+    for (const c of this.clients) c.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const target = arg('--target', '');
+  const total = Number(arg('--streams', '100'));
+  const identities = Number(arg('--identities', '10'));
+  const services = Number(arg('--services', '1000'));
+  const perChannel = Number(arg('--per-channel', '100'));
+  const batch = Number(arg('--batch', '200'));
+  if (target === '') throw new Error('--target is required');
+  const def = loadAdsDefinition();
+  const metas: Record<string, unknown>[] = [];
+  for (let k = 0; k < identities; k++) metas.push(identityMetadata(k, services));
+  const load = new Load(total);
+  process.on('message', (m: { type?: string; round?: number }) => {
+    if (m?.type === 'arm') load.arm(m.round ?? 0);
+    else if (m?.type === 'stop') {
+      load.close();
+      setTimeout(() => process.exit(0), 200).unref();
+    }
+  });
+  process.on('disconnect', () => {
+    load.close();
+    process.exit(0);
+  });
+  const progress = setInterval(() => send({ type: 'progress', open: load.streams.length, synced: load.synced }), 1000);
+  progress.unref();
+  let client: grpc.Client | null = null;
+  for (let s = 0; s < total; s++) {
+    if (s % perChannel === 0) {
+      // A local subchannel pool gives each channel its own TCP connection.
+      client = new def.Client(target, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': -1,
+        'grpc.use_local_subchannel_pool': 1,
+      });
+      load.clients.push(client);
+    }
+    load.streams.push(new BenchStream(s, client!, metas[s % identities]!, load));
+    if ((s + 1) % batch === 0) await new Promise((r) => setImmediate(r));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`clients-proc: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
