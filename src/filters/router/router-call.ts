@@ -354,7 +354,7 @@ export class RouterCall implements H2PoolRequest, PickContext {
     if (this.wantTrailers) {
       let trailers = this.trailers;
       if (trailers === null) {
-        trailers = { 'grpc-status': '13', 'grpc-message': 'upstream ended the stream without trailers' };
+        trailers = { 'grpc-status': '14', 'grpc-message': 'upstream closed the stream without trailers' };
       }
       const gs = trailers['grpc-status'];
       ctx.grpcStatus = gs === undefined ? -1 : Number(gs);
