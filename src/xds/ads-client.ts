@@ -23,6 +23,7 @@ import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel
 import type { CompileDeps } from '../config/compile/http-filter-compiler';
 import { protoIncludeDirs } from './protos';
 import { decodeResource, isFullState, TYPE_OF_URL, URL_OF_TYPE, type XdsModels, type XdsType } from './xds-resources';
+import { jsonToStruct } from './proto-struct';
 
 const COMPONENT = 'xds';
 /** Request order on a new stream: clusters before listeners (make-before-break). */
@@ -486,22 +487,4 @@ function nameOf(type: XdsType, model: XdsModels[XdsType]): string {
   return type === 'eds' ? (model as ClusterLoadAssignmentModel).clusterName : (model as { name: string }).name;
 }
 
-/**
- * Plain JSON → `google.protobuf.Struct` for proto-loader. protobufjs defines the well-known Struct
- * and Value types itself with camelCase field names (`stringValue`, …) regardless of `keepCase`, so
- * snake_case keys here would be dropped silently on the wire.
- */
-export function jsonToStruct(obj: Readonly<Record<string, unknown>>): { fields: Record<string, unknown> } {
-  const fields: Record<string, unknown> = {};
-  for (const key of Object.keys(obj)) fields[key] = jsonToValue(obj[key]);
-  return { fields };
-}
-
-function jsonToValue(v: unknown): unknown {
-  if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(jsonToValue) } };
-  return { structValue: jsonToStruct(v as Record<string, unknown>) };
-}
+export { jsonToStruct } from './proto-struct';
