@@ -7,7 +7,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { Etcd3 } from 'etcd3';
 import { controlPlaneCommand } from '../src/cli/control-plane-commands';
 import { UsageError } from '../src/cli/args';
@@ -22,20 +21,11 @@ import { closeClient, createEchoClient, unary, type EchoClient } from './fakes/e
 import { EtcdServer, ETCD_MISSING, findEtcdBinary } from './fakes/etcd-server';
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
+import { freePort } from './fakes/ports';
 
 const HOST = 'greeter.demo.svc';
 const PREFIX = '/remora/';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The greeter service with two workloads (the echo servers themselves) and a weighted split. */
 function meshYaml(v1Port: number, v2Port: number, weights: [number, number]): string {

@@ -9,7 +9,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRuntime } from '../src/core/runtime';
@@ -22,19 +21,10 @@ import { SERVED_BY } from './fakes/echo-proto';
 import { closeClient, createEchoClient, md, unary, type EchoClient } from './fakes/echo-client';
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
+import { freePort } from './fakes/ports';
 
 const HOST = 'greeter.demo.svc';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function meshYaml(p: { v1In: number; v2In: number }, weights: [number, number], v2Subset = 'v2'): string {
   return `apiVersion: networking.istio.io/v1

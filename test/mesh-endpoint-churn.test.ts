@@ -10,7 +10,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRuntime } from '../src/core/runtime';
@@ -23,20 +22,11 @@ import { SERVED_BY } from './fakes/echo-proto';
 import { closeClient, createEchoClient, unary, type EchoClient } from './fakes/echo-client';
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
+import { freePort } from './fakes/ports';
 
 const HOST = 'greeter.demo.svc';
 const CLIENT_NODE = 'client-node';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The greeter service selecting the given workloads; each entry is (name, sidecar inbound port). */
 function meshYaml(workloads: Array<[string, number]>): string {

@@ -9,7 +9,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { waitFor } from './wait';
@@ -33,16 +32,9 @@ export function findEtcdBinary(): string | null {
 }
 
 /** A currently free TCP port on 127.0.0.1 (bound and released). */
-export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+import { freePort as freeLoopbackPort } from './ports';
+
+export { freeLoopbackPort };
 
 export interface EtcdServerOptions {
   /** How long to wait for `/health` after spawning (default 20 s). */
