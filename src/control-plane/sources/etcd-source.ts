@@ -14,6 +14,7 @@ import { ExponentialBackoff, handleAll, noop, retry, type IBackoff, type RetryPo
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Clock } from '../../core/clock';
 import type { MeshSource, MeshSourceListener, MeshSourceSnapshot } from './mesh-source';
+import { DebouncedReader } from './debounced-reader';
 
 export interface EtcdSourceOptions {
   /** etcd client URLs, e.g. `['http://10.0.0.1:2379']`; a bare `host:port` means `http://host:port`. */
@@ -77,10 +78,8 @@ export class EtcdSource implements MeshSource {
   private readonly abort = new AbortController();
   private listener: MeshSourceListener | null = null;
   private watcher: Watcher | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private readonly reader: DebouncedReader;
   private last: MeshSourceSnapshot | null = null;
-  private reading = false;
-  private rereadRequested = false;
   private disconnected = false;
   private rewatching = false;
   private closed = false;
@@ -92,6 +91,7 @@ export class EtcdSource implements MeshSource {
     this.endpoints = [...options.endpoints];
     this.prefix = options.prefix;
     this.debounceMs = options.debounceMs ?? 50;
+    this.reader = new DebouncedReader(this.debounceMs, async () => this.emitIfChanged((await this.readWithRevision()).snapshot), (e) => this.listener?.onError?.(e));
     const clock = options.clock;
     const callTimeoutMs = options.callTimeoutMs ?? 5000;
     const backoff = new ExponentialBackoff({ initialDelay: options.backoffInitialMs ?? 100, maxDelay: options.backoffMaxMs ?? 5000 });
@@ -144,8 +144,7 @@ export class EtcdSource implements MeshSource {
     if (this.closing !== null) return this.closing;
     this.closed = true;
     this.abort.abort();
-    if (this.debounce !== null) clearTimeout(this.debounce);
-    this.debounce = null;
+    this.reader.close();
     const w = this.watcher;
     this.watcher = null;
     this.closing = (async () => {
@@ -161,33 +160,7 @@ export class EtcdSource implements MeshSource {
 
   /** @internal Restarts the quiet period before a read. */
   schedule(): void {
-    if (this.closed) return;
-    if (this.debounce !== null) clearTimeout(this.debounce);
-    this.debounce = setTimeout(flushTick, this.debounceMs, this);
-    this.debounce.unref();
-  }
-
-  /** @internal Reads and emits when the text changed. Serialised: a change during a read rereads. */
-  async flush(): Promise<void> {
-    this.debounce = null;
-    if (this.closed) return;
-    if (this.reading) {
-      this.rereadRequested = true;
-      return;
-    }
-    this.reading = true;
-    try {
-      const { snapshot } = await this.readWithRevision();
-      this.emitIfChanged(snapshot);
-    } catch (e) {
-      if (!this.closed) this.listener?.onError?.(e as Error);
-    } finally {
-      this.reading = false;
-      if (this.rereadRequested && !this.closed) {
-        this.rereadRequested = false;
-        this.schedule();
-      }
-    }
+    this.reader.schedule();
   }
 
   private emitIfChanged(snapshot: MeshSourceSnapshot): void {
@@ -264,9 +237,6 @@ function sameSnapshot(a: MeshSourceSnapshot | null, b: MeshSourceSnapshot): bool
   return true;
 }
 
-function flushTick(src: EtcdSource): void {
-  void src.flush();
-}
 
 function ignore(): void {}
 

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { DebouncedReader } from './debounced-reader';
 
 /** The mesh config documents as text, keyed by file path (sorted). */
 export interface MeshSourceSnapshot {
@@ -38,16 +39,15 @@ export class FileSource {
   private listener: FileSourceListener | null = null;
   private watcher: fs.FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private readonly reader: DebouncedReader;
   private last: MeshSourceSnapshot | null = null;
   private lastSignature = '';
-  private reading = false;
-  private rereadRequested = false;
   private closed = false;
   private isDirectory = false;
 
   constructor(private readonly target: string, options: FileSourceOptions = {}) {
     this.debounceMs = options.debounceMs ?? 100;
+    this.reader = new DebouncedReader(this.debounceMs, () => this.readAndEmit(), (e) => this.listener?.onError?.(e));
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
   }
 
@@ -108,17 +108,13 @@ export class FileSource {
     this.watcher?.close();
     this.watcher = null;
     if (this.poller !== null) clearInterval(this.poller);
-    if (this.debounce !== null) clearTimeout(this.debounce);
     this.poller = null;
-    this.debounce = null;
+    this.reader.close();
   }
 
   /** @internal Restarts the quiet period. */
   schedule(): void {
-    if (this.closed) return;
-    if (this.debounce !== null) clearTimeout(this.debounce);
-    this.debounce = setTimeout(flushTick, this.debounceMs, this);
-    this.debounce.unref();
+    this.reader.schedule();
   }
 
   /** @internal Polling: schedules a read when the stat signature changed. */
@@ -130,30 +126,13 @@ export class FileSource {
     }
   }
 
-  /** @internal Reads and emits when the text changed. Serialised: a change during a read rereads. */
-  async flush(): Promise<void> {
-    this.debounce = null;
-    if (this.closed) return;
-    if (this.reading) {
-      this.rereadRequested = true;
-      return;
-    }
-    this.reading = true;
-    try {
-      const snap = await this.read();
-      this.lastSignature = await this.signature().catch(() => '');
-      if (!this.closed && !sameSnapshot(this.last, snap)) {
-        this.last = snap;
-        this.listener?.onChange(snap);
-      }
-    } catch (e) {
-      if (!this.closed) this.listener?.onError?.(e as Error);
-    } finally {
-      this.reading = false;
-      if (this.rereadRequested && !this.closed) {
-        this.rereadRequested = false;
-        this.schedule();
-      }
+  /** Reads and emits when the text changed (run by the DebouncedReader, never concurrently). */
+  private async readAndEmit(): Promise<void> {
+    const snap = await this.read();
+    this.lastSignature = await this.signature().catch(() => '');
+    if (!this.closed && !sameSnapshot(this.last, snap)) {
+      this.last = snap;
+      this.listener?.onChange(snap);
     }
   }
 
@@ -175,10 +154,6 @@ function sameSnapshot(a: MeshSourceSnapshot | null, b: MeshSourceSnapshot): bool
   if (a === null || a.files.size !== b.files.size) return false;
   for (const [k, v] of b.files) if (a.files.get(k) !== v) return false;
   return true;
-}
-
-function flushTick(src: FileSource): void {
-  void src.flush();
 }
 
 function pollTick(src: FileSource): void {
