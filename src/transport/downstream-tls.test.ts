@@ -4,7 +4,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { DownstreamTlsModel } from '../config/model';
 import { buildDownstreamTlsServerOptions, checkDownstreamPeer } from './downstream-tls';
-import { TestPki, type TestCa, type TestLeaf } from './test-certs';
+import { TestPki, type TestCa, type TestLeaf } from '../../test/fakes/openssl-pki';
 
 let pki: TestPki;
 let caA: TestCa;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { seededRandom } from '../core/clock';
 import { ClusterManager } from './cluster-manager';
 import type { PickContext, PickResult } from './lb/picker';
-import { clusterModel, endpointModel, RecordingFactories, testRuntime } from './upstream-fakes';
+import { clusterModel, endpointModel, RecordingFactories, testRuntime } from '../../test/fakes/upstream-fakes';
 
 const ctx: PickContext = { random: seededRandom(3), exclude: null };
 

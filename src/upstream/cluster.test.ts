@@ -13,7 +13,7 @@ import { HealthFlag, type Endpoint } from './endpoint';
 import type { PickContext, PickResult } from './lb/picker';
 import {
   clusterModel, endpointModel, RecordingFactories, testRuntime, upstreamTlsModel, type FakeH1Pool, type FakeH2Pool,
-} from './upstream-fakes';
+} from '../../test/fakes/upstream-fakes';
 
 const ctx: PickContext = { random: seededRandom(3), exclude: null };
 

@@ -5,7 +5,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { ClusterModel, UpstreamTlsModel } from '../config/model';
 import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
-import { TestPki } from '../transport/test-certs';
+import { TestPki } from '../../test/fakes/openssl-pki';
 import { createH1Pool } from './h1-pool';
 
 function cluster(over: Partial<ClusterModel> = {}): ClusterModel {

@@ -10,7 +10,7 @@ import { seededRandom, systemClock } from '../core/clock';
 import type { Runtime } from '../core/runtime';
 import { Timers } from '../core/timers';
 import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
-import { TestPki } from '../transport/test-certs';
+import { TestPki } from '../../test/fakes/openssl-pki';
 import type { UpstreamTlsModel } from '../config/model';
 import { H2Pool, H2_POOL_MAX_PENDING, type H2PoolOptions, type H2PoolRequest } from './h2-pool';
 

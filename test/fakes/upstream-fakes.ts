@@ -7,12 +7,12 @@ import type * as tls from 'node:tls';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { Pool } from 'undici';
-import { seededRandom, systemClock } from '../core/clock';
-import type { Runtime } from '../core/runtime';
-import { Timers } from '../core/timers';
-import type { ClusterModel, EndpointModel, UpstreamTlsModel } from '../config/model';
-import type { UpstreamFactories } from './cluster';
-import type { H2Pool, H2PoolOptions } from './h2-pool';
+import { seededRandom, systemClock } from '../../src/core/clock';
+import type { Runtime } from '../../src/core/runtime';
+import { Timers } from '../../src/core/timers';
+import type { ClusterModel, EndpointModel, UpstreamTlsModel } from '../../src/config/model';
+import type { UpstreamFactories } from '../../src/upstream/cluster';
+import type { H2Pool, H2PoolOptions } from '../../src/upstream/h2-pool';
 
 export function testRuntime(seed = 1): Runtime {
   return {
