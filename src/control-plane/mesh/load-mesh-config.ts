@@ -10,6 +10,7 @@
 import { isIP } from 'node:net';
 import { MeshDocumentCache } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
+import { workloadIndexKey } from './model';
 import type {
   DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
 } from './model';
@@ -145,6 +146,8 @@ export function labelsMatch(selector: Readonly<Record<string, string>>, labels: 
 
 function checkReferences(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], vss: Parsed<VirtualService>[], drs: Parsed<DestinationRule>[]): void {
   const services = new Map<string, ServiceEntry>();
+  // Only entries with a host-name address can violate the STATIC rule below: scan just those.
+  const namedWes = wes.filter(({ value: we }) => !isIpLiteral(we.address));
   for (const { ctx, value: se } of ses) {
     se.hosts.forEach((h, i) => {
       const prev = services.get(h);
@@ -152,8 +155,8 @@ function checkReferences(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>
       else services.set(h, se);
     });
     if (se.workloadSelector !== null && se.resolution === 'STATIC') {
-      for (const { value: we } of wes) {
-        if (we.meta.namespace === se.meta.namespace && labelsMatch(se.workloadSelector, we.labels) && !isIpLiteral(we.address)) {
+      for (const { value: we } of namedWes) {
+        if (we.meta.namespace === se.meta.namespace && labelsMatch(se.workloadSelector, we.labels)) {
           ctx.err(['spec', 'workloadSelector'], `selects WorkloadEntry ${we.meta.namespace}/${we.meta.name} whose address '${we.address}' is not an IP (resolution STATIC needs IP endpoints)`);
         }
       }
@@ -240,6 +243,16 @@ function buildConfig(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], 
   for (const { value } of vss) for (const h of value.hosts) virtualServiceByHost.set(h, value);
   const destinationRuleByHost = new Map<string, DestinationRule>();
   for (const { value } of drs) destinationRuleByHost.set(value.host, value);
+  const workloadEntryIndex = new Map<string, WorkloadEntry[]>();
+  const index = (key: string, we: WorkloadEntry) => {
+    const list = workloadEntryIndex.get(key);
+    if (list === undefined) workloadEntryIndex.set(key, [we]);
+    else list.push(we);
+  };
+  for (const { value: we } of wes) {
+    index(workloadIndexKey(we.meta.namespace), we);
+    for (const k of Object.keys(we.labels)) index(workloadIndexKey(we.meta.namespace, k, we.labels[k]), we);
+  }
   return deepFreeze({
     serviceEntries: ses.map((p) => p.value),
     workloadEntries: wes.map((p) => p.value),
@@ -248,5 +261,6 @@ function buildConfig(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], 
     serviceByHost: new FrozenMap(serviceByHost),
     virtualServiceByHost: new FrozenMap(virtualServiceByHost),
     destinationRuleByHost: new FrozenMap(destinationRuleByHost),
+    workloadEntryIndex: new FrozenMap(workloadEntryIndex),
   });
 }

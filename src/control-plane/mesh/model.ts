@@ -172,6 +172,16 @@ export interface MeshConfig {
   readonly virtualServiceByHost: ReadonlyMap<string, VirtualService>;
   /** host → the DestinationRule for it (at most one per host). */
   readonly destinationRuleByHost: ReadonlyMap<string, DestinationRule>;
+  /**
+   * WorkloadEntries by `workloadIndexKey(namespace, label, value)` for each of their labels, and by
+   * `workloadIndexKey(namespace)`: selector matching scans only the entries sharing one label.
+   */
+  readonly workloadEntryIndex: ReadonlyMap<string, readonly WorkloadEntry[]>;
+}
+
+/** Key of `MeshConfig.workloadEntryIndex`: a namespace, optionally with one `label=value` pair. */
+export function workloadIndexKey(namespace: string, label?: string, value?: string): string {
+  return label === undefined ? namespace : `${namespace}\u0000${label}=${value}`;
 }
 
 /** One problem in the mesh config: where (file, document index, kind, name, field path) and why. */

@@ -8,7 +8,7 @@
  */
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { labelsMatch } from '../mesh/load-mesh-config';
-import type { Labels, LbPolicy, MeshConfig, ServiceEntry, ServicePort } from '../mesh/model';
+import { workloadIndexKey, type Labels, type LbPolicy, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { adsConfigSource, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { outboundClusterName } from './names';
 
@@ -20,13 +20,20 @@ export interface ResolvedEndpoint {
   readonly weight: number | null;
 }
 
+/** The WorkloadEntries that could match `selector` in `namespace` (all sharing one of its labels). */
+function selectorCandidates(mesh: MeshConfig, namespace: string, selector: Readonly<Record<string, string>>): readonly WorkloadEntry[] {
+  const keys = Object.keys(selector);
+  const key = keys.length === 0 ? workloadIndexKey(namespace) : workloadIndexKey(namespace, keys[0], selector[keys[0]!]);
+  return mesh.workloadEntryIndex.get(key) ?? [];
+}
+
 /** Every endpoint of `se` for `port` (ServiceEntry endpoints or selected WorkloadEntries), sorted. */
 export function serviceEndpoints(mesh: MeshConfig, se: ServiceEntry, port: ServicePort, host: string): ResolvedEndpoint[] {
   const out: ResolvedEndpoint[] = [];
   const dflt = port.targetPort ?? port.number;
   if (se.workloadSelector !== null) {
-    for (const we of mesh.workloadEntries) {
-      if (we.meta.namespace !== se.meta.namespace || !labelsMatch(se.workloadSelector, we.labels)) continue;
+    for (const we of selectorCandidates(mesh, se.meta.namespace, se.workloadSelector)) {
+      if (!labelsMatch(se.workloadSelector, we.labels)) continue;
       out.push({ address: we.address, port: we.ports[port.name] ?? dflt, labels: we.labels, weight: we.weight });
     }
   } else if (se.endpoints.length > 0) {
