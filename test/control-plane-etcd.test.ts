@@ -152,9 +152,7 @@ describe('replicated control plane on one etcd', { skip: findEtcdBinary() === nu
 
   it('a sidecar connected to replica B follows a route change put into etcd', async () => {
     const outbound = await freePort();
-    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${b.xdsPort}`, nodeId: 'client-node', workload: 'client', namespace: 'demo', appPorts: [], labels: { app: 'client' }, adminPort: 0 }) as { node: { metadata: Record<string, unknown> } };
-    bootstrap.node.metadata['OUTBOUND_PORT'] = outbound;
-    bootstrap.node.metadata['INBOUND_PORT'] = await freePort();
+    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${b.xdsPort}`, nodeId: 'client-node', workload: 'client', namespace: 'demo', appPorts: [], labels: { app: 'client' }, adminPort: 0, outboundPort: outbound, inboundPort: await freePort() });
     sidecar = await Sidecar.start({ bootstrapJson: bootstrap, runtime: createRuntime({ logLevel: 'silent' }), protos, xdsBackoffBaseMs: 50, xdsBackoffMaxMs: 500 });
     const sc = sidecar;
     await waitFor(async () => (await httpRequest(sc.adminUrl(), { path: '/ready' })).status === 200, { timeoutMs: 20_000, what: 'sidecar ready' });

@@ -87,9 +87,7 @@ describe('mesh: control plane + 3 sidecars over ADS', { timeout: 120_000 }, () =
   };
 
   const startSidecar = async (nodeId: string, workload: string, labels: Record<string, string>, appPort: number | null, outbound: number, inbound: number) => {
-    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${xdsPort}`, nodeId, workload, namespace: 'demo', appPorts: appPort === null ? [] : [appPort], labels, adminPort: 0 }) as { node: { metadata: Record<string, unknown> } };
-    bootstrap.node.metadata['OUTBOUND_PORT'] = outbound;
-    bootstrap.node.metadata['INBOUND_PORT'] = inbound;
+    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${xdsPort}`, nodeId, workload, namespace: 'demo', appPorts: appPort === null ? [] : [appPort], labels, adminPort: 0, outboundPort: outbound, inboundPort: inbound });
     const sc = await Sidecar.start({ bootstrapJson: bootstrap, runtime: createRuntime({ logLevel: 'silent' }), protos, xdsBackoffBaseMs: 50, xdsBackoffMaxMs: 500 });
     sidecars.push(sc);
     await waitFor(async () => (await httpRequest(sc.adminUrl(), { path: '/ready' })).status === 200, { timeoutMs: 20_000, what: `${nodeId} ready` });

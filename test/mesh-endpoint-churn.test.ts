@@ -65,9 +65,8 @@ describe('mesh: endpoint churn under load (WorkloadEntry added, then removed)', 
   const startSidecar = async (nodeId: string, workload: string, labels: Record<string, string>, appPort: number | null, inbound: number): Promise<void> => {
     const bootstrap = buildAdsBootstrap({
       xds: `127.0.0.1:${cp.xdsPort}`, nodeId, workload, namespace: 'demo', appPorts: appPort === null ? [] : [appPort], labels, adminPort: 0,
-    }) as { node: { metadata: Record<string, unknown> } };
-    bootstrap.node.metadata['OUTBOUND_PORT'] = nodeId === CLIENT_NODE ? clientOut : await freePort();
-    bootstrap.node.metadata['INBOUND_PORT'] = inbound;
+      outboundPort: nodeId === CLIENT_NODE ? clientOut : await freePort(), inboundPort: inbound,
+    });
     const sc = await Sidecar.start({ bootstrapJson: bootstrap, runtime: createRuntime({ logLevel: 'silent' }), protos, xdsBackoffBaseMs: 50, xdsBackoffMaxMs: 500 });
     sidecars.set(nodeId, sc);
     await waitFor(async () => (await httpRequest(sc.adminUrl(), { path: '/ready' })).status === 200, { timeoutMs: 10_000, what: `${nodeId} ready` });

@@ -327,7 +327,7 @@ describe('remora sidecar --xds (process)', { timeout: 60_000 }, () => {
     const addrFile = path.join(dir, 'admin');
     const proc = spawnCli([
       'sidecar', '--xds', `127.0.0.1:${port}`, '--node-id', 'cli-node', '--workload', 'greeter', '--namespace', 'prod',
-      '--service-account', 'greeter-sa', '--app-port', '8080', '--app-port', '9090', '--label', 'app=greeter', '--label', 'version=v1',
+      '--service-account', 'greeter-sa', '--app-port', '8080', '--app-port', '9090', '--label', 'app=greeter', '--label', 'version=v1', '--outbound-port', '0', '--inbound-port', '0',
       '--admin-port', '0', '--admin-address-path', addrFile, '--log-level', 'silent',
     ]);
     t.after(async () => {
@@ -339,7 +339,7 @@ describe('remora sidecar --xds (process)', { timeout: 60_000 }, () => {
     assert.equal(seen[0]!.id, 'cli-node');
     assert.equal(seen[0]!.cluster, 'greeter');
     assert.deepEqual(seen[0]!.metadata, {
-      WORKLOAD_NAME: 'greeter', NAMESPACE: 'prod', SERVICE_ACCOUNT: 'greeter-sa', APP_PORTS: [8080, 9090], LABELS: { app: 'greeter', version: 'v1' },
+      WORKLOAD_NAME: 'greeter', NAMESPACE: 'prod', SERVICE_ACCOUNT: 'greeter-sa', APP_PORTS: [8080, 9090], LABELS: { app: 'greeter', version: 'v1' }, OUTBOUND_PORT: 0, INBOUND_PORT: 0,
     });
     const listeners = (await httpRequest(adminUrl, { path: '/listeners?format=json' })).json<Array<{ name: string; local_address: { socket_address: { port_value: number } } }>>();
     const outbound = listeners.find((l) => l.name === 'outbound')!;

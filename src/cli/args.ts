@@ -25,3 +25,10 @@ export function parsePositiveInt(value: string, flag: string): number {
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got '${value}'`);
   return n;
 }
+
+/** A port number 0..65535 (0 = ephemeral). */
+export function parsePort(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: expected a port number 0..65535, got '${value}'`);
+  return n;
+}

@@ -9,7 +9,7 @@ import { ControlPlane, MeshConfigError } from '../control-plane/control-plane';
 import { formatMeshIssue, loadMeshConfig } from '../control-plane/mesh';
 import { EtcdSourceConfigError, parseEtcdEndpoints } from '../control-plane/sources/etcd-source';
 import { FileSource } from '../control-plane/sources/file-source';
-import { UsageError, parseDurationMs } from './args';
+import { UsageError, parseDurationMs, parsePort } from './args';
 
 export const CONTROL_PLANE_USAGE = `remora control-plane (--config <file|dir> | --etcd <endpoints>) [options]
 
@@ -27,12 +27,6 @@ replicas may share one etcd: each serves whatever is under the prefix.
   --log-level <level>     pino level (default info)
 `;
 
-function port(value: string | undefined, flag: string, dflt: number): number {
-  if (value === undefined) return dflt;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: expected a port number 0..65535, got '${value}'`);
-  return n;
-}
 
 export async function controlPlaneCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -70,8 +64,8 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       configPath: values.config,
       etcd,
       runtime,
-      xdsPort: port(values['xds-port'], '--xds-port', 15010),
-      adminPort: port(values['admin-port'], '--admin-port', 15014),
+      xdsPort: values['xds-port'] !== undefined ? parsePort(values['xds-port'], '--xds-port') : 15010,
+      adminPort: values['admin-port'] !== undefined ? parsePort(values['admin-port'], '--admin-port') : 15014,
       host: values.host,
       debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
     });

@@ -8,7 +8,7 @@ import { ConfigError } from '../core/errors';
 import { createRuntime } from '../core/runtime';
 import { Sidecar } from '../sidecar/sidecar';
 import { buildAdsBootstrap, parseHostPort } from '../xds/ads-bootstrap';
-import { UsageError, parseDurationMs, parsePositiveInt } from './args';
+import { UsageError, parseDurationMs, parsePort, parsePositiveInt } from './args';
 import { controlPlaneCommand, statusCommand, validateCommand } from './control-plane-commands';
 import { runDemo } from './demo';
 import { runMeshDemo } from './mesh-demo';
@@ -47,6 +47,8 @@ control plane over ADS (xDS v3, State of the World).
   --app-port <port>               node metadata APP_PORTS (repeatable)
   --label <k=v>                   node metadata LABELS (repeatable)
   --admin-port <port>             admin port on 127.0.0.1 with --xds (default 15000)
+  --outbound-port <port>          node metadata OUTBOUND_PORT: outbound listener port (default 15001)
+  --inbound-port <port>           node metadata INBOUND_PORT: inbound listener port (default 15006)
   --drain-time <duration>         how long SIGTERM / POST /drain waits for in-flight requests (default 5s)
   --admin-address-path <file>     write the bound admin address (host:port) to this file
   --log-level <level>             pino level: fatal|error|warn|info|debug|trace|silent
@@ -106,6 +108,8 @@ async function sidecarCommand(args: string[]): Promise<void> {
       'app-port': { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       'admin-port': { type: 'string' },
+      'outbound-port': { type: 'string' },
+      'inbound-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -140,6 +144,8 @@ async function sidecarCommand(args: string[]): Promise<void> {
       appPorts: (values['app-port'] ?? []).map((p) => parsePort(p, '--app-port')),
       labels,
       adminPort,
+      outboundPort: values['outbound-port'] !== undefined ? parsePort(values['outbound-port'], '--outbound-port') : undefined,
+      inboundPort: values['inbound-port'] !== undefined ? parsePort(values['inbound-port'], '--inbound-port') : undefined,
     });
   } else if (values.bootstrap === undefined) {
     throw new UsageError(`--bootstrap or --xds is required\n\n${SIDECAR_USAGE}`);
@@ -166,11 +172,6 @@ async function sidecarCommand(args: string[]): Promise<void> {
   process.exit(0);
 }
 
-function parsePort(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${flag}: expected a port number 0..65535, got '${value}'`);
-  return n;
-}
 
 function exitWithError(err: unknown): never {
   if (err instanceof ConfigError || err instanceof UsageError) {

@@ -78,9 +78,7 @@ export async function runMeshDemo(): Promise<void> {
 
   const sidecars: Sidecar[] = [];
   const startSidecar = async (nodeId: string, workload: string, labels: Record<string, string>, appPort: number | null, outbound: number, inbound: number) => {
-    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${cp.xdsPort}`, nodeId, workload, namespace: 'demo', appPorts: appPort === null ? [] : [appPort], labels, adminPort: 0 }) as { node: { metadata: Record<string, unknown> } };
-    bootstrap.node.metadata['OUTBOUND_PORT'] = outbound;
-    bootstrap.node.metadata['INBOUND_PORT'] = inbound;
+    const bootstrap = buildAdsBootstrap({ xds: `127.0.0.1:${cp.xdsPort}`, nodeId, workload, namespace: 'demo', appPorts: appPort === null ? [] : [appPort], labels, adminPort: 0, outboundPort: outbound, inboundPort: inbound });
     const sc = await Sidecar.start({ bootstrapJson: bootstrap, runtime: quiet(), protos });
     sidecars.push(sc);
     for (let i = 0; i < 200 && !sc.isReady(); i++) await new Promise((r) => setTimeout(r, 50));

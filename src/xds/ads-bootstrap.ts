@@ -19,6 +19,9 @@ export interface AdsBootstrapOptions {
   readonly serviceAccount?: string;
   readonly appPorts?: readonly number[];
   readonly labels?: Readonly<Record<string, string>>;
+  /** Node metadata OUTBOUND_PORT / INBOUND_PORT: this sidecar's listener ports (default 15001/15006). */
+  readonly outboundPort?: number;
+  readonly inboundPort?: number;
   /** Admin bind address (default 127.0.0.1:15000). */
   readonly adminHost?: string;
   readonly adminPort?: number;
@@ -41,6 +44,8 @@ export function buildAdsBootstrap(o: AdsBootstrapOptions): Record<string, unknow
   if (o.serviceAccount !== undefined) metadata['SERVICE_ACCOUNT'] = o.serviceAccount;
   if (o.appPorts !== undefined && o.appPorts.length > 0) metadata['APP_PORTS'] = o.appPorts.slice();
   if (o.labels !== undefined && Object.keys(o.labels).length > 0) metadata['LABELS'] = { ...o.labels };
+  if (o.outboundPort !== undefined) metadata['OUTBOUND_PORT'] = o.outboundPort;
+  if (o.inboundPort !== undefined) metadata['INBOUND_PORT'] = o.inboundPort;
   const isIp = /^[\d.]+$/.test(host) || host.includes(':');
   return {
     node: { id: o.nodeId, cluster: o.nodeCluster ?? o.workload ?? o.nodeId, metadata },
