@@ -20,7 +20,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { loadAdsDefinition, jsonToStruct, type WireDiscoveryRequest, type WireDiscoveryResponse } from '../../src/control-plane/server/ads-proto';
 import { TYPE_URL } from '../../src/control-plane/cache/resources';
-import { readField1String } from '../../test/fakes/fake-xds-client';
+import { readField1String } from '../../src/xds/xds-resources';
 import { identityMetadata } from './mesh-gen';
 
 const LDS = TYPE_URL.LISTENER;

@@ -17,6 +17,7 @@ import {
 } from '../../src/control-plane/server/ads-proto';
 import type { ProtoObject } from '../../src/config/compile/proto-json';
 import { TYPE_URL, type XdsResourceSet, type XdsTypeUrl } from '../../src/control-plane/cache/resources';
+import { readField1String } from '../../src/xds/xds-resources';
 
 export interface FakeNode {
   readonly id: string;
@@ -259,39 +260,6 @@ export class FakeXdsClient {
   }
 }
 
-/** Reads protobuf field 1 (a string) from encoded message bytes; '' when absent or malformed. */
-export function readField1String(buf: Buffer): string {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= buf.length) throw new RangeError('truncated');
-      const b = buf[pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-    }
-  };
-  try {
-    while (pos < buf.length) {
-      const tag = varint();
-      const field = Math.floor(tag / 8);
-      const wire = tag & 7;
-      if (wire === 0) varint();
-      else if (wire === 1) pos += 8;
-      else if (wire === 5) pos += 4;
-      else if (wire === 2) {
-        const len = varint();
-        if (field === 1) return buf.toString('utf8', pos, pos + len);
-        pos += len;
-      } else return '';
-    }
-  } catch {
-    return '';
-  }
-  return '';
-}
 
 // ------------------------------------------------------------------------- resource builders
 

@@ -433,26 +433,7 @@ function normaliseDecoded(root: protobuf.Root, type: protobuf.Type, obj: Record<
     const f = type.fields['value']!;
     return { value: obj['value'] ?? (f.type === 'bytes' ? Buffer.alloc(0) : f.typeDefault) };
   }
-  const out: ProtoObject = {};
-  for (const key of Object.keys(obj)) {
-    const field = type.fields[key];
-    const v = obj[key];
-    if (field === undefined || !(field.resolvedType instanceof protobuf.Type)) {
-      out[key] = v;
-      continue;
-    }
-    const ft = field.resolvedType;
-    if (field.map) {
-      const m: Record<string, unknown> = {};
-      for (const k of Object.keys(v as object)) m[k] = normaliseDecoded(root, ft, (v as Record<string, Record<string, unknown>>)[k]!);
-      out[key] = m;
-    } else if (field.repeated) {
-      out[key] = (v as Record<string, unknown>[]).map((e) => normaliseDecoded(root, ft, e));
-    } else {
-      out[key] = normaliseDecoded(root, ft, v as Record<string, unknown>);
-    }
-  }
-  return out;
+  return mapMessageFields(type, obj, (ft, v) => normaliseDecoded(root, ft, v as Record<string, unknown>));
 }
 
 function fieldNameById(type: protobuf.Type, id: number): string {
@@ -505,27 +486,7 @@ function toProtobufjs(root: protobuf.Root, type: protobuf.Type, obj: unknown): u
       break;
   }
   if (WRAPPERS.has(type.fullName)) return obj;
-  const o = obj as ProtoObject;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(o)) {
-    const field = type.fields[key];
-    const v = o[key];
-    if (field === undefined || !(field.resolvedType instanceof protobuf.Type)) {
-      out[key] = v;
-      continue;
-    }
-    const ft = field.resolvedType;
-    if (field.map) {
-      const m: Record<string, unknown> = {};
-      for (const k of Object.keys(v as object)) m[k] = toProtobufjs(root, ft, (v as ProtoObject)[k]);
-      out[key] = m;
-    } else if (field.repeated) {
-      out[key] = (v as unknown[]).map((e) => toProtobufjs(root, ft, e));
-    } else {
-      out[key] = toProtobufjs(root, ft, v);
-    }
-  }
-  return out;
+  return mapMessageFields(type, obj as ProtoObject, (ft, v) => toProtobufjs(root, ft, v));
 }
 
 function jsonToStruct(type: protobuf.Type, obj: Record<string, unknown>): unknown {
@@ -576,4 +537,31 @@ export function packAny(root: protobuf.Root, typeUrl: string, obj: ProtoObject):
   const rest: ProtoObject = {};
   for (const k of Object.keys(obj)) if (k !== '@type') rest[k] = obj[k];
   return { type_url: url, value: encodeProtoObject(root, url.slice(url.lastIndexOf('/') + 1), rest) };
+}
+
+/**
+ * Copies `obj`, passing every message-typed field value (each map value and repeated element) through
+ * `fn` with its resolved type; scalar and enum fields are copied as they are.
+ */
+function mapMessageFields(type: protobuf.Type, obj: Record<string, unknown>, fn: (t: protobuf.Type, v: unknown) => unknown): ProtoObject {
+  const out: ProtoObject = {};
+  for (const key of Object.keys(obj)) {
+    const field = type.fields[key];
+    const v = obj[key];
+    if (field === undefined || !(field.resolvedType instanceof protobuf.Type)) {
+      out[key] = v;
+      continue;
+    }
+    const ft = field.resolvedType;
+    if (field.map) {
+      const m: Record<string, unknown> = {};
+      for (const k of Object.keys(v as object)) m[k] = fn(ft, (v as Record<string, unknown>)[k]);
+      out[key] = m;
+    } else if (field.repeated) {
+      out[key] = (v as unknown[]).map((e) => fn(ft, e));
+    } else {
+      out[key] = fn(ft, v);
+    }
+  }
+  return out;
 }
