@@ -22,52 +22,24 @@ import { EtcdServer, ETCD_MISSING, findEtcdBinary } from './fakes/etcd-server';
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
 import { freePort } from './fakes/ports';
+import { GREETER_HOST, greeterRoutes, greeterService, greeterSubsets, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
 
-const HOST = 'greeter.demo.svc';
+const HOST = GREETER_HOST;
 const PREFIX = '/remora/';
 
 
 /** The greeter service with two workloads (the echo servers themselves) and a weighted split. */
-function meshYaml(v1Port: number, v2Port: number, weights: [number, number]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  resolution: STATIC
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: greeter } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v1, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${v1Port} }, labels: { app: greeter, version: v1 } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v2, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${v2Port} }, labels: { app: greeter, version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: greeter, namespace: demo }
-spec:
-  host: ${HOST}
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
-`;
+function meshYaml(v1Port: number, v2Port: number, _weights: [number, number]): string {
+  return meshDocs(
+    greeterService(),
+    greeterWorkload('greeter-v1', v1Port, { version: 'v1' }),
+    greeterWorkload('greeter-v2', v2Port, { version: 'v2' }),
+    greeterSubsets(),
+  );
 }
 
 function routeYaml(weights: [number, number]): string {
-  return `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  http:
-  - route:
-    - { destination: { host: ${HOST}, subset: v1 }, weight: ${weights[0]} }
-    - { destination: { host: ${HOST}, subset: v2 }, weight: ${weights[1]} }
-`;
+  return greeterRoutes({ weights });
 }
 
 interface DebugConfig { source: string; generation: number; last_rejected: { errors: string[] } | null }

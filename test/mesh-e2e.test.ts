@@ -22,51 +22,18 @@ import { closeClient, createEchoClient, md, unary, type EchoClient } from './fak
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
 import { freePort } from './fakes/ports';
+import { GREETER_HOST, greeterRoutes, greeterService, greeterSubsets, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
 
-const HOST = 'greeter.demo.svc';
-
+const HOST = GREETER_HOST;
 
 function meshYaml(p: { v1In: number; v2In: number }, weights: [number, number], v2Subset = 'v2'): string {
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  resolution: STATIC
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: greeter } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v1, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${p.v1In} }, labels: { app: greeter, version: v1 }, serviceAccount: greeter }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v2, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${p.v2In} }, labels: { app: greeter, version: v2 }, serviceAccount: greeter }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: greeter, namespace: demo }
-spec:
-  host: ${HOST}
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  http:
-  - name: canary
-    match: [{ headers: { x-canary: { exact: "true" } } }]
-    route: [{ destination: { host: ${HOST}, subset: v2 } }]
-  - name: split
-    route:
-    - { destination: { host: ${HOST}, subset: v1 }, weight: ${weights[0]} }
-    - { destination: { host: ${HOST}, subset: ${v2Subset} }, weight: ${weights[1]} }
-`;
+  return meshDocs(
+    greeterService(),
+    greeterWorkload('greeter-v1', p.v1In, { version: 'v1' }, 'greeter'),
+    greeterWorkload('greeter-v2', p.v2In, { version: 'v2' }, 'greeter'),
+    greeterSubsets(),
+    greeterRoutes({ weights, v2Subset, canary: true }),
+  );
 }
 
 describe('mesh: control plane + 3 sidecars over ADS', { timeout: 120_000 }, () => {

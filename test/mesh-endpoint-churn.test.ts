@@ -23,28 +23,15 @@ import { closeClient, createEchoClient, unary, type EchoClient } from './fakes/e
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
 import { freePort } from './fakes/ports';
+import { GREETER_HOST, greeterService, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
 
-const HOST = 'greeter.demo.svc';
+const HOST = GREETER_HOST;
 const CLIENT_NODE = 'client-node';
 
 
 /** The greeter service selecting the given workloads; each entry is (name, sidecar inbound port). */
 function meshYaml(workloads: Array<[string, number]>): string {
-  const wes = workloads.map(([name, inPort]) => `---
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: ${name}, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${inPort} }, labels: { app: greeter, instance: ${name} }, serviceAccount: greeter }
-`).join('');
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  resolution: STATIC
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: greeter } }
-${wes}`;
+  return meshDocs(greeterService(), ...workloads.map(([name, inPort]) => greeterWorkload(name, inPort, { instance: name }, 'greeter')));
 }
 
 interface SynczType { type: string; state: string; versionAcked: string | null }

@@ -23,8 +23,9 @@ import { SERVED_BY } from './fakes/echo-proto';
 import { closeClient, createEchoClient, unary, type EchoClient } from './fakes/echo-client';
 import { httpRequest } from './fakes/http-client';
 import { waitFor } from './fakes/wait';
+import { GREETER_HOST, greeterRoutes, greeterService, greeterSubsets, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
 
-const HOST = 'greeter.demo.svc';
+const HOST = GREETER_HOST;
 const TARGET = `${HOST}:50051`;
 const NODE_ID = 'proxyless-greeter-client';
 const protos = loadEnvoyProtos();
@@ -42,49 +43,13 @@ interface MeshSpec {
 }
 
 function meshYaml(s: MeshSpec): string {
-  const direct = s.directResponse === true
-    ? `  - name: maintenance
-    match: [{ headers: { x-maintenance: { exact: "true" } } }]
-    directResponse: { status: 503, body: { string: "down for maintenance" } }
-`
-    : '';
-  return `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  resolution: STATIC
-  ports: [{ number: 50051, name: grpc, protocol: GRPC }]
-  workloadSelector: { labels: { app: greeter } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v1, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${s.v1.port} }, labels: { app: greeter, version: v1 } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: greeter-v2, namespace: demo }
-spec: { address: 127.0.0.1, ports: { grpc: ${s.v2.port} }, labels: { app: greeter, version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: greeter, namespace: demo }
-spec:
-  host: ${HOST}
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: greeter, namespace: demo }
-spec:
-  hosts: [${HOST}]
-  http:
-${direct}  - name: split
-    route:
-    - { destination: { host: ${HOST}, subset: v1 }, weight: ${s.weights[0]} }
-    - { destination: { host: ${HOST}, subset: v2 }, weight: ${s.weights[1]} }
-`;
+  return meshDocs(
+    greeterService(),
+    greeterWorkload('greeter-v1', s.v1.port, { version: 'v1' }),
+    greeterWorkload('greeter-v2', s.v2.port, { version: 'v2' }),
+    greeterSubsets(),
+    greeterRoutes({ weights: s.weights, directResponse: s.directResponse === true }),
+  );
 }
 
 interface SynczType { type: string; state: string; versionSent: string | null; lastNack: { message: string } | null }
