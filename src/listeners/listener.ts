@@ -11,7 +11,6 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { Clock } from '../core/clock';
 import type { ListenerModel } from '../config/model';
 import type { ListenerStats } from '../observability/metrics';
 import { buildDownstreamTlsServerOptions, checkDownstreamPeer } from '../transport/downstream-tls';
@@ -25,7 +24,6 @@ export interface ListenerOptions {
   /** node:http2 maxSessionMemory in MB (per connection). */
   readonly h2MaxSessionMemoryMb: number;
   readonly logger: Logger;
-  readonly clock: Clock;
 }
 
 const kListener = Symbol('remora.listener');
@@ -42,6 +40,8 @@ export class Listener {
   private readonly h1Sockets = new Set<TaggedSocket>();
   private readonly scheme: string;
   private draining = false;
+  /** Set while a drain waits for the last connection to close. */
+  private onIdle: (() => void) | null = null;
   private bound: net.AddressInfo | null = null;
 
   constructor(
@@ -115,12 +115,24 @@ export class Listener {
     this.server.close();
     for (const s of this.sessions) if (!s.closed) s.close();
     for (const sock of this.h1Sockets) if ((sock[kActive] ?? 0) === 0) sock.destroy();
-    const clock = this.options.clock;
-    const deadline = clock.monotonic() + timeoutMs;
-    while ((this.sessions.size > 0 || this.h1Sockets.size > 0) && clock.monotonic() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
+    if (!this.idle()) {
+      let timer: NodeJS.Timeout | null = null;
+      await Promise.race([
+        new Promise<void>((resolve) => { this.onIdle = resolve; }),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
+      ]);
+      if (timer !== null) clearTimeout(timer);
+      this.onIdle = null;
     }
     this.destroy();
+  }
+
+  /** No connection is open. */
+  private idle(): boolean { return this.sessions.size === 0 && this.h1Sockets.size === 0; }
+
+  /** Called when a connection goes away: completes a drain waiting for the last one. */
+  private connectionGone(): void {
+    if (this.onIdle !== null && this.idle()) this.onIdle();
   }
 
   /** Closes everything now. */
@@ -155,6 +167,7 @@ export class Listener {
   /** @internal */ socketClosed(socket: TaggedSocket): void {
     this.stats.connectionsActive.dec();
     this.h1Sockets.delete(socket);
+    this.connectionGone();
   }
 
   /** @internal */ addSession(session: TaggedSession): void {
@@ -165,7 +178,10 @@ export class Listener {
     if (wnd > 65_535) {
       try { session.setLocalWindowSize(wnd); } catch { /* session already closing */ }
     }
-    session.once('close', () => this.sessions.delete(session));
+    session.once('close', () => {
+      this.sessions.delete(session);
+      this.connectionGone();
+    });
     session.on('error', onSessionError);
     const idle = this.model.hcm.connectionIdleTimeoutMs;
     if (idle !== null) session.setTimeout(idle, onSessionIdle);

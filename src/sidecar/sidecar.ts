@@ -172,7 +172,6 @@ export class Sidecar implements AdminSource {
     return new Listener(model, hcm, hcm.stats, {
       h2MaxSessionMemoryMb: this.options.h2MaxSessionMemoryMb ?? DEFAULT_H2_MAX_SESSION_MEMORY_MB,
       logger: this.runtime.logger.child({ listener: model.name }),
-      clock: this.runtime.clock,
     });
   }
 
