@@ -68,10 +68,13 @@ describe('HTTP/1.1 proxy', { timeout: 60_000 }, () => {
         'x-custom-hop': 'drop-me',
         'proxy-connection': 'keep-alive',
         'x-end-to-end': 'keep-me',
+        // A name that is only a substring of a Connection token is end-to-end, not hop-by-hop.
+        'x-custom': 'keep-me-too',
       },
     });
     assert.equal(res.status, 200);
     const echo = res.json<BackendEcho>();
+    assert.equal(echo.headers['x-custom'], 'keep-me-too');
     assert.equal(echo.headers['keep-alive'], undefined);
     assert.equal(echo.headers['x-custom-hop'], undefined);
     assert.equal(echo.headers['proxy-connection'], undefined);

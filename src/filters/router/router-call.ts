@@ -244,11 +244,11 @@ export class RouterCall implements H2PoolRequest, PickContext {
   private dispatchH1(cluster: Cluster, ep: Endpoint): void {
     const src = this.ctx.headers;
     const headers: Record<string, string | string[]> = {};
-    const connectionTokens = typeof src.connection === 'string' ? src.connection.toLowerCase() : '';
+    const connectionTokens = connectionHeaderTokens(src.connection);
     for (const name in src) {
       const v = src[name];
       if (v === undefined || name.charCodeAt(0) === 0x3a /* : */ || HOP_BY_HOP.has(name) || name === 'host') continue;
-      if (connectionTokens.length > 0 && connectionTokens.includes(name)) continue;
+      if (connectionTokens !== null && connectionTokens.has(name)) continue;
       headers[name] = v;
     }
     headers.host = String(src[':authority'] ?? this.ctx.authority);
@@ -271,9 +271,9 @@ export class RouterCall implements H2PoolRequest, PickContext {
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
     if (this.done || status < 200) return;
     const out: OutgoingHttpHeaders = {};
-    const connectionTokens = typeof headers.connection === 'string' ? headers.connection.toLowerCase() : '';
+    const connectionTokens = connectionHeaderTokens(headers.connection);
     for (const name in headers) {
-      if (HOP_BY_HOP.has(name) || (connectionTokens.length > 0 && connectionTokens.includes(name))) continue;
+      if (HOP_BY_HOP.has(name) || (connectionTokens !== null && connectionTokens.has(name))) continue;
       out[name] = headers[name];
     }
     this.startResponse(status, out, false);
@@ -457,6 +457,21 @@ export class RouterCall implements H2PoolRequest, PickContext {
       body.off('end', onDownstreamEnd);
     }
   }
+}
+
+/**
+ * The header names a `Connection` header lists (RFC 9110 §7.6.1), which are hop-by-hop too; null
+ * when there is none (the common case: no allocation).
+ */
+function connectionHeaderTokens(value: string | string[] | undefined): ReadonlySet<string> | null {
+  if (value === undefined) return null;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const t of joined.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name.length > 0) tokens.add(name);
+  }
+  return tokens;
 }
 
 // ---------------------------------------------------------------- module-level event handlers
