@@ -231,7 +231,64 @@ export interface RouteForwardModel {
   readonly grpcTimeoutHeaderMaxMs: number | null;
   /** `max_stream_duration.max_stream_duration`; null when unset. */
   readonly maxStreamDurationMs: number | null;
+  /** `retry_policy` (route level, else the virtual host's); null = no retries. */
+  readonly retryPolicy: RetryPolicyModel | null;
+  /** `hash_policy` in order (RING_HASH clusters); empty = no hash (a random ring point). */
+  readonly hashPolicy: readonly HashPolicyModel[];
 }
+
+/** `retry_on` conditions as bits (Envoy's names in comments). */
+export const RetryOn = {
+  /** `5xx`: any 5xx response, or a reset/connect failure/refused stream. */
+  HTTP_5XX: 1 << 0,
+  /** `gateway-error`: 502, 503, 504, or a reset/connect failure. */
+  GATEWAY_ERROR: 1 << 1,
+  /** `reset`: the upstream reset or disconnected before responding. */
+  RESET: 1 << 2,
+  /** `connect-failure`. */
+  CONNECT_FAILURE: 1 << 3,
+  /** `refused-stream`: REFUSED_STREAM (always replayed transparently as well). */
+  REFUSED_STREAM: 1 << 4,
+  /** `retriable-status-codes`: the HTTP statuses in `retriableStatusCodes`. */
+  RETRIABLE_STATUS_CODES: 1 << 5,
+  /** gRPC `cancelled` (grpc-status 1, from headers or trailers). */
+  GRPC_CANCELLED: 1 << 6,
+  /** gRPC `deadline-exceeded` (4). */
+  GRPC_DEADLINE_EXCEEDED: 1 << 7,
+  /** gRPC `resource-exhausted` (8). */
+  GRPC_RESOURCE_EXHAUSTED: 1 << 8,
+  /** gRPC `unavailable` (14). */
+  GRPC_UNAVAILABLE: 1 << 9,
+  /** gRPC `internal` (13). */
+  GRPC_INTERNAL: 1 << 10,
+} as const;
+
+export interface RetryPolicyModel {
+  /** OR of `RetryOn` bits; never 0 (a policy without conditions is rejected at compile time). */
+  readonly retryOn: number;
+  /** `num_retries`, default 1. */
+  readonly numRetries: number;
+  /** `per_try_timeout`; null = only the route timeout bounds each try. */
+  readonly perTryTimeoutMs: number | null;
+  /** `retriable_status_codes` (for `retriable-status-codes`). */
+  readonly retriableStatusCodes: readonly number[];
+  /** `retry_back_off.base_interval`, default 25 ms. */
+  readonly backoffBaseMs: number;
+  /** `retry_back_off.max_interval`, default 10 × base (250 ms). */
+  readonly backoffMaxMs: number;
+  /**
+   * `retriable_request_headers`: when non-empty, a request is retried only if it matches one of
+   * them (this is how a route explicitly allows retrying a non-idempotent method, e.g. `:method`
+   * POST). When empty, Remora retries gRPC calls and requests with an idempotent method only.
+   */
+  readonly retriableRequestHeaders: readonly HeaderMatcherModel[];
+}
+
+export type HashPolicyModel =
+  | { readonly kind: 'header'; readonly name: string; readonly terminal: boolean }
+  | { readonly kind: 'cookie'; readonly name: string; readonly terminal: boolean }
+  | { readonly kind: 'source_ip'; readonly terminal: boolean }
+  | { readonly kind: 'query_parameter'; readonly name: string; readonly terminal: boolean };
 
 export interface RouteDirectResponseModel {
   readonly type: 'direct_response';
@@ -264,7 +321,7 @@ export interface RouteModel {
 
 // ---------------------------------------------------------------- clusters
 
-export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH';
 
 export interface EndpointModel {
   readonly host: string;
@@ -308,6 +365,88 @@ export interface ClusterModel {
   readonly dnsRefreshRateMs: number;
   /** `dns_lookup_family`: AUTO (default, v4 preferred as Envoy's V4_PREFERRED), V4_ONLY, V6_ONLY, ALL. */
   readonly dnsLookupFamily: 'AUTO' | 'V4_ONLY' | 'V6_ONLY' | 'V4_PREFERRED' | 'ALL';
+  /** `least_request_lb_config.active_request_bias`, default 1.0. */
+  readonly leastRequestActiveRequestBias: number;
+  /** `ring_hash_lb_config.minimum_ring_size` (default 1024) / `maximum_ring_size` (default 8M). */
+  readonly ringHash: { readonly minimumRingSize: number; readonly maximumRingSize: number };
+  /** `common_lb_config.healthy_panic_threshold`, percent, default 50; 0 disables panic mode. */
+  readonly healthyPanicThresholdPercent: number;
+  /** `circuit_breakers.thresholds` for priority DEFAULT (Envoy's defaults when absent). */
+  readonly circuitBreakers: CircuitBreakersModel;
+  /** `outlier_detection`; null = off. */
+  readonly outlierDetection: OutlierDetectionModel | null;
+  /** `health_checks` (at most one is supported); empty = no active health checking. */
+  readonly healthChecks: readonly HealthCheckModel[];
+}
+
+export interface CircuitBreakersModel {
+  /** `max_connections`, default 1024 (HTTP/1.1 connections; for HTTP/2 one connection per endpoint is the pool's own limit). */
+  readonly maxConnections: number;
+  /** `max_pending_requests`, default 1024 (requests waiting for a connection or stream). */
+  readonly maxPendingRequests: number;
+  /** `max_requests`, default 1024 (active requests). */
+  readonly maxRequests: number;
+  /** `max_retries`, default 3 (active retries); ignored when `retryBudget` is set. */
+  readonly maxRetries: number;
+  /**
+   * `retry_budget`. Remora default ON: 20% of active requests, minimum 3 concurrent retries (Envoy
+   * applies only `max_retries` unless a budget is configured). Null when thresholds are given
+   * without a `retry_budget`: then `maxRetries` applies, as in Envoy.
+   */
+  readonly retryBudget: { readonly budgetPercent: number; readonly minRetryConcurrency: number } | null;
+}
+
+export interface OutlierDetectionModel {
+  /** `consecutive_5xx`, default 5. */
+  readonly consecutive5xx: number;
+  /** `consecutive_gateway_failure`, default 5. */
+  readonly consecutiveGatewayFailure: number;
+  /** `consecutive_local_origin_failure`, default 5 (counted only with `split_external_local_origin_errors`). */
+  readonly consecutiveLocalOriginFailure: number;
+  /** `split_external_local_origin_errors`, default false (local-origin failures then count as 5xx). */
+  readonly splitExternalLocalOriginErrors: boolean;
+  /** `interval`, default 10 s: how often ejections are reviewed (un-ejection by time). */
+  readonly intervalMs: number;
+  /** `base_ejection_time`, default 30 s; an endpoint's n-th ejection lasts n × base (capped). */
+  readonly baseEjectionTimeMs: number;
+  /** `max_ejection_time`, default 300 s. */
+  readonly maxEjectionTimeMs: number;
+  /** `max_ejection_percent`, default 10. */
+  readonly maxEjectionPercent: number;
+  /** `enforcing_consecutive_5xx`, default 100. */
+  readonly enforcingConsecutive5xx: number;
+  /** `enforcing_consecutive_gateway_failure`, default 0 (as Envoy). */
+  readonly enforcingConsecutiveGatewayFailure: number;
+  /** `enforcing_consecutive_local_origin_failure`, default 100. */
+  readonly enforcingConsecutiveLocalOriginFailure: number;
+}
+
+export interface HealthCheckModel {
+  /** `timeout` (required). */
+  readonly timeoutMs: number;
+  /** `interval` (required). */
+  readonly intervalMs: number;
+  /** `initial_jitter`, default 0. */
+  readonly initialJitterMs: number;
+  /** `interval_jitter`, default 0. */
+  readonly intervalJitterMs: number;
+  /** `interval_jitter_percent`, default 0. */
+  readonly intervalJitterPercent: number;
+  /** `unhealthy_threshold` (required). */
+  readonly unhealthyThreshold: number;
+  /** `healthy_threshold` (required). */
+  readonly healthyThreshold: number;
+  /** `unhealthy_interval`; null = `intervalMs`. */
+  readonly unhealthyIntervalMs: number | null;
+  readonly check:
+    | { readonly type: 'grpc'; readonly serviceName: string; readonly authority: string | null }
+    | {
+      readonly type: 'http';
+      readonly path: string;
+      readonly host: string | null;
+      /** `expected_statuses` as [start, end) ranges; default [[200, 201)]. */
+      readonly expectedStatuses: readonly (readonly [number, number])[];
+    };
 }
 
 export interface ClusterLoadAssignmentModel {

@@ -21,6 +21,8 @@ export type LocalReplyReason =
   | 'bad_request'
   | 'draining'
   | 'direct_response'
+  | 'rate_limited'
+  | 'fault_abort'
   | 'internal';
 
 export abstract class ProxyError extends Error {
@@ -95,6 +97,23 @@ export class OverflowError extends ProxyError {
   readonly code = 'REMORA_ERR_OVERFLOW';
   readonly reason = 'overflow';
   constructor(what: string) { super('upstream overflow', { cause: what }); }
+}
+
+/** A local or global rate limit refused the request (429 / RESOURCE_EXHAUSTED). */
+export class RateLimitedError extends ProxyError {
+  readonly code = 'REMORA_ERR_RATE_LIMITED';
+  readonly reason = 'rate_limited';
+  constructor(what: string) { super('rate limited', { cause: what }); }
+}
+
+/**
+ * Fault injection aborted the request with a configured status: `httpStatus` for HTTP clients,
+ * `grpcStatus` for gRPC clients (when the fault names only one, core/status.ts derives the other).
+ */
+export class FaultAbortError extends ProxyError {
+  readonly code = 'REMORA_ERR_FAULT_ABORT';
+  readonly reason = 'fault_abort';
+  constructor(readonly httpStatus: number | null, readonly grpcStatus: number | null) { super('fault filter abort'); }
 }
 
 export class HeaderOverflowError extends ProxyError {

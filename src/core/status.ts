@@ -6,7 +6,7 @@
  * https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md and
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#errors.
  */
-import { ProxyError, UpstreamResetError, type LocalReplyReason } from './errors';
+import { FaultAbortError, ProxyError, UpstreamResetError, type LocalReplyReason } from './errors';
 
 export const GrpcStatus = {
   OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5,
@@ -20,10 +20,12 @@ export interface SyntheticResponse {
   readonly grpcStatus: number;
   readonly message: string;
   readonly reason: LocalReplyReason;
+  /** Extra response headers of this reply (e.g. `x-remora-overloaded` on overflow); null when none. */
+  readonly headers: Readonly<Record<string, string>> | null;
 }
 
-const frozen = (httpStatus: number, grpcStatus: number, message: string, reason: LocalReplyReason): SyntheticResponse =>
-  Object.freeze({ httpStatus, grpcStatus, message, reason });
+const frozen = (httpStatus: number, grpcStatus: number, message: string, reason: LocalReplyReason, headers: Readonly<Record<string, string>> | null = null): SyntheticResponse =>
+  Object.freeze({ httpStatus, grpcStatus, message, reason, headers });
 
 const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
   no_route: frozen(404, GrpcStatus.UNIMPLEMENTED, 'no route matched', 'no_route'),
@@ -34,7 +36,9 @@ const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
   upstream_timeout: frozen(504, GrpcStatus.DEADLINE_EXCEEDED, 'upstream request timeout', 'upstream_timeout'),
   stream_idle_timeout: frozen(408, GrpcStatus.DEADLINE_EXCEEDED, 'stream idle timeout', 'stream_idle_timeout'),
   request_timeout: frozen(408, GrpcStatus.DEADLINE_EXCEEDED, 'request timeout', 'request_timeout'),
-  overflow: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream overflow', 'overflow'),
+  overflow: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream overflow', 'overflow', Object.freeze({ 'x-remora-overloaded': 'true' })),
+  rate_limited: frozen(429, GrpcStatus.RESOURCE_EXHAUSTED, 'rate limited', 'rate_limited'),
+  fault_abort: frozen(503, GrpcStatus.UNAVAILABLE, 'fault filter abort', 'fault_abort'),
   header_overflow: frozen(431, GrpcStatus.RESOURCE_EXHAUSTED, 'request header fields too large', 'header_overflow'),
   bad_request: frozen(400, GrpcStatus.INTERNAL, 'bad request', 'bad_request'),
   draining: frozen(503, GrpcStatus.UNAVAILABLE, 'proxy is draining', 'draining'),
@@ -50,6 +54,11 @@ export function toSyntheticResponse(err: unknown): SyntheticResponse {
     if (grpc !== GrpcStatus.UNAVAILABLE) return frozen(503, grpc, err.message, 'upstream_reset');
   }
   if (err.reason === 'bad_request') return frozen(400, GrpcStatus.INTERNAL, err.message, 'bad_request');
+  if (err instanceof FaultAbortError) {
+    const http = err.httpStatus ?? (err.grpcStatus !== null ? grpcStatusToHttpStatus(err.grpcStatus) : 503);
+    const grpc = err.grpcStatus ?? httpStatusToGrpcStatus(http);
+    return frozen(http, grpc, err.message, 'fault_abort');
+  }
   return BY_REASON[err.reason];
 }
 

@@ -11,7 +11,10 @@ import type { StreamContext } from './stream-context';
 export const enum FilterStatus {
   /** Go on to the next filter. */
   Continue = 0,
-  /** Stop: this filter sent a local reply (or will resume the chain itself). */
+  /**
+   * Stop: this filter sent a local reply, or (asynchronous filters: rate-limit service calls,
+   * fault delays) it will call `ctx.continueChain()` exactly once later, or reply locally then.
+   */
   StopIteration = 1,
 }
 

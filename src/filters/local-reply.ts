@@ -5,6 +5,7 @@
  * response has already started, a gRPC stream waiting for trailers gets them with the status; any
  * other exchange is reset, never left hanging. Internals (cause, addresses) never reach the client.
  */
+import type { OutgoingHttpHeaders } from 'node:http';
 import { encodeGrpcMessage, toSyntheticResponse, type SyntheticResponse } from '../core/status';
 import type { StreamContext } from './stream-context';
 
@@ -33,16 +34,25 @@ export function sendSyntheticResponse(ctx: StreamContext, reply: SyntheticRespon
   if (ctx.isGrpc) {
     ctx.responseStatus = 200;
     ctx.grpcStatus = reply.grpcStatus;
-    ds.respond(200, {
+    ds.respond(200, withExtraHeaders(ctx, reply, {
       'content-type': 'application/grpc',
       'grpc-status': String(reply.grpcStatus),
       'grpc-message': encodeGrpcMessage(reply.message),
-    }, true, false);
+    }), true, false);
     return;
   }
   ctx.responseStatus = reply.httpStatus;
   const body = Buffer.from(reply.message + '\n');
-  ds.respond(reply.httpStatus, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length }, false, false);
+  ds.respond(reply.httpStatus, withExtraHeaders(ctx, reply, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length }), false, false);
   ds.write(body);
   ds.end(null);
+}
+
+/** The reply's own headers and the stream's `responseHeadersToAdd`, added to `headers`. */
+function withExtraHeaders(ctx: StreamContext, reply: SyntheticResponse, headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const own = reply.headers;
+  if (own !== null) for (const name in own) headers[name] = own[name];
+  const extra = ctx.responseHeadersToAdd;
+  if (extra !== null) for (const name in extra) headers[name] = extra[name];
+  return headers;
 }

@@ -32,9 +32,31 @@ export interface Downstream {
   reset(h2Code: number): void;
 }
 
+/** Resumes a filter chain that a filter paused (implemented by the connection manager). */
+export interface FilterChainDriver {
+  resume(ctx: StreamContext): void;
+}
+
+/** What the connection manager needs from the router's per-stream call. */
+export interface StreamCall {
+  /** The downstream closed (finished, cancelled or reset); abort anything still in flight. */
+  downstreamClosed(): void;
+}
+
 export class StreamContext {
   /** The route that matched, resolved once by the connection manager before the filter chain. */
   route: CompiledRoute | null = null;
+  /**
+   * Headers every response of this stream gets (upstream responses and local replies), e.g. the
+   * rate-limit filters' `x-ratelimit-*`. Null when none; filters create it on first use.
+   */
+  responseHeadersToAdd: Record<string, string> | null = null;
+  /** @internal The router's call once started (the connection manager cancels it on close). */
+  call: StreamCall | null = null;
+  /** @internal Index of the next filter to run (the connection manager's chain cursor). */
+  nextFilter = 0;
+  /** @internal Set by the connection manager; used by `continueChain`. */
+  chain: FilterChainDriver | null = null;
   /** Final response status seen by the client (0 until a response starts). */
   responseStatus = 0;
   /** gRPC status sent to the client, -1 when none (not gRPC or not finished). */
@@ -56,4 +78,15 @@ export class StreamContext {
     readonly remoteAddress: string,
     readonly startTime: number,
   ) {}
+
+  /**
+   * For asynchronous filters: a filter that returned `StopIteration` without replying calls this
+   * once when it is done, and the chain goes on with the next filter (then the route action).
+   * A no-op when the stream has closed or a response has started meanwhile.
+   */
+  continueChain(): void {
+    const ds = this.downstream;
+    if (this.chain === null || this.finished || ds.closed || ds.responseStarted) return;
+    this.chain.resume(this);
+  }
 }

@@ -17,7 +17,7 @@ import type { HttpConnectionManagerModel } from '../config/model';
 import { FilterStatus, type HttpFilterFactory } from '../filters/filter';
 import { sendLocalReply } from '../filters/local-reply';
 import { RouterCall, type RouterDeps } from '../filters/router/router-call';
-import { StreamContext, type RequestHeaders } from '../filters/stream-context';
+import { StreamContext, type FilterChainDriver, type RequestHeaders } from '../filters/stream-context';
 import type { ListenerStats } from '../observability/metrics';
 import type { CompiledRoute, RouteTable } from '../routing/route-table';
 import { applyHeaderMutations } from '../routing/header-mutations';
@@ -30,10 +30,9 @@ const FLAG_END_STREAM = 0x1;
 const HEADER_ENTRY_OVERHEAD = 32;
 
 const kCtx = Symbol('remora.streamContext');
-const kCall = Symbol('remora.streamCall');
-type Tagged = { [kCtx]?: StreamContext; [kCall]?: RouterCall | null };
+type Tagged = { [kCtx]?: StreamContext };
 
-export class HttpConnectionManager {
+export class HttpConnectionManager implements FilterChainDriver {
   /** Stream idle timeout to apply when a route sets none. */
   private readonly streamIdleTimeoutMs: number | null;
   private readonly replaceRequestId: boolean;
@@ -60,7 +59,6 @@ export class HttpConnectionManager {
     );
     this.stats.streamsActive.inc();
     (stream as Tagged)[kCtx] = ctx;
-    (stream as Tagged)[kCall] = null;
     stream.on('close', onH2StreamClose);
     stream.on('error', onStreamError);
     const overflow = this.checkHeaderLimits(rawHeaders);
@@ -68,7 +66,7 @@ export class HttpConnectionManager {
       sendLocalReply(ctx, overflow);
       return;
     }
-    (stream as Tagged)[kCall] = this.dispatch(ctx);
+    this.dispatch(ctx);
   }
 
   /** Entry point for one HTTP/1.1 request (the listener's h1 server 'request' event). */
@@ -90,7 +88,6 @@ export class HttpConnectionManager {
     );
     this.stats.streamsActive.inc();
     (res as Tagged)[kCtx] = ctx;
-    (res as Tagged)[kCall] = null;
     res.on('close', onH1ResponseClose);
     const raw = req.rawHeaders;
     if (raw.length / 2 > this.model.maxHeadersCount) {
@@ -101,7 +98,7 @@ export class HttpConnectionManager {
       sendLocalReply(ctx, new BadRequestError('invalid request target'));
       return;
     }
-    (res as Tagged)[kCall] = this.dispatch(ctx);
+    this.dispatch(ctx);
   }
 
   /** Envoy's max_request_headers_kb and max_headers_count; null when within limits. */
@@ -115,7 +112,7 @@ export class HttpConnectionManager {
   }
 
   /** Common request path after the codec: headers, route, filters, action. */
-  private dispatch(ctx: StreamContext): RouterCall | null {
+  private dispatch(ctx: StreamContext): void {
     const model = this.model;
     const headers = ctx.headers;
     // Envoy: an edge proxy (use_remote_address) replaces a client's x-request-id unless told to keep it.
@@ -128,28 +125,43 @@ export class HttpConnectionManager {
     const route = table === null ? null : table.match(ctx);
     if (route === null) {
       sendLocalReply(ctx, new NoRouteError());
-      return null;
+      return;
     }
     ctx.route = route;
+    if (this.filters.length > 0) ctx.chain = this;
+    this.runChain(ctx);
+  }
+
+  /** FilterChainDriver: an asynchronous filter finished; go on after it. */
+  resume(ctx: StreamContext): void {
+    this.runChain(ctx);
+  }
+
+  /** Runs the filters from `ctx.nextFilter`, then the route action, unless a filter stops. */
+  private runChain(ctx: StreamContext): void {
     const filters = this.filters;
-    for (let i = 0; i < filters.length; i++) {
-      if (filters[i].createFilter().onRequestHeaders(ctx) === FilterStatus.StopIteration) return null;
+    while (ctx.nextFilter < filters.length) {
+      const filter = filters[ctx.nextFilter++].createFilter();
+      if (filter.onRequestHeaders(ctx) === FilterStatus.StopIteration) return;
     }
+    ctx.chain = null;
+    const route = ctx.route!;
     const action = route.model.action;
     switch (action.type) {
       case 'route': {
         const call = new RouterCall(ctx, route, action, this.router,
-          action.idleTimeoutMs ?? this.streamIdleTimeoutMs, model.requestTimeoutMs);
+          action.idleTimeoutMs ?? this.streamIdleTimeoutMs, this.model.requestTimeoutMs);
+        ctx.call = call;
         call.start();
-        return call;
+        return;
       }
       case 'direct_response':
         this.directResponse(ctx, route, action.status, action.body);
-        return null;
+        return;
       case 'redirect': {
         const location = route.redirectLocation(ctx, ctx.scheme);
         this.directResponse(ctx, route, action.status, null, location);
-        return null;
+        return;
       }
     }
   }
@@ -163,6 +175,8 @@ export class HttpConnectionManager {
     }
     const levels = route.responseHeaderMutations;
     for (let i = 0; i < levels.length; i++) applyHeaderMutations(headers, levels[i].adds, levels[i].removes);
+    const extra = ctx.responseHeadersToAdd;
+    if (extra !== null) for (const name in extra) headers[name] = extra[name];
     ctx.responseStatus = status;
     ctx.listener.localReply('direct_response');
     const ds = ctx.downstream;
@@ -174,20 +188,21 @@ export class HttpConnectionManager {
   }
 }
 
-function finishStream(ctx: StreamContext, call: RouterCall | null | undefined): void {
+function finishStream(ctx: StreamContext): void {
   if (ctx.finished) return;
   ctx.finished = true;
-  if (call) call.downstreamClosed();
+  const call = ctx.call;
+  if (call !== null) call.downstreamClosed();
   ctx.listener.streamsActive.dec();
   ctx.listener.request(ctx.responseStatus, ctx.isGrpc ? ctx.grpcStatus : -1);
 }
 
 function onH2StreamClose(this: http2.ServerHttp2Stream & Tagged): void {
-  finishStream(this[kCtx]!, this[kCall]);
+  finishStream(this[kCtx]!);
 }
 
 function onH1ResponseClose(this: ServerResponse & Tagged): void {
-  finishStream(this[kCtx]!, this[kCall]);
+  finishStream(this[kCtx]!);
 }
 
 function onStreamError(this: http2.ServerHttp2Stream): void {

@@ -10,7 +10,7 @@ import { ClusterManager } from './cluster-manager';
 import type { PickContext, PickResult } from './lb/picker';
 import { clusterModel, endpointModel, RecordingFactories, testRuntime } from '../../test/fakes/upstream-fakes';
 
-const ctx: PickContext = { random: seededRandom(3), exclude: null };
+const ctx: PickContext = { random: seededRandom(3), exclude: null, hash: null };
 
 function manager(f = new RecordingFactories()): ClusterManager {
   return new ClusterManager(testRuntime(), { factories: f });

@@ -15,7 +15,7 @@ import {
   clusterModel, endpointModel, RecordingFactories, testRuntime, upstreamTlsModel, type FakeH1Pool, type FakeH2Pool,
 } from '../../test/fakes/upstream-fakes';
 
-const ctx: PickContext = { random: seededRandom(3), exclude: null };
+const ctx: PickContext = { random: seededRandom(3), exclude: null, hash: null };
 
 function picked(r: PickResult): Endpoint {
   assert.equal(r.type, 'complete');

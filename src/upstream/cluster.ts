@@ -19,6 +19,7 @@ import type { Runtime } from '../core/runtime';
 import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
 import { DnsResolver, type DnsResolverSink, type LookupFn } from './dns-resolver';
 import { Endpoint, endpointKey, HealthFlag, type HealthFlagBit } from './endpoint';
+import type { OutcomeSink, UpstreamOutcome } from './outcome';
 import { H2Pool, type H2PoolOptions } from './h2-pool';
 import { createH1Pool } from './h1-pool';
 import { buildPicker } from './lb/build-picker';
@@ -53,6 +54,8 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   readonly model: ClusterModel;
   /** Set by the ClusterManager: false for bootstrap (static) clusters, true for CDS ones. Admin only. */
   addedViaApi = false;
+  /** Consumer of attempt outcomes (the outlier detector); null when outlier detection is off. */
+  outcomes: OutcomeSink | null = null;
 
   private readonly runtime: Runtime;
   private readonly logger: Logger;
@@ -174,6 +177,15 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   setHealthFlag(ep: Endpoint, flag: HealthFlagBit, failed: boolean): void {
     if (this.closed || this.byKey.get(ep.key) !== ep) return;
     if (ep.setFlag(flag, failed)) this.publish();
+  }
+
+  /**
+   * Hot path: the router reports the outcome of one attempt on `ep`; forwarded to the outlier
+   * detector when the cluster has one.
+   */
+  reportOutcome(ep: Endpoint, outcome: UpstreamOutcome): void {
+    const sink = this.outcomes;
+    if (sink !== null) sink.report(ep, outcome);
   }
 
   /** @internal DnsResolverSink: a STRICT_DNS round completed. */

@@ -7,6 +7,7 @@ import type { ClusterModel, UpstreamTlsModel } from '../config/model';
 import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
 import { TestPki } from '../../test/fakes/openssl-pki';
 import { createH1Pool } from './h1-pool';
+import { DEFAULT_CIRCUIT_BREAKERS, DEFAULT_RING_HASH } from '../config/compile/cluster';
 
 function cluster(over: Partial<ClusterModel> = {}): ClusterModel {
   return {
@@ -14,6 +15,12 @@ function cluster(over: Partial<ClusterModel> = {}): ClusterModel {
     endpoints: [], edsServiceName: null, protocol: 'http1', http2MaxConcurrentStreams: 2147483647,
     http2InitialStreamWindowSize: 268435456, http2InitialConnectionWindowSize: 268435456, idleTimeoutMs: 3_600_000,
     maxRequestsPerConnection: null, tls: null, dnsRefreshRateMs: 5000,
+    leastRequestActiveRequestBias: 1,
+    ringHash: DEFAULT_RING_HASH,
+    healthyPanicThresholdPercent: 50,
+    circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
+    outlierDetection: null,
+    healthChecks: [],
     dnsLookupFamily: 'AUTO', ...over,
   };
 }

@@ -3,6 +3,7 @@
  * random, a ClusterModel builder with Envoy's defaults, and pool/TLS factories that record what
  * the cluster asked for instead of opening connections. Not used by production code.
  */
+import { DEFAULT_CIRCUIT_BREAKERS, DEFAULT_RING_HASH } from '../../src/config/compile/cluster';
 import type * as tls from 'node:tls';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -47,6 +48,12 @@ export function clusterModel(name: string, over: Partial<ClusterModel> = {}): Cl
     tls: null,
     dnsRefreshRateMs: 5000,
     dnsLookupFamily: 'AUTO',
+    leastRequestActiveRequestBias: 1,
+    ringHash: DEFAULT_RING_HASH,
+    healthyPanicThresholdPercent: 50,
+    circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
+    outlierDetection: null,
+    healthChecks: [],
     ...over,
   };
 }

@@ -41,7 +41,7 @@ function run(picker: Picker, ctx: PickContext, n: number): number {
 function measure(policy: LbPolicy, size: number, weighted: boolean): number {
   const picker = buildPicker(policy, endpoints(size, weighted), { clusterName: 'bench', random: seededRandom(1), choiceCount: 2 });
   // Picks use the production random source (Math.random); the mulberry32 seededRandom costs ~10–20 ns more per draw.
-  const ctx: PickContext = { random: systemRandom, exclude: null };
+  const ctx: PickContext = { random: systemRandom, exclude: null, hash: null };
   run(picker, ctx, Math.min(ITERATIONS, 200_000)); // warm-up (JIT)
   let best = Infinity;
   for (let round = 0; round < 3; round++) {

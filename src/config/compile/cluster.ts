@@ -4,7 +4,7 @@
  * HTTP protocol (from `typed_extension_protocol_options` HttpProtocolOptions or the deprecated
  * top-level `http2_protocol_options`), upstream TLS and DNS settings.
  */
-import type { ClusterModel, UpstreamProtocol, UpstreamTlsModel } from '../model';
+import type { CircuitBreakersModel, ClusterModel, UpstreamProtocol, UpstreamTlsModel } from '../model';
 import type { ValidationResult } from '../../core/errors';
 import {
   checkAdsConfigSource, CompileDeps, Issues, joinPath, msg, onlyFields, optDurationMs, str, wrappedInt,
@@ -17,6 +17,13 @@ export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.Htt
 const HTTP_PROTOCOL_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`;
 const MAX_INT32 = 2147483647;
 const DEFAULT_WINDOW = 268435456;
+/** Envoy's `ring_hash_lb_config` defaults. */
+export const DEFAULT_RING_HASH = Object.freeze({ minimumRingSize: 1024, maximumRingSize: 8 * 1024 * 1024 });
+/** Envoy's default thresholds plus Remora's default retry budget (20%, min 3). */
+export const DEFAULT_CIRCUIT_BREAKERS: CircuitBreakersModel = Object.freeze({
+  maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3,
+  retryBudget: Object.freeze({ budgetPercent: 20, minRetryConcurrency: 3 }),
+});
 
 interface ProtocolSettings {
   protocol: UpstreamProtocol;
@@ -190,5 +197,11 @@ export function compileClusterInto(issues: Issues, deps: CompileDeps, c: ProtoOb
     tls,
     dnsRefreshRateMs: dnsRefreshRateMs ?? 5000,
     dnsLookupFamily: family as ClusterModel['dnsLookupFamily'],
+    leastRequestActiveRequestBias: 1,
+    ringHash: DEFAULT_RING_HASH,
+    healthyPanicThresholdPercent: 50,
+    circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
+    outlierDetection: null,
+    healthChecks: [],
   };
 }

@@ -265,6 +265,8 @@ function compileRouteAction(issues: Issues, a: ProtoObject, path: string): Route
     hostRewriteLiteral: str(a, 'host_rewrite_literal') ?? null,
     grpcTimeoutHeaderMaxMs,
     maxStreamDurationMs,
+    retryPolicy: null,
+    hashPolicy: [],
   };
   return issues.count === before ? route : null;
 }

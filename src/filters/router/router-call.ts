@@ -58,6 +58,7 @@ export interface RouterDeps {
 export class RouterCall implements H2PoolRequest, PickContext {
   readonly random;
   exclude: Endpoint | null = null;
+  hash: number | null = null;
   upstreamHeaders: http2.OutgoingHttpHeaders;
   upstreamEndStream: boolean;
 
@@ -324,6 +325,8 @@ export class RouterCall implements H2PoolRequest, PickContext {
     }
     const levels = this.route.responseHeaderMutations;
     for (let i = 0; i < levels.length; i++) applyHeaderMutations(headers as MutableHeaders, levels[i].adds, levels[i].removes);
+    const extra = ctx.responseHeadersToAdd;
+    if (extra !== null) for (const name in extra) headers[name] = extra[name];
     if (ctx.isGrpc && endStream) {
       const gs = headers['grpc-status'];
       ctx.grpcStatus = gs === undefined ? -1 : Number(gs);

@@ -17,5 +17,6 @@ export function buildPicker(policy: LbPolicy, endpoints: readonly Endpoint[], op
     case 'ROUND_ROBIN': return new RoundRobinPicker(level, options);
     case 'LEAST_REQUEST': return new LeastRequestPicker(level, options);
     case 'RANDOM': return new RandomPicker(level, options);
+    case 'RING_HASH': return new RoundRobinPicker(level, options); // placeholder until the ring-hash picker lands
   }
 }

@@ -26,6 +26,11 @@ export interface PickContext {
    * whenever another routable one exists (Envoy's `previous_hosts` retry predicate); null otherwise.
    */
   readonly exclude: Endpoint | null;
+  /**
+   * The request's hash from the route's `hash_policy` (an unsigned 32-bit integer), for RING_HASH;
+   * null when the route has no hash policy or no policy produced a value (a random point is used).
+   */
+  readonly hash: number | null;
 }
 
 export interface Picker {

@@ -17,7 +17,7 @@ function ep(port: number, over: Partial<EndpointModel> = {}): Endpoint {
 }
 
 function ctx(random: RandomSource = seededRandom(1), exclude: Endpoint | null = null): PickContext {
-  return { random, exclude };
+  return { random, exclude, hash: null };
 }
 
 function build(policy: LbPolicy, eps: Endpoint[], seed = 7, choiceCount = 2): Picker {
