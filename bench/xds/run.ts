@@ -78,7 +78,7 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
   fs.writeFileSync(file, generateMesh(opts.services));
   const here = __dirname;
   const cp = children.track(fork(path.join(here, 'control-plane-proc.ts'), ['--config', file, '--debounce-ms', String(opts.debounceMs)], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(process.env.REMORA_BENCH_CP_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', process.env.REMORA_BENCH_CP_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));
   const ready = await waitMessage<{ xdsPort: number; pid: number }>(cp, (m) => m['type'] === 'ready', 60_000, 'control plane ready');
   const pid = cp.pid!;

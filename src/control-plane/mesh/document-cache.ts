@@ -7,12 +7,23 @@
  */
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 
+/**
+ * The loader's memo for one cached document: what validating it produced the last time, and where
+ * (`key`, e.g. file and index). The cache only stores it; the loader decides when it applies.
+ */
+export interface DocumentMemo {
+  key: string;
+  read: unknown;
+}
+
 /** One document as the loader consumes it. */
 export interface ParsedDocument {
   /** Null for an empty document (counted for the index, then skipped). */
   readonly doc: Document.Parsed | null;
   /** Line/col lookup in file coordinates. */
   readonly lineCounter: LineCounter;
+  /** Lives as long as the document's text stays in the cache. */
+  readonly memo: DocumentMemo;
 }
 
 interface Chunk {
@@ -25,10 +36,14 @@ interface Chunk {
 
 interface CachedChunk {
   readonly docs: readonly Document.Parsed[];
+  readonly memos: readonly DocumentMemo[];
   readonly lc: LineCounter;
+  /** The file-coordinates view for `viewOffset` (reused while the chunk does not move). */
+  view: LineCounter | null;
+  viewOffset: number;
 }
 
-const SEPARATOR = /^---[ \t]*(?:#.*)?$/;
+const SEPARATOR_REST = /^[ \t]*(?:#.*)?\r?$/;
 const UNSPLITTABLE = /^(?:%|\.\.\.|---[ \t]*[^ \t#\r\n])/m;
 
 export class MeshDocumentCache {
@@ -39,22 +54,27 @@ export class MeshDocumentCache {
   documents(text: string): ParsedDocument[] {
     if (UNSPLITTABLE.test(text)) {
       const lineCounter = new LineCounter();
-      return parseAllDocuments(text, { lineCounter, uniqueKeys: true }).map((doc) => ({ doc: doc as Document.Parsed, lineCounter }));
+      return parseAllDocuments(text, { lineCounter, uniqueKeys: true }).map((doc) => ({ doc: doc as Document.Parsed, lineCounter, memo: newMemo() }));
     }
     const out: ParsedDocument[] = [];
     for (const chunk of split(text)) {
       let cached = this.used.get(chunk.text) ?? this.chunks.get(chunk.text);
       if (cached === undefined) {
         const lc = new LineCounter();
-        cached = { docs: parseAllDocuments(chunk.text, { lineCounter: lc, uniqueKeys: true }) as Document.Parsed[], lc };
+        const docs = parseAllDocuments(chunk.text, { lineCounter: lc, uniqueKeys: true }) as Document.Parsed[];
+        cached = { docs, memos: docs.map(newMemo), lc, view: null, viewOffset: -1 };
       }
       this.used.set(chunk.text, cached);
-      const lineCounter = shifted(cached.lc, chunk.lineOffset);
+      if (cached.viewOffset !== chunk.lineOffset) {
+        cached.view = shifted(cached.lc, chunk.lineOffset);
+        cached.viewOffset = chunk.lineOffset;
+      }
+      const lineCounter = cached.view!;
       if (cached.docs.length === 0) {
-        if (chunk.afterMarker) out.push({ doc: null, lineCounter });
+        if (chunk.afterMarker) out.push({ doc: null, lineCounter, memo: newMemo() });
         continue;
       }
-      for (const doc of cached.docs) out.push({ doc, lineCounter });
+      for (let i = 0; i < cached.docs.length; i++) out.push({ doc: cached.docs[i]!, lineCounter, memo: cached.memos[i]! });
     }
     return out;
   }
@@ -66,18 +86,31 @@ export class MeshDocumentCache {
   }
 }
 
+function newMemo(): DocumentMemo {
+  return { key: '', read: null };
+}
+
+/** Splits at column-0 `---` lines (optionally followed by blanks or a comment) in one pass. */
 function split(text: string): Chunk[] {
-  const lines = text.split('\n');
   const chunks: Chunk[] = [];
-  let start = 0;
+  let start = 0; // offset of the current chunk
+  let startLine = 0;
+  let line = 0; // line number of `pos`
   let afterMarker = false;
-  for (let i = 0; i < lines.length; i++) {
-    if (!SEPARATOR.test(lines[i]!.replace(/\r$/, ''))) continue;
-    chunks.push({ text: lines.slice(start, i).join('\n'), lineOffset: start, afterMarker });
-    start = i + 1;
-    afterMarker = true;
+  let pos = 0; // start of the current line
+  while (pos <= text.length) {
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = text.length;
+    if (text.charCodeAt(pos) === 0x2d && text.startsWith('---', pos) && SEPARATOR_REST.test(text.slice(pos + 3, eol))) {
+      chunks.push({ text: text.slice(start, pos === 0 ? 0 : pos - 1), lineOffset: startLine, afterMarker });
+      start = eol + 1;
+      startLine = line + 1;
+      afterMarker = true;
+    }
+    pos = eol + 1;
+    line++;
   }
-  chunks.push({ text: lines.slice(start).join('\n'), lineOffset: start, afterMarker });
+  chunks.push({ text: start >= text.length ? '' : text.slice(start), lineOffset: startLine, afterMarker });
   return chunks;
 }
 

@@ -4,8 +4,10 @@
  * field path, line:col and reason). Owns the document envelope (apiVersion/kind/metadata/spec),
  * dispatch to the per-kind validators, and the cross-document rules: duplicate (kind, namespace,
  * name), hosts declared once, one VirtualService/DestinationRule per host, and dangling host,
- * port and subset references. Pure and synchronous (the optional document cache only memoises
- * parsing); used by the control plane and `remora validate`.
+ * port and subset references. Pure and synchronous; used by the control plane and `remora
+ * validate`. With a shared MeshDocumentCache, an unchanged document (same text, file and index)
+ * reuses its parse and its validated value from the previous load, so a reload costs the changed
+ * documents plus the cross-document checks.
  */
 import { isIP } from 'node:net';
 import { MeshDocumentCache } from './document-cache';
@@ -53,23 +55,48 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   for (const file of [...files.keys()].sort()) {
     const list = cache.documents(files.get(file)!);
     for (let index = 0; index < list.length; index++) {
-      const { doc, lineCounter } = list[index]!;
+      const { doc, lineCounter, memo } = list[index]!;
       if (doc === null) continue; // an empty document (e.g. between two '---')
       const ctx = new DocContext(issues, file, index, doc, lineCounter);
-      if (doc.errors.length > 0) {
-        for (const e of doc.errors) {
-          // Positions through the document's (file-relative) line counter, not the chunk-relative e.linePos.
-          const lp = e.pos !== undefined ? lineCounter.linePos(e.pos[0]) : e.linePos?.[0];
-          issues.push({
-            file, index, kind: null, name: null, path: '', message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
-            line: lp?.line ?? null, col: lp?.col ?? null,
-          });
+      let read: DocRead | null = null;
+      const memoKey = `${file}\0${index}`;
+      if (memo.key === memoKey && memo.read !== null) {
+        // Same text at the same place as in the previous load, and it was valid on its own.
+        read = memo.read as DocRead;
+        ctx.kind = read.meta.kind;
+        ctx.name = read.meta.name;
+      } else {
+        if (doc.errors.length > 0) {
+          for (const e of doc.errors) {
+            // Positions through the document's (file-relative) line counter, not the chunk-relative e.linePos.
+            const lp = e.pos !== undefined ? lineCounter.linePos(e.pos[0]) : e.linePos?.[0];
+            issues.push({
+              file, index, kind: null, name: null, path: '', message: `malformed YAML: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+              line: lp?.line ?? null, col: lp?.col ?? null,
+            });
+          }
+          continue;
         }
+        const value: unknown = doc.toJS({ maxAliasCount: 100 });
+        if (value === null || value === undefined) continue; // empty document (e.g. a trailing '---')
+        read = readDocument(ctx, value);
+        memo.key = memoKey;
+        memo.read = ctx.errorCount === 0 ? read : null;
+      }
+      if (read === null) continue;
+      const first = identities.get(read.id);
+      if (first !== undefined) {
+        const m = read.meta;
+        ctx.err(['metadata', 'name'], `duplicate ${m.kind} ${m.namespace}/${m.name} (first defined in ${first.file}, document ${first.index})`);
         continue;
       }
-      const value: unknown = doc.toJS({ maxAliasCount: 100 });
-      if (value === null || value === undefined) continue; // empty document (e.g. a trailing '---')
-      readDocument(ctx, value, identities, ses, wes, vss, drs);
+      identities.set(read.id, ctx);
+      switch (read.meta.kind) {
+        case 'ServiceEntry': ses.push({ ctx, value: read.value as ServiceEntry }); break;
+        case 'WorkloadEntry': wes.push({ ctx, value: read.value as WorkloadEntry }); break;
+        case 'VirtualService': vss.push({ ctx, value: read.value as VirtualService }); break;
+        case 'DestinationRule': drs.push({ ctx, value: read.value as DestinationRule }); break;
+      }
     }
   }
 
@@ -79,13 +106,22 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   return { ok: true, config: buildConfig(ses, wes, vss, drs) };
 }
 
-function readDocument(
-  ctx: DocContext, value: unknown, identities: Map<string, DocContext>,
-  ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], vss: Parsed<VirtualService>[], drs: Parsed<DestinationRule>[],
-): void {
+/** One document validated on its own (no cross-document rule applied yet). */
+interface DocRead {
+  /** `kind/namespace/name`, unique across the config. */
+  readonly id: string;
+  readonly meta: ResourceMeta;
+  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule;
+}
+
+/**
+ * Validates one document on its own: the envelope and the kind's spec. Depends only on the
+ * document, its file and its index, so a valid result is memoised across loads for unchanged text.
+ */
+function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   if (!isPlainObject(value)) {
     ctx.err([], 'a document must be a mapping with apiVersion, kind, metadata and spec');
-    return;
+    return null;
   }
   const kind = typeof value['kind'] === 'string' ? value['kind'] : null;
   const md = isPlainObject(value['metadata']) ? value['metadata'] : null;
@@ -120,23 +156,20 @@ function readDocument(
     }
   }
   if (value['spec'] === undefined || value['spec'] === null) ctx.err(['spec'], 'is required');
-  if (!kindOk || name === undefined || value['spec'] === undefined || value['spec'] === null) return;
+  if (!kindOk || name === undefined || value['spec'] === undefined || value['spec'] === null) return null;
 
-  const id = `${kind}/${namespace}/${name}`;
-  const first = identities.get(id);
-  if (first !== undefined) {
-    ctx.err([...mp, 'name'], `duplicate ${kind} ${namespace}/${name} (first defined in ${first.file}, document ${first.index})`);
-    return;
-  }
-  identities.set(id, ctx);
   const meta: ResourceMeta = { kind: kind as MeshKind, name, namespace, file: ctx.file, index: ctx.index };
+  let read: DocRead['value'] | null = null;
   switch (kind as MeshKind) {
-    case 'ServiceEntry': { const r = readServiceEntry(ctx, meta, value['spec']); if (r !== null) ses.push({ ctx, value: r }); break; }
-    case 'WorkloadEntry': { const r = readWorkloadEntry(ctx, meta, value['spec']); if (r !== null) wes.push({ ctx, value: r }); break; }
-    case 'VirtualService': { const r = readVirtualService(ctx, meta, value['spec']); if (r !== null) vss.push({ ctx, value: r }); break; }
-    case 'DestinationRule': { const r = readDestinationRule(ctx, meta, value['spec']); if (r !== null) drs.push({ ctx, value: r }); break; }
+    case 'ServiceEntry': read = readServiceEntry(ctx, meta, value['spec']); break;
+    case 'WorkloadEntry': read = readWorkloadEntry(ctx, meta, value['spec']); break;
+    case 'VirtualService': read = readVirtualService(ctx, meta, value['spec']); break;
+    case 'DestinationRule': read = readDestinationRule(ctx, meta, value['spec']); break;
   }
+  return read === null ? null : { id: `${kind}/${namespace}/${name}`, meta, value: read };
 }
+
+
 
 /** Does `labels` contain every key/value of `selector`? */
 export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {

@@ -27,6 +27,7 @@ import {
   type WireDiscoveryResponse,
   type WireNode,
 } from './ads-proto';
+import { passThroughSerialize, ResponsePrefixCache, withNonce } from './discovery-response-encoder';
 import { AdsStreamState, responseFor, transitionalFor, isFullStateType, type PlannedResponse, type TypeSubscription } from './ads-stream';
 import { PushStatus, shortTypeName } from './push-status';
 import type { XdsMetrics } from './xds-metrics';
@@ -95,6 +96,7 @@ export class AdsServer {
   private server: grpc.Server | null = null;
   private boundPort = 0;
   private nextNonce = 0;
+  private readonly prefixes: ResponsePrefixCache;
   private nextStreamId = 0;
   private readonly unsubscribe: () => void;
 
@@ -109,13 +111,14 @@ export class AdsServer {
     this.evict = options.evictIdleSnapshots ?? true;
     this.identifier = options.identifier ?? 'remora';
     this.pushStatus = new PushStatus(this.clock);
+    this.prefixes = new ResponsePrefixCache(this.identifier);
     this.unsubscribe = this.cache.onChange((key, snapshot) => this.onSnapshot(key, snapshot));
   }
 
   /** Binds and starts serving; resolves with the bound port. Rejects if the port is taken. */
   start(): Promise<number> {
     const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
-    server.addService(this.definition.service, {
+    server.addService(serverServiceDefinition(this.definition.service), {
       StreamAggregatedResources: (call: AdsCall) => this.onStream(call),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
         call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Delta xDS is not implemented; use StreamAggregatedResources' });
@@ -165,6 +168,7 @@ export class AdsServer {
    * errors are logged and keep the previous snapshot; a null result keeps it too.
    */
   notify(key?: string): void {
+    if (key === undefined) this.cache.nextGeneration();
     const keys = key === undefined ? Array.from(this.groups.keys()) : [key];
     for (const k of keys) {
       const g = this.groups.get(k);
@@ -366,12 +370,18 @@ export class AdsServer {
     sub.sent = sent;
     this.pushStatus.sent(live.state.id, planned.typeUrl, planned.version, nonce, names);
     this.metrics?.pushes.inc({ type: shortTypeName(planned.typeUrl) });
-    live.call.write({
-      version_info: planned.version,
-      resources,
-      type_url: planned.typeUrl,
-      nonce,
-      control_plane: { identifier: this.identifier },
-    });
+    // The version names the content of the whole type, the names the subset: together they key the bytes.
+    const key = `${planned.typeUrl}\0${planned.version}\0${names.join('\0')}`;
+    const prefix = this.prefixes.prefix(key, planned.version, planned.typeUrl, resources);
+    live.call.write(withNonce(prefix, nonce) as unknown as WireDiscoveryResponse);
   }
+}
+
+/** The ADS service definition with a serializer that passes pre-encoded responses through. */
+function serverServiceDefinition(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    out[name] = { ...method, responseSerialize: passThroughSerialize(method.responseSerialize as (v: unknown) => Buffer) };
+  }
+  return out as grpc.ServiceDefinition;
 }
