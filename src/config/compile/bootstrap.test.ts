@@ -286,8 +286,8 @@ describe('compileBootstrap: rejections carry the exact field path', () => {
 
   it('unsupported field', () => {
     const doc = canonical();
-    doc.static_resources.clusters[0].outlier_detection = { consecutive_5xx: 3 };
-    expectError(compileDoc(doc), `${CLUSTER0}.outlier_detection`, /not supported by Remora/);
+    doc.static_resources.clusters[0].outlier_detection = { success_rate_minimum_hosts: 3 };
+    expectError(compileDoc(doc), `${CLUSTER0}.outlier_detection.success_rate_minimum_hosts`, /not supported by Remora/);
   });
 
   it('bad enum', () => {

@@ -1,15 +1,21 @@
 /**
  * Compiles `envoy.config.cluster.v3.Cluster` into `ClusterModel`: discovery type (STATIC,
- * STRICT_DNS, EDS over ADS), connect timeout, LB policy, the static `load_assignment`, the upstream
- * HTTP protocol (from `typed_extension_protocol_options` HttpProtocolOptions or the deprecated
- * top-level `http2_protocol_options`), upstream TLS and DNS settings.
+ * STRICT_DNS, EDS over ADS), connect timeout, LB policy (with its ring-hash / least-request /
+ * common LB settings), the static `load_assignment`, the upstream HTTP protocol (from
+ * `typed_extension_protocol_options` HttpProtocolOptions or the deprecated top-level
+ * `http2_protocol_options`), upstream TLS and DNS settings, and the resilience settings
+ * (`circuit_breakers`, `outlier_detection`, `health_checks`, compiled in cluster-resilience.ts).
  */
-import type { CircuitBreakersModel, ClusterModel, UpstreamProtocol, UpstreamTlsModel } from '../model';
+import type { ClusterModel, UpstreamProtocol, UpstreamTlsModel } from '../model';
 import type { ValidationResult } from '../../core/errors';
 import {
-  checkAdsConfigSource, CompileDeps, Issues, joinPath, msg, onlyFields, optDurationMs, str, wrappedInt,
+  checkAdsConfigSource, CompileDeps, Issues, joinPath, list, msg, onlyFields, optDurationMs, str, wrappedInt,
 } from './context';
 import { compileEndpointsInto } from './cluster-load-assignment';
+import {
+  compileActiveRequestBias, compileCircuitBreakers, compileCommonLbConfig, compileHealthChecks, compileOutlierDetection,
+  compileRingHashConfig, DEFAULT_RING_HASH,
+} from './cluster-resilience';
 import type { ProtoObject } from './proto-json';
 import { compileUpstreamTls, tlsTypedConfig, UPSTREAM_TLS_TYPE_URL } from './tls';
 
@@ -17,13 +23,8 @@ export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.Htt
 const HTTP_PROTOCOL_OPTIONS_TYPE_URL = `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS_KEY}`;
 const MAX_INT32 = 2147483647;
 const DEFAULT_WINDOW = 268435456;
-/** Envoy's `ring_hash_lb_config` defaults. */
-export const DEFAULT_RING_HASH = Object.freeze({ minimumRingSize: 1024, maximumRingSize: 8 * 1024 * 1024 });
-/** Envoy's default thresholds plus Remora's default retry budget (20%, min 3). */
-export const DEFAULT_CIRCUIT_BREAKERS: CircuitBreakersModel = Object.freeze({
-  maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3,
-  retryBudget: Object.freeze({ budgetPercent: 20, minRetryConcurrency: 3 }),
-});
+/** Re-exported: the defaults live with their compile functions in cluster-resilience.ts. */
+export { DEFAULT_CIRCUIT_BREAKERS, DEFAULT_OUTLIER_DETECTION, DEFAULT_RING_HASH } from './cluster-resilience';
 
 interface ProtocolSettings {
   protocol: UpstreamProtocol;
@@ -95,6 +96,7 @@ export function compileClusterInto(issues: Issues, deps: CompileDeps, c: ProtoOb
     'name', 'alt_stat_name', 'type', 'eds_cluster_config', 'connect_timeout', 'lb_policy', 'least_request_lb_config',
     'load_assignment', 'typed_extension_protocol_options', 'http2_protocol_options', 'common_http_protocol_options',
     'transport_socket', 'dns_refresh_rate', 'dns_lookup_family', 'metadata', 'protocol_selection',
+    'ring_hash_lb_config', 'common_lb_config', 'circuit_breakers', 'outlier_detection', 'health_checks',
   ]);
   const name = str(c, 'name') ?? '';
   if (name === '') issues.add(joinPath(path, 'name'), 'is required');
@@ -120,15 +122,32 @@ export function compileClusterInto(issues: Issues, deps: CompileDeps, c: ProtoOb
   if (connectTimeoutMs === 0) issues.add(joinPath(path, 'connect_timeout'), 'must be greater than 0');
 
   const lbPolicy = str(c, 'lb_policy') ?? 'ROUND_ROBIN';
-  if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM') issues.add(joinPath(path, 'lb_policy'), `${lbPolicy} is not supported by Remora`);
+  if (lbPolicy !== 'ROUND_ROBIN' && lbPolicy !== 'LEAST_REQUEST' && lbPolicy !== 'RANDOM' && lbPolicy !== 'RING_HASH') {
+    issues.add(joinPath(path, 'lb_policy'), `${lbPolicy} is not supported by Remora`);
+  }
   let choiceCount = 2;
+  let activeRequestBias = 1;
   const lr = msg(c, 'least_request_lb_config');
   if (lr !== undefined) {
     const lp = joinPath(path, 'least_request_lb_config');
-    onlyFields(issues, lr, lp, ['choice_count']);
+    onlyFields(issues, lr, lp, ['choice_count', 'active_request_bias']);
     if (lbPolicy !== 'LEAST_REQUEST') issues.add(lp, 'requires lb_policy LEAST_REQUEST');
     choiceCount = wrappedInt(issues, lr, 'choice_count', lp, 2, 2, 0xffffffff);
+    activeRequestBias = compileActiveRequestBias(issues, lr, lp);
   }
+  let ringHash: ClusterModel['ringHash'] = DEFAULT_RING_HASH;
+  const rh = msg(c, 'ring_hash_lb_config');
+  if (rh !== undefined) {
+    const rp = joinPath(path, 'ring_hash_lb_config');
+    if (lbPolicy !== 'RING_HASH') issues.add(rp, 'requires lb_policy RING_HASH');
+    ringHash = compileRingHashConfig(issues, rh, rp);
+  }
+  const common = msg(c, 'common_lb_config');
+  const healthyPanicThresholdPercent = common === undefined ? 50 : compileCommonLbConfig(issues, common, joinPath(path, 'common_lb_config'));
+  const circuitBreakers = compileCircuitBreakers(issues, msg(c, 'circuit_breakers'), joinPath(path, 'circuit_breakers'));
+  const od = msg(c, 'outlier_detection');
+  const outlierDetection = od === undefined ? null : compileOutlierDetection(issues, od, joinPath(path, 'outlier_detection'));
+  const healthChecks = compileHealthChecks(issues, list(c, 'health_checks'), path);
 
   const endpoints = [];
   const la = msg(c, 'load_assignment');
@@ -197,11 +216,11 @@ export function compileClusterInto(issues: Issues, deps: CompileDeps, c: ProtoOb
     tls,
     dnsRefreshRateMs: dnsRefreshRateMs ?? 5000,
     dnsLookupFamily: family as ClusterModel['dnsLookupFamily'],
-    leastRequestActiveRequestBias: 1,
-    ringHash: DEFAULT_RING_HASH,
-    healthyPanicThresholdPercent: 50,
-    circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
-    outlierDetection: null,
-    healthChecks: [],
+    leastRequestActiveRequestBias: activeRequestBias,
+    ringHash,
+    healthyPanicThresholdPercent,
+    circuitBreakers,
+    outlierDetection,
+    healthChecks,
   };
 }

@@ -2,19 +2,22 @@
  * Compiles `envoy.config.route.v3.RouteConfiguration` (inline in an HCM or delivered by RDS) into
  * `RouteConfigModel`: virtual hosts with Envoy's domain rules, route matches (prefix | path |
  * safe_regex, headers, query parameters, grpc), actions (route with cluster or weighted_clusters,
- * direct_response, redirect), header mutations at every level and per-route filter configs (compiled
- * by the HttpFilterCompiler). Regexes are compiled here, once.
+ * direct_response, redirect), retry policies (route level, else the virtual host's; retry-policy.ts),
+ * hash policies (hash-policy.ts), header mutations at every level and per-route filter configs
+ * (compiled by the HttpFilterCompiler). Regexes are compiled here, once.
  */
 import type {
-  HeaderMatcherModel, PathMatchModel, QueryParameterMatcherModel, RouteActionModel, RouteConfigModel,
+  HeaderMatcherModel, PathMatchModel, QueryParameterMatcherModel, RetryPolicyModel, RouteActionModel, RouteConfigModel,
   RouteMatchModel, RouteModel, VirtualHostModel, WeightedClusterModel,
 } from '../model';
 import type { ValidationResult } from '../../core/errors';
 import {
   bool, CompileDeps, compileDataSource, Issues, joinPath, list, msg, num, onlyFields, optDurationMs, str, strList, wrapped,
 } from './context';
+import { compileHashPolicies } from './hash-policy';
 import { compileHeaderMutations, HEADER_MUTATION_FIELDS } from './headers';
 import type { ProtoObject } from './proto-json';
+import { compileRetryPolicy } from './retry-policy';
 import { compileRegexMatcher, compileStringMatcher } from './string-matcher';
 
 const DEFAULT_ROUTE_TIMEOUT_MS = 15_000;
@@ -74,7 +77,7 @@ function checkDomain(issues: Issues, d: string, path: string): boolean {
 
 function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, path: string, seenDomains: Map<string, string>, maxBody: number): VirtualHostModel | null {
   const before = issues.count;
-  onlyFields(issues, vh, path, ['name', 'domains', 'routes', ...HEADER_MUTATION_FIELDS]);
+  onlyFields(issues, vh, path, ['name', 'domains', 'routes', 'retry_policy', ...HEADER_MUTATION_FIELDS]);
   const name = str(vh, 'name') ?? '';
   if (name === '') issues.add(joinPath(path, 'name'), 'is required');
   const domains = strList(vh, 'domains');
@@ -89,10 +92,12 @@ function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, 
     else seenDomains.set(d, name);
     lower.push(d);
   }
+  const vrp = msg(vh, 'retry_policy');
+  const vhRetry = vrp === undefined ? null : compileRetryPolicy(issues, vrp, joinPath(path, 'retry_policy'), compileHeaderMatcher);
   const routes = list(vh, 'routes');
   const compiled: RouteModel[] = [];
   for (let i = 0; i < routes.length; i++) {
-    const r = compileRoute(issues, deps, routes[i]!, `${joinPath(path, 'routes')}[${i}]`, maxBody);
+    const r = compileRoute(issues, deps, routes[i]!, `${joinPath(path, 'routes')}[${i}]`, maxBody, vhRetry);
     if (r !== null) compiled.push(r);
   }
   const headers = compileHeaderMutations(issues, vh, path);
@@ -100,12 +105,12 @@ function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, 
   return { name, domains: lower, routes: compiled, headers };
 }
 
-function compileRoute(issues: Issues, deps: CompileDeps, r: ProtoObject, path: string, maxBody: number): RouteModel | null {
+function compileRoute(issues: Issues, deps: CompileDeps, r: ProtoObject, path: string, maxBody: number, vhRetry: RetryPolicyModel | null): RouteModel | null {
   const before = issues.count;
   onlyFields(issues, r, path, ['name', 'match', 'route', 'redirect', 'direct_response', 'typed_per_filter_config', 'metadata', ...HEADER_MUTATION_FIELDS]);
   const match = compileRouteMatch(issues, msg(r, 'match'), joinPath(path, 'match'));
   let action: RouteActionModel | null = null;
-  if (r['route'] !== undefined) action = compileRouteAction(issues, msg(r, 'route')!, joinPath(path, 'route'));
+  if (r['route'] !== undefined) action = compileRouteAction(issues, msg(r, 'route')!, joinPath(path, 'route'), vhRetry);
   else if (r['redirect'] !== undefined) action = compileRedirect(issues, msg(r, 'redirect')!, joinPath(path, 'redirect'));
   else if (r['direct_response'] !== undefined) action = compileDirectResponse(issues, deps, msg(r, 'direct_response')!, joinPath(path, 'direct_response'), maxBody);
   else if (r['filter_action'] === undefined && r['non_forwarding_action'] === undefined) issues.add(path, 'one of route, redirect or direct_response is required');
@@ -205,11 +210,20 @@ function compileQueryMatcher(issues: Issues, q: ProtoObject, path: string): Quer
   return { name, match };
 }
 
-function compileRouteAction(issues: Issues, a: ProtoObject, path: string): RouteActionModel | null {
+/**
+ * Compiles a RouteAction. `vhRetry` is the virtual host's compiled retry policy: a route-level
+ * `retry_policy` replaces it entirely (no field merging, as Envoy), including `num_retries: 0`
+ * which disables retries for the route.
+ */
+function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetry: RetryPolicyModel | null): RouteActionModel | null {
   const before = issues.count;
   onlyFields(issues, a, path, [
     'cluster', 'weighted_clusters', 'timeout', 'idle_timeout', 'prefix_rewrite', 'host_rewrite_literal', 'max_stream_duration',
+    'retry_policy', 'hash_policy',
   ]);
+  const rrp = msg(a, 'retry_policy');
+  const retryPolicy = rrp === undefined ? vhRetry : compileRetryPolicy(issues, rrp, joinPath(path, 'retry_policy'), compileHeaderMatcher);
+  const hashPolicy = compileHashPolicies(issues, list(a, 'hash_policy'), path);
   const clusters: WeightedClusterModel[] = [];
   let totalWeight = 0;
   const cluster = str(a, 'cluster');
@@ -265,8 +279,8 @@ function compileRouteAction(issues: Issues, a: ProtoObject, path: string): Route
     hostRewriteLiteral: str(a, 'host_rewrite_literal') ?? null,
     grpcTimeoutHeaderMaxMs,
     maxStreamDurationMs,
-    retryPolicy: null,
-    hashPolicy: [],
+    retryPolicy,
+    hashPolicy,
   };
   return issues.count === before ? route : null;
 }

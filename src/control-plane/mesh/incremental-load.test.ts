@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MeshDocumentCache } from './document-cache';
-import { loadMeshConfig, type MeshConfig, type MeshConfigResult } from './load-mesh-config';
+import { loadMeshConfig, type MeshConfigResult } from './load-mesh-config';
+import type { MeshConfig } from './model';
 
 const se = (name: string, host: string): string => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

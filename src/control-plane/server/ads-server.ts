@@ -317,11 +317,19 @@ export class AdsServer {
   private pushAll(live: LiveStream, snapshot: Snapshot): void {
     const st = live.state;
     if (st.closed) return;
+    // Plan every subscribed type once: which ones change decides the make-before-break order.
+    const plans = new Map<TypeSubscription, PlannedResponse>();
+    for (const sub of st.subs.values()) {
+      const planned = responseFor(sub, snapshot);
+      if (planned !== null) plans.set(sub, planned);
+    }
+    if (plans.size === 0) return;
     const deferred: TypeSubscription[] = [];
     for (let i = 0; i < PUSH_ORDER.length; i++) {
       const sub = st.subs.get(PUSH_ORDER[i]!);
       if (sub === undefined) continue;
-      if (isFullStateType(sub.typeUrl) && this.othersChange(st, sub, snapshot)) {
+      const othersChange = plans.size > (plans.has(sub) ? 1 : 0);
+      if (isFullStateType(sub.typeUrl) && othersChange) {
         const step = transitionalFor(sub, snapshot);
         if (step.drops) {
           if (step.transitional !== null) this.send(live, sub, step.transitional);
@@ -329,29 +337,20 @@ export class AdsServer {
           continue;
         }
       }
-      const planned = responseFor(sub, snapshot);
-      if (planned !== null) this.send(live, sub, planned);
+      const planned = plans.get(sub);
+      if (planned !== undefined) this.send(live, sub, planned);
     }
     for (let i = deferred.length - 1; i >= 0; i--) {
       const sub = deferred[i]!;
+      // Re-planned: the transitional response changed what was sent.
       const planned = responseFor(sub, snapshot);
       if (planned !== null) this.send(live, sub, planned);
     }
     // Types the client asked for that PUSH_ORDER does not list.
-    for (const sub of st.subs.values()) {
+    for (const [sub, planned] of plans) {
       if (PUSH_ORDER.includes(sub.typeUrl as (typeof PUSH_ORDER)[number])) continue;
-      const planned = responseFor(sub, snapshot);
-      if (planned !== null) this.send(live, sub, planned);
+      this.send(live, sub, planned);
     }
-  }
-
-  /** Whether some other subscribed type has a pending change in `snapshot`. */
-  private othersChange(st: AdsStreamState, self: TypeSubscription, snapshot: Snapshot): boolean {
-    for (const sub of st.subs.values()) {
-      if (sub === self) continue;
-      if (responseFor(sub, snapshot) !== null) return true;
-    }
-    return false;
   }
 
   private send(live: LiveStream, sub: TypeSubscription, planned: PlannedResponse): void {

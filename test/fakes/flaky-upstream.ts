@@ -1,0 +1,83 @@
+/**
+ * A raw HTTP/2 gRPC upstream with a scripted failure mode, for the resilience (chaos) tests. It
+ * answers any unary method with one empty message and grpc-status 0, except as its mode says:
+ * - `ok`: always succeeds;
+ * - `flaky`: answers UNAVAILABLE (trailers-only) on a fraction of calls (deterministic: every
+ *   `1/failureRatio`-th call when the ratio is 0.5, otherwise by a seeded sequence);
+ * - `hang`: never answers (the call stays open until the client or the proxy gives up);
+ * - `close`: sends response headers, then destroys the connection before any message (a
+ *   connection lost mid-stream, before the response is committed).
+ * It counts attempts and cancellations so tests can bound the attempts the sidecar made.
+ */
+import * as http2 from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+
+export type FlakyMode = 'ok' | 'flaky' | 'hang' | 'close';
+
+const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+
+export class FlakyUpstream {
+  /** Requests that reached the server. */
+  attempts = 0;
+  /** Requests answered with grpc-status 0. */
+  succeeded = 0;
+  /** Requests the client reset before an answer (hang mode, per-try timeouts, cancellations). */
+  cancelled = 0;
+  private readonly sockets = new Set<Socket>();
+  private seq = 0;
+
+  private constructor(private readonly server: http2.Http2Server, readonly port: number, public mode: FlakyMode, private readonly failureRatio: number) {}
+
+  static async start(mode: FlakyMode, failureRatio = 0.5): Promise<FlakyUpstream> {
+    const server = http2.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const up = new FlakyUpstream(server, (server.address() as AddressInfo).port, mode, failureRatio);
+    server.on('connection', (s: Socket) => {
+      up.sockets.add(s);
+      s.on('close', () => up.sockets.delete(s));
+    });
+    server.on('stream', (stream) => up.onStream(stream));
+    return up;
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream): void {
+    this.attempts++;
+    stream.on('error', () => {});
+    stream.on('close', () => {
+      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && !stream.headersSent) this.cancelled++;
+    });
+    stream.resume(); // read and drop the request
+    switch (this.mode) {
+      case 'hang':
+        return;
+      case 'close':
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+        stream.session?.socket?.destroy();
+        return;
+      case 'flaky':
+        if (this.nextFails()) {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14', 'grpc-message': 'flaky' }, { endStream: true });
+          return;
+        }
+        break;
+      case 'ok':
+        break;
+    }
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(EMPTY_MESSAGE);
+    this.succeeded++;
+  }
+
+  /** Deterministic failure sequence with the configured ratio (a Weyl sequence: evenly spread). */
+  private nextFails(): boolean {
+    this.seq++;
+    const x = (this.seq * 0.6180339887498949) % 1;
+    return x < this.failureRatio;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
