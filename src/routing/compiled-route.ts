@@ -16,6 +16,8 @@ import { CompiledQueryParameterMatcher, type QueryParams } from './query-params'
 import { pathEndIndex, type RouteRequest } from './route-request';
 import { asciiLowerCase, fullMatchRegex, hasAsciiLetter, regionMatchesIgnoreCase } from './string-matcher';
 import type { CompiledVirtualHost } from './compiled-virtual-host';
+import { CompiledHashPolicy } from './hash-policy';
+import { CompiledRetryPolicy } from './retry-policy';
 
 /** @internal path matcher kinds. */
 export const PATH_ANY = 0;
@@ -58,6 +60,10 @@ export class CompiledRoute {
   readonly queryMatchers: readonly CompiledQueryParameterMatcher[] | null;
   /** @internal `grpc: {}` */
   readonly grpcOnly: boolean;
+  /** The route's `retry_policy`, compiled; null when the route does not retry (or is not a forward). */
+  readonly retryPolicy: CompiledRetryPolicy | null;
+  /** The route's `hash_policy`, compiled; null when it has none. */
+  readonly hashPolicy: CompiledHashPolicy | null;
 
   /** The cluster when there is exactly one with a positive weight; null otherwise. */
   private readonly singleCluster: WeightedClusterModel | null;
@@ -141,7 +147,11 @@ export class CompiledRoute {
       this.weightSum = sum;
       this.prefixRewrite = action.prefixRewrite;
       this.redirect = null;
+      this.retryPolicy = action.retryPolicy === null ? null : new CompiledRetryPolicy(action.retryPolicy);
+      this.hashPolicy = CompiledHashPolicy.compile(action.hashPolicy);
     } else {
+      this.retryPolicy = null;
+      this.hashPolicy = null;
       this.singleCluster = null;
       this.pickClusters = null;
       this.cumulativeWeights = null;

@@ -22,6 +22,9 @@ import { Endpoint, endpointKey, HealthFlag, type HealthFlagBit } from './endpoin
 import type { OutcomeSink, UpstreamOutcome } from './outcome';
 import { H2Pool, type H2PoolOptions } from './h2-pool';
 import { createH1Pool } from './h1-pool';
+import { ResourceManager } from './resource-manager';
+import { HealthChecker } from './health-checker';
+import { OutlierDetector } from './outlier-detector';
 import { buildPicker } from './lb/build-picker';
 import { FailPicker, type PickContext, type Picker, type PickerBuildOptions, type PickResult } from './lb/picker';
 
@@ -56,6 +59,12 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   addedViaApi = false;
   /** Consumer of attempt outcomes (the outlier detector); null when outlier detection is off. */
   outcomes: OutcomeSink | null = null;
+  /** `outlier_detection`; null when off. */
+  readonly outlier: OutlierDetector | null;
+  /** Active health checking (`health_checks[0]`); null when off. */
+  readonly healthChecker: HealthChecker | null;
+  /** Circuit breakers and retry budget (from `model.circuitBreakers`); the router acquires and releases. */
+  readonly resources: ResourceManager;
 
   private readonly runtime: Runtime;
   private readonly logger: Logger;
@@ -81,9 +90,21 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     this.runtime = runtime;
     this.logger = runtime.logger.child({ component: COMPONENT, cluster: model.name });
     this.factories = options.factories ?? defaultUpstreamFactories;
-    this.pickerOptions = { clusterName: model.name, random: runtime.random, choiceCount: model.leastRequestChoiceCount };
+    this.resources = new ResourceManager(model.circuitBreakers, model.name, runtime.metrics ?? null);
+    this.pickerOptions = {
+      clusterName: model.name, random: runtime.random, choiceCount: model.leastRequestChoiceCount,
+      activeRequestBias: model.leastRequestActiveRequestBias, ringHash: model.ringHash,
+      healthyPanicThresholdPercent: model.healthyPanicThresholdPercent,
+    };
     this.picker = new FailPicker(model.name);
     this.resolver = null;
+    this.outlier = model.outlierDetection === null ? null : new OutlierDetector(model.outlierDetection, this, runtime, { clusterName: model.name });
+    this.outcomes = this.outlier;
+    const hc = model.healthChecks.length > 0 ? model.healthChecks[0] : null;
+    this.healthChecker = hc === null ? null : new HealthChecker(hc, this, runtime, {
+      tls: model.tls === null ? null : this.factories.tlsOptions(model.tls, hc.check.type === 'grpc' || model.protocol === 'http2' ? ALPN_H2 : ALPN_H1),
+      onCheckComplete: this.outlier === null ? undefined : onCheckComplete.bind(null, this.outlier),
+    });
     switch (model.type) {
       case 'STATIC':
         this.setEndpoints(model.endpoints);
@@ -289,6 +310,7 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
 
   private publish(): void {
     this.picker = buildPicker(this.model.lbPolicy, this.all, this.pickerOptions);
+    if (this.healthChecker !== null) this.healthChecker.onEndpointsChanged();
     this.emit('update');
   }
 
@@ -296,6 +318,8 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     if (this.closed) return;
     this.closed = true;
     if (this.resolver !== null) this.resolver.stop();
+    if (this.outlier !== null) this.outlier.close();
+    if (this.healthChecker !== null) this.healthChecker.close();
     this.picker = new FailPicker(this.name);
   }
 
@@ -358,4 +382,9 @@ function hostStatus(ep: Endpoint): object {
 function h1Stats(pool: Pool): object {
   const s = pool.stats;
   return { connected: s.connected, free: s.free, pending: s.pending, queued: s.queued, running: s.running, size: s.size };
+}
+
+/** A passing active health check reinstates an ejected endpoint (Envoy's successful_active_health_check_uneject_host). */
+function onCheckComplete(outlier: OutlierDetector, ep: Endpoint, passed: boolean): void {
+  if (passed) outlier.onHealthCheckPassed(ep);
 }

@@ -41,6 +41,24 @@ export interface Picker {
   pick(ctx: PickContext): PickResult;
   /** The endpoints this picker chooses from (the selected priority level), for tests and admin. */
   readonly endpoints: readonly Endpoint[];
+  /**
+   * True when the picker was built in panic mode (Envoy's `healthy_panic_threshold`): too few
+   * endpoints were routable, so it routes to every endpoint of its level regardless of health.
+   * Constant for the picker's lifetime (for a gauge / `lb_healthy_panic` counter).
+   */
+  readonly panic: boolean;
+}
+
+/** Envoy's `common_lb_config.healthy_panic_threshold` default, in percent. */
+export const DEFAULT_PANIC_THRESHOLD_PERCENT = 50;
+/** Envoy's `least_request_lb_config.active_request_bias` default. */
+export const DEFAULT_ACTIVE_REQUEST_BIAS = 1;
+/** Envoy's `ring_hash_lb_config` size defaults. */
+export const DEFAULT_RING_SIZES: RingHashSizes = Object.freeze({ minimumRingSize: 1024, maximumRingSize: 8 * 1024 * 1024 });
+
+export interface RingHashSizes {
+  readonly minimumRingSize: number;
+  readonly maximumRingSize: number;
 }
 
 /** The options every policy's picker is built with. */
@@ -50,6 +68,12 @@ export interface PickerBuildOptions {
   readonly random: RandomSource;
   /** `least_request_lb_config.choice_count` (LEAST_REQUEST only). */
   readonly choiceCount: number;
+  /** `least_request_lb_config.active_request_bias` (LEAST_REQUEST with unequal weights); default 1. */
+  readonly activeRequestBias?: number;
+  /** `ring_hash_lb_config` sizes (RING_HASH only); default 1024 / 8M. */
+  readonly ringHash?: RingHashSizes;
+  /** `common_lb_config.healthy_panic_threshold` in percent; default 50; 0 disables panic mode. */
+  readonly healthyPanicThresholdPercent?: number;
 }
 
 /**
@@ -59,6 +83,7 @@ export interface PickerBuildOptions {
  */
 export class FailPicker implements Picker {
   readonly endpoints: readonly Endpoint[] = [];
+  readonly panic = false;
   private readonly result: PickResult;
   constructor(clusterName: string) {
     this.result = Object.freeze({ type: 'fail', error: new NoHealthyUpstreamError(clusterName) });
@@ -66,14 +91,68 @@ export class FailPicker implements Picker {
   pick(_ctx: PickContext): PickResult { return this.result; }
 }
 
+/** The endpoints a picker is built over, and whether they were selected in panic mode. */
+export interface HostSelection {
+  readonly hosts: Endpoint[];
+  readonly panic: boolean;
+}
+
 /**
- * Returns the routable endpoints of the lowest-numbered priority level that has any (declared
- * HEALTHY or UNKNOWN and no runtime health flag), in input order; empty when none is routable.
+ * Selects the endpoints the picker balances over (config time), with Envoy's panic threshold:
+ * 1. the lowest-numbered priority level whose routable fraction (routable / all endpoints of that
+ *    level; routable = declared HEALTHY or UNKNOWN and no runtime health flag) is at least
+ *    `panicThresholdPercent` gets the traffic: its routable endpoints, in input order;
+ * 2. otherwise (every level with a routable endpoint is below the threshold) the lowest-numbered
+ *    level with any routable endpoint is used in panic mode: ALL its endpoints regardless of health;
+ * 3. when nothing is routable at all and the threshold is > 0, the lowest-numbered level is used in
+ *    panic mode (Envoy routes to all hosts rather than failing).
+ * With threshold 0 (disabled) this is `selectPriorityLevel`; empty hosts only when nothing is
+ * routable and panic is disabled, or `all` is empty.
  *
  * Simplification vs Envoy: Envoy spreads load across priorities by health percentage and the
  * overprovisioning factor (1.4), so a level that is 80% healthy still takes all traffic and one
- * that is 50% healthy spills ~30% to the next level. Remora switches levels only when a level has
- * no routable endpoint at all.
+ * that is 50% healthy spills ~30% to the next level; it evaluates panic per priority level (and
+ * "total panic" when the levels' health sums below 100%). Remora sends all traffic to one level: it
+ * skips a level in panic when a later level is not, and panics only when no level is above the
+ * threshold.
+ */
+export function selectHosts(all: readonly Endpoint[], panicThresholdPercent: number): HostSelection {
+  if (all.length === 0) return { hosts: [], panic: false };
+  if (!(panicThresholdPercent > 0)) return { hosts: selectPriorityLevel(all), panic: false };
+  // Count endpoints and routable endpoints per priority (levels are usually few: a small map).
+  const levels = new Map<number, { total: number; routable: number }>();
+  for (let i = 0; i < all.length; i++) {
+    const ep = all[i];
+    let l = levels.get(ep.priority);
+    if (l === undefined) { l = { total: 0, routable: 0 }; levels.set(ep.priority, l); }
+    l.total++;
+    if (ep.routable) l.routable++;
+  }
+  const order = [...levels.keys()].sort((a, b) => a - b);
+  let firstRoutable = -1;
+  for (const p of order) {
+    const l = levels.get(p)!;
+    if (l.routable === 0) continue;
+    if (firstRoutable === -1) firstRoutable = p;
+    if (l.routable * 100 >= panicThresholdPercent * l.total) return { hosts: levelHosts(all, p, true), panic: false };
+  }
+  return { hosts: levelHosts(all, firstRoutable === -1 ? order[0] : firstRoutable, false), panic: true };
+}
+
+function levelHosts(all: readonly Endpoint[], priority: number, routableOnly: boolean): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const ep = all[i];
+    if (ep.priority === priority && (!routableOnly || ep.routable)) out.push(ep);
+  }
+  return out;
+}
+
+/**
+ * Returns the routable endpoints of the lowest-numbered priority level that has any (declared
+ * HEALTHY or UNKNOWN and no runtime health flag), in input order; empty when none is routable.
+ * This is `selectHosts` with panic mode disabled: Remora switches levels only when a level has no
+ * routable endpoint at all (see `selectHosts` for how this simplifies Envoy).
  */
 export function selectPriorityLevel(all: readonly Endpoint[]): Endpoint[] {
   let best = Infinity;
@@ -81,13 +160,8 @@ export function selectPriorityLevel(all: readonly Endpoint[]): Endpoint[] {
     const ep = all[i];
     if (ep.routable && ep.priority < best) best = ep.priority;
   }
-  const out: Endpoint[] = [];
-  if (best === Infinity) return out;
-  for (let i = 0; i < all.length; i++) {
-    const ep = all[i];
-    if (ep.routable && ep.priority === best) out.push(ep);
-  }
-  return out;
+  if (best === Infinity) return [];
+  return levelHosts(all, best, true);
 }
 
 /** One frozen `{type:'complete', endpoint}` per endpoint, in the same order. */

@@ -13,6 +13,7 @@ import {
 
 export class RandomPicker implements Picker {
   readonly endpoints: readonly Endpoint[];
+  readonly panic: boolean;
   private readonly results: CompletePickResult[];
   /** cumulative[i] = sum of weights of endpoints 0..i; null when all weights are equal. */
   private readonly cumulative: Float64Array | null;
@@ -22,8 +23,9 @@ export class RandomPicker implements Picker {
   private readonly alias: Uint32Array | null;
 
   /** `endpoints` must be non-empty and already filtered to one priority level. */
-  constructor(endpoints: readonly Endpoint[], _options: PickerBuildOptions) {
+  constructor(endpoints: readonly Endpoint[], _options: PickerBuildOptions, panic = false) {
     this.endpoints = endpoints;
+    this.panic = panic;
     this.results = completeResults(endpoints);
     if (allWeightsEqual(endpoints)) {
       this.cumulative = null;

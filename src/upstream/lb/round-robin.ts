@@ -22,14 +22,16 @@ export const MAX_SCHEDULE = 1 << 16;
 
 export class RoundRobinPicker implements Picker {
   readonly endpoints: readonly Endpoint[];
+  readonly panic: boolean;
   private readonly results: CompletePickResult[];
   /** Slot → endpoint index; for equal weights, the identity over `endpoints`. */
   private readonly schedule: Uint32Array;
   private cursor: number;
 
   /** `endpoints` must be non-empty and already filtered to one priority level. */
-  constructor(endpoints: readonly Endpoint[], options: PickerBuildOptions) {
+  constructor(endpoints: readonly Endpoint[], options: PickerBuildOptions, panic = false) {
     this.endpoints = endpoints;
+    this.panic = panic;
     this.results = completeResults(endpoints);
     this.schedule = allWeightsEqual(endpoints) ? identitySchedule(endpoints.length) : smoothWeightedSchedule(endpoints);
     this.cursor = Math.floor(options.random.next() * this.schedule.length);

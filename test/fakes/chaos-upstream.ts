@@ -12,11 +12,11 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type FlakyMode = 'ok' | 'flaky' | 'hang' | 'close';
+export type ChaosMode = 'ok' | 'flaky' | 'hang' | 'close';
 
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
 
-export class FlakyUpstream {
+export class ChaosUpstream {
   /** Requests that reached the server. */
   attempts = 0;
   /** Requests answered with grpc-status 0. */
@@ -26,12 +26,12 @@ export class FlakyUpstream {
   private readonly sockets = new Set<Socket>();
   private seq = 0;
 
-  private constructor(private readonly server: http2.Http2Server, readonly port: number, public mode: FlakyMode, private readonly failureRatio: number) {}
+  private constructor(private readonly server: http2.Http2Server, readonly port: number, public mode: ChaosMode, private readonly failureRatio: number) {}
 
-  static async start(mode: FlakyMode, failureRatio = 0.5): Promise<FlakyUpstream> {
+  static async start(mode: ChaosMode, failureRatio = 0.5): Promise<ChaosUpstream> {
     const server = http2.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const up = new FlakyUpstream(server, (server.address() as AddressInfo).port, mode, failureRatio);
+    const up = new ChaosUpstream(server, (server.address() as AddressInfo).port, mode, failureRatio);
     server.on('connection', (s: Socket) => {
       up.sockets.add(s);
       s.on('close', () => up.sockets.delete(s));
