@@ -32,6 +32,8 @@ export interface HttpFilterFactory {
 export interface FilterFactoryContext {
   readonly runtime: Runtime;
   readonly listenerName: string;
+  /** The filter's `name` in the HCM's `http_filters` (the key of its `typed_per_filter_config` entries). */
+  readonly filterName: string;
 }
 
 /** One per filter type, registered in an ExtensionRegistry instance (no module-level registries). */

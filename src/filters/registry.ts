@@ -7,6 +7,9 @@ import type { ValidationResult } from '../core/errors';
 import type { HttpFilterCompiler } from '../config/compile/http-filter-compiler';
 import type { FilterRegistration } from './filter';
 import { routerRegistration } from './router/config';
+import { localRateLimitRegistration } from './local-ratelimit/config';
+import { faultRegistration } from './fault/config';
+import { createGlobalRateLimitRegistration } from './ratelimit/global-ratelimit';
 
 type TypedConfig = Record<string, unknown>;
 
@@ -48,5 +51,8 @@ export class ExtensionRegistry implements HttpFilterCompiler {
 
 /** The registry of the filters implemented so far. */
 export function defaultExtensionRegistry(): ExtensionRegistry {
-  return new ExtensionRegistry().register(routerRegistration);
+  return new ExtensionRegistry().register(routerRegistration)
+    .register(localRateLimitRegistration)
+    .register(faultRegistration)
+    .register(createGlobalRateLimitRegistration());
 }

@@ -17,6 +17,8 @@ const RETRY_OVERFLOW = 'remora_upstream_retry_overflow_total';
 const RETRY_LIMIT = 'remora_upstream_retry_limit_exceeded_total';
 const PER_TRY_TIMEOUT = 'remora_upstream_per_try_timeouts_total';
 const OVERFLOW = 'remora_upstream_overflow_total';
+const EJECTIONS = 'remora_upstream_outlier_ejections_total';
+const HC_FAILURES = 'remora_upstream_health_check_failures_total';
 
 /** The metric families (shared by every cluster of one registry). */
 export class ResilienceMetrics {
@@ -25,6 +27,8 @@ export class ResilienceMetrics {
   readonly retryLimitExceeded: Counter<'cluster'>;
   readonly perTryTimeouts: Counter<'cluster'>;
   readonly overflow: Counter<'cluster' | 'resource'>;
+  readonly ejections: Counter<'cluster'>;
+  readonly healthCheckFailures: Counter<'cluster'>;
 
   private constructor(registry: Registry) {
     const registers = [registry];
@@ -43,6 +47,12 @@ export class ResilienceMetrics {
     this.overflow = existing(registry, OVERFLOW) ?? new Counter({
       name: OVERFLOW, help: 'Requests refused by a circuit breaker, by resource (requests, pending, retries, connections).',
       labelNames: ['cluster', 'resource'], registers,
+    });
+    this.ejections = existing(registry, EJECTIONS) ?? new Counter({
+      name: EJECTIONS, help: 'Endpoints ejected by outlier detection, by cluster.', labelNames: ['cluster'], registers,
+    });
+    this.healthCheckFailures = existing(registry, HC_FAILURES) ?? new Counter({
+      name: HC_FAILURES, help: 'Failed active health checks (status, timeout or network error), by cluster.', labelNames: ['cluster'], registers,
     });
   }
 
@@ -67,6 +77,8 @@ export class ClusterResilienceStats {
   readonly pendingOverflow: CounterChild;
   readonly retriesOverflow: CounterChild;
   readonly connectionsOverflow: CounterChild;
+  readonly ejections: CounterChild;
+  readonly healthCheckFailures: CounterChild;
 
   constructor(m: ResilienceMetrics, readonly cluster: string) {
     this.retries = m.retries.labels(cluster);
@@ -77,6 +89,8 @@ export class ClusterResilienceStats {
     this.pendingOverflow = m.overflow.labels(cluster, 'pending');
     this.retriesOverflow = m.overflow.labels(cluster, 'retries');
     this.connectionsOverflow = m.overflow.labels(cluster, 'connections');
+    this.ejections = m.ejections.labels(cluster);
+    this.healthCheckFailures = m.healthCheckFailures.labels(cluster);
   }
 }
 

@@ -184,7 +184,7 @@ export class Sidecar implements AdminSource {
     const factories: HttpFilterFactory[] = [];
     for (const f of hcm.httpFilters) {
       const reg = this.extensions.get(f.typeUrl);
-      const factory = reg?.createFactory(f.config, { runtime: this.runtime, listenerName: model.name }) ?? null;
+      const factory = reg?.createFactory(f.config, { runtime: this.runtime, listenerName: model.name, filterName: f.name }) ?? null;
       if (factory !== null) factories.push(factory);
     }
     return new HttpConnectionManager(hcm, table, factories, deps, stats, this.runtime);

@@ -98,12 +98,15 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     };
     this.picker = new FailPicker(model.name);
     this.resolver = null;
-    this.outlier = model.outlierDetection === null ? null : new OutlierDetector(model.outlierDetection, this, runtime, { clusterName: model.name });
+    this.outlier = model.outlierDetection === null ? null : new OutlierDetector(model.outlierDetection, this, runtime, {
+      clusterName: model.name, ejections: this.resources.stats?.ejections ?? null,
+    });
     this.outcomes = this.outlier;
     const hc = model.healthChecks.length > 0 ? model.healthChecks[0] : null;
     this.healthChecker = hc === null ? null : new HealthChecker(hc, this, runtime, {
       tls: model.tls === null ? null : this.factories.tlsOptions(model.tls, hc.check.type === 'grpc' || model.protocol === 'http2' ? ALPN_H2 : ALPN_H1),
       onCheckComplete: this.outlier === null ? undefined : onCheckComplete.bind(null, this.outlier),
+      failures: this.resources.stats?.healthCheckFailures ?? null,
     });
     switch (model.type) {
       case 'STATIC':

@@ -26,6 +26,7 @@
  * The target's endpoint set is re-read by `onEndpointsChanged()`, which the owning Cluster calls
  * after its `'update'` event; it is cheap and re-entrant (the array is compared by identity).
  */
+import type { Incrementer } from './outlier-detector';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as https from 'node:https';
@@ -60,6 +61,8 @@ export interface HealthCheckerOptions {
    * on success). Synchronous; must not throw.
    */
   readonly onCheckComplete?: ((ep: Endpoint, passed: boolean) => void) | null;
+  /** Incremented on every failed check (the cluster's `remora_upstream_health_check_failures_total` child). */
+  readonly failures?: Incrementer | null;
 }
 
 /** The outcome of one check, before threshold counting. */
@@ -99,6 +102,8 @@ export class HealthChecker {
   private seen: readonly Endpoint[] | null = null;
   private closed = false;
 
+  private readonly failureCounter: Incrementer | null;
+
   constructor(model: HealthCheckModel, target: HealthCheckTarget, runtime: Runtime, options: HealthCheckerOptions = {}) {
     this.model = model;
     this.target = target;
@@ -107,6 +112,7 @@ export class HealthChecker {
     this.tls = options.tls ?? null;
     this.startUnhealthy = options.startUnhealthy ?? false;
     this.onCheckComplete = options.onCheckComplete ?? null;
+    this.failureCounter = options.failures ?? null;
     const check = model.check;
     if (check.type === 'grpc') {
       this.grpcRequest = encodeHealthCheckRequest(check.serviceName);
@@ -188,6 +194,7 @@ export class HealthChecker {
       }
     } else {
       this.failuresTotal++;
+      if (this.failureCounter !== null) this.failureCounter.inc();
       if (result === CheckResult.Timeout) this.timeoutsTotal++;
       else if (result === CheckResult.NetworkError) this.networkFailuresTotal++;
       s.numHealthy = 0;

@@ -51,6 +51,13 @@ export interface OutlierDetectorOptions {
   readonly alwaysEjectOneHost?: boolean;
   /** Cluster name for log bindings (default none). */
   readonly clusterName?: string;
+  /** Incremented on every enforced ejection (the cluster's `remora_upstream_outlier_ejections_total` child). */
+  readonly ejections?: Incrementer | null;
+}
+
+/** A metric child the component increments (prom-client's Counter children fit). */
+export interface Incrementer {
+  inc(): void;
 }
 
 /** Why an endpoint was ejected (Envoy's `OutlierEjectionType` subset). */
@@ -95,6 +102,7 @@ export class OutlierDetector implements OutcomeSink {
   private readonly logger: Logger;
   private readonly split: boolean;
   private readonly alwaysEjectOneHost: boolean;
+  private readonly ejectionCounter: Incrementer | null;
   private readonly monitors = new Map<Endpoint, HostMonitor>();
   /** The endpoint array `members` was built from; compared by identity to notice set changes. */
   private seen: readonly Endpoint[] | null = null;
@@ -112,6 +120,7 @@ export class OutlierDetector implements OutcomeSink {
     );
     this.split = model.splitExternalLocalOriginErrors;
     this.alwaysEjectOneHost = options.alwaysEjectOneHost ?? false;
+    this.ejectionCounter = options.ejections ?? null;
     this.armTimer();
   }
 
@@ -259,6 +268,7 @@ export class OutlierDetector implements OutcomeSink {
     this.active++;
     this.ejectionsTotal++;
     this.ejectionsEnforcedByType[type]++;
+    if (this.ejectionCounter !== null) this.ejectionCounter.inc();
     m.ejected = true;
     m.numEjections++;
     m.lastEjectionTime = now;

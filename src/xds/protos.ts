@@ -29,7 +29,31 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
 ];
+
+/**
+ * Remora's own config protos (extension typed_configs that Envoy has no type for), relative to
+ * `remoraProtoDir()`. `loadEnvoyProtos` loads them into the same Root as the Envoy ones.
+ */
+export const REMORA_PROTO_FILES: readonly string[] = [
+  'remora/filters/http/global_ratelimit/v1alpha1/global_ratelimit.proto',
+];
+
+/**
+ * The repository's `proto/` folder (holding `remora/...`), found by walking up from this file, so
+ * it resolves from `src/xds/` (tsx) and from `dist/src/xds/` (compiled) alike. Throws if missing.
+ */
+export function remoraProtoDir(): string {
+  let dir = __dirname;
+  for (;;) {
+    const candidate = path.join(dir, 'proto');
+    if (fs.existsSync(path.join(candidate, 'remora'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no proto/remora folder above ${__dirname}`);
+    dir = parent;
+  }
+}
 
 /**
  * The four include directories under `@grpc/grpc-js-xds/deps/`, resolved through
@@ -43,7 +67,7 @@ export function protoIncludeDirs(): string[] {
 }
 
 /**
- * Loads `ENVOY_PROTO_FILES` plus `extraFiles` (paths relative to an include dir, or absolute) into a
+ * Loads `ENVOY_PROTO_FILES`, `REMORA_PROTO_FILES` plus `extraFiles` (paths relative to an include dir, or absolute) into a
  * fresh protobufjs Root (`keepCase: true`), resolves all types, and returns it. Synchronous and slow
  * (hundreds of ms to a few s): call once at startup and keep the Root. `google/protobuf/*` come from
  * protobufjs's bundled well-known types. Throws on a missing or unparsable file.
@@ -51,7 +75,7 @@ export function protoIncludeDirs(): string[] {
 export function loadEnvoyProtos(extraFiles: readonly string[] = []): protobuf.Root {
   // protobufjs bundles the well-known types but not descriptor.proto (imported by the validate
   // annotations); its package ships that file, so it is the last include dir.
-  const includeDirs = [...protoIncludeDirs(), path.dirname(require.resolve('protobufjs/package.json'))];
+  const includeDirs = [...protoIncludeDirs(), remoraProtoDir(), path.dirname(require.resolve('protobufjs/package.json'))];
   const root = new protobuf.Root();
   root.resolvePath = (origin: string, target: string): string | null => {
     if (path.isAbsolute(target)) return target;
@@ -61,7 +85,7 @@ export function loadEnvoyProtos(extraFiles: readonly string[] = []): protobuf.Ro
     }
     return protobuf.util.path.resolve(origin, target);
   };
-  root.loadSync([...ENVOY_PROTO_FILES, ...extraFiles], { keepCase: true });
+  root.loadSync([...ENVOY_PROTO_FILES, ...REMORA_PROTO_FILES, ...extraFiles], { keepCase: true });
   root.resolveAll();
   return root;
 }

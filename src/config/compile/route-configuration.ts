@@ -162,7 +162,8 @@ function compileRouteMatch(issues: Issues, m: ProtoObject | undefined, path: str
   return { path: pm, headers, queryParameters, grpc: grpc !== undefined };
 }
 
-function compileHeaderMatcher(issues: Issues, h: ProtoObject, path: string): HeaderMatcherModel | null {
+/** Compiles an `envoy.config.route.v3.HeaderMatcher` (routes, retry policies, filters that match headers). */
+export function compileHeaderMatcher(issues: Issues, h: ProtoObject, path: string): HeaderMatcherModel | null {
   const before = issues.count;
   onlyFields(issues, h, path, [
     'name', 'exact_match', 'safe_regex_match', 'present_match', 'prefix_match', 'suffix_match', 'contains_match',

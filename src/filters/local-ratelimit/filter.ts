@@ -1,0 +1,214 @@
+/**
+ * The local rate limit filter's factory (one per listener and config update) and its per-stream
+ * check. The factory owns the token-bucket state: one default bucket and one bucket per configured
+ * descriptor entry list, created when the factory is built (for the listener config) or on the first
+ * request of a route whose `typed_per_filter_config` overrides it (kept in a WeakMap keyed by that
+ * frozen config), plus the pre-bound metric children and the precomputed local reply. The filter
+ * itself holds no per-stream state, so `createFilter()` hands out the factory's one shared instance.
+ *
+ * Per request: sample `filter_enabled`; take one token from every applicable bucket (the matched
+ * descriptor buckets, plus the default bucket when nothing matched or `always_consume_default_token_bucket`)
+ * if each has one; otherwise the request is over the limit: sample `filter_enforced` and either reply
+ * locally (429 or `status` / RESOURCE_EXHAUSTED, with `response_headers_to_add`) or forward it with
+ * `request_headers_to_add_when_not_enforced`. With `enable_x_ratelimit_headers` the most restrictive
+ * bucket is reported in `x-ratelimit-limit`, `-remaining` and `-reset` on every response of the stream.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { Clock, RandomSource } from '../../core/clock';
+import { RateLimitedError } from '../../core/errors';
+import { toSyntheticResponse, type SyntheticResponse } from '../../core/status';
+import type { HeaderValueOptionModel } from '../../config/model';
+import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilterFactory } from '../filter';
+import { sendSyntheticResponse } from '../local-reply';
+import type { RequestHeaders, StreamContext } from '../stream-context';
+import type { FractionModel, LocalRateLimitConfig } from './config';
+import { TokenBucket } from './token-bucket';
+
+
+/**
+ * Produces the request's rate-limit descriptors (in `descriptorKey()` form) for descriptor lookup.
+ * In Envoy they come from route `rate_limits` actions, which Remora's route model does not carry yet;
+ * the default source produces none, so only the default bucket applies. A source must be synchronous,
+ * must not throw, and is called only when the active config has descriptors.
+ *
+ * Hook for the issue's descriptor kinds: a source built from compiled route `rate_limits` actions
+ * (`request_headers` → `descriptor_key=<header value>`, `remote_address` → `remote_address=<ctx.remoteAddress>`,
+ * `generic_key`, `header_value_match`) and the source-principal descriptor, which needs the peer
+ * identity that the security issue will put on StreamContext; pass it as the factory's third argument.
+ */
+export interface DescriptorSource {
+  /** Appends the descriptor keys of `ctx` to `out`. */
+  collect(ctx: StreamContext, out: string[]): void;
+}
+
+/** The source used until route rate_limits (and the peer principal, security issue) reach the model. */
+export const NO_DESCRIPTORS: DescriptorSource = { collect(): void {} };
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
+
+/** Returns the registry's metric `name`, creating it once (factories are rebuilt on every config update). */
+function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
+  const existing = registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as Counter<L>;
+  return new Counter<L>({ name, help, labelNames: labelNames as L[], registers: [registry] });
+}
+
+/** True with probability numerator/denominator; draws no random number at 0% or 100%. */
+export function sampleFraction(f: FractionModel, random: RandomSource): boolean {
+  if (f.numerator >= f.denominator) return true;
+  if (f.numerator === 0) return false;
+  return random.next() * f.denominator < f.numerator;
+}
+
+/** Applies one Envoy header-append action to request headers. */
+export function addRequestHeader(headers: RequestHeaders, h: HeaderValueOptionModel): void {
+  if (h.value === '' && !h.keepEmptyValue) return;
+  const cur = headers[h.key];
+  switch (h.action) {
+    case 'APPEND_IF_EXISTS_OR_ADD':
+      headers[h.key] = cur === undefined ? h.value : Array.isArray(cur) ? [...cur, h.value] : [cur, h.value];
+      return;
+    case 'ADD_IF_ABSENT':
+      if (cur === undefined) headers[h.key] = h.value;
+      return;
+    case 'OVERWRITE_IF_EXISTS':
+      if (cur !== undefined) headers[h.key] = h.value;
+      return;
+    default:
+      headers[h.key] = h.value;
+  }
+}
+
+/** The buckets, metric children and reply of one compiled config (listener-level or per-route). */
+class LimiterState {
+  readonly defaultBucket: TokenBucket | null;
+  /** Descriptor key → bucket; null when the config has no descriptors. */
+  readonly byKey: Map<string, TokenBucket> | null;
+  readonly reply: SyntheticResponse;
+  readonly allowed: CounterChild;
+  readonly limited: CounterChild;
+  readonly limitedNotEnforced: CounterChild;
+
+  constructor(readonly config: LocalRateLimitConfig, now: number, requests: Counter<'listener' | 'stat_prefix' | 'decision'>, listener: string) {
+    this.defaultBucket = config.tokenBucket === null ? null : new TokenBucket(config.tokenBucket, now);
+    let byKey: Map<string, TokenBucket> | null = null;
+    if (config.descriptors.length > 0) {
+      byKey = new Map();
+      for (const d of config.descriptors) byKey.set(d.key, new TokenBucket(d.tokenBucket, now));
+    }
+    this.byKey = byKey;
+    const base = toSyntheticResponse(new RateLimitedError(config.statPrefix));
+    this.reply = Object.freeze({ ...base, httpStatus: config.httpStatus });
+    this.allowed = requests.labels(listener, config.statPrefix, 'allowed');
+    this.limited = requests.labels(listener, config.statPrefix, 'limited');
+    this.limitedNotEnforced = requests.labels(listener, config.statPrefix, 'limited_not_enforced');
+  }
+}
+
+export class LocalRateLimitFactory implements HttpFilterFactory, HttpFilter {
+  private readonly clock: Clock;
+  private readonly random: RandomSource;
+  private readonly listenerName: string;
+  /** The key of this filter's entry in a route's `typed_per_filter_config`. */
+  private readonly filterName: string;
+  private readonly requests: Counter<'listener' | 'stat_prefix' | 'decision'>;
+  private readonly listenerState: LimiterState;
+  private readonly perRoute = new WeakMap<LocalRateLimitConfig, LimiterState>();
+  /** Scratch arrays for descriptor matching (the filter runs synchronously; never re-entered). */
+  private readonly keys: string[] = [];
+  private readonly buckets: TokenBucket[] = [];
+
+  /**
+   * Built at config time. `ctx.filterName` (when the composition root supplies it) is the HCM's name
+   * for this filter, used to find per-route overrides; it defaults to the canonical name.
+   */
+  constructor(config: LocalRateLimitConfig, ctx: FilterFactoryContext, private readonly descriptors: DescriptorSource = NO_DESCRIPTORS) {
+    this.clock = ctx.runtime.clock;
+    this.random = ctx.runtime.random;
+    this.listenerName = ctx.listenerName;
+    this.filterName = ctx.filterName;
+    this.requests = counter(ctx.runtime.metrics, 'remora_local_ratelimit_requests_total',
+      'Requests checked by the local rate limit filter, by decision (allowed, limited, limited_not_enforced).',
+      ['listener', 'stat_prefix', 'decision'] as const);
+    this.listenerState = new LimiterState(config, this.clock.monotonic(), this.requests, this.listenerName);
+  }
+
+  /** The filter is stateless per stream: every stream shares this instance. */
+  createFilter(): HttpFilter {
+    return this;
+  }
+
+  /** Synchronous: Continue, or StopIteration after replying 429 / RESOURCE_EXHAUSTED. Never throws. */
+  onRequestHeaders(ctx: StreamContext): FilterStatus {
+    const state = this.stateFor(ctx);
+    const cfg = state.config;
+    if (!sampleFraction(cfg.enabled, this.random)) return FilterStatus.Continue;
+    const now = this.clock.monotonic();
+    const buckets = this.buckets;
+    buckets.length = 0;
+    if (state.byKey !== null) {
+      const keys = this.keys;
+      keys.length = 0;
+      this.descriptors.collect(ctx, keys);
+      for (let i = 0; i < keys.length; i++) {
+        const b = state.byKey.get(keys[i]);
+        if (b !== undefined && !buckets.includes(b)) buckets.push(b);
+      }
+    }
+    if (state.defaultBucket !== null && (buckets.length === 0 || cfg.alwaysConsumeDefaultTokenBucket)) buckets.push(state.defaultBucket);
+    let allowed = true;
+    let report: TokenBucket | null = null;
+    for (let i = 0; i < buckets.length; i++) {
+      const b = buckets[i];
+      const avail = b.available(now);
+      if (avail < 1) allowed = false;
+      if (report === null || avail < report.remaining) report = b;
+    }
+    if (allowed) for (let i = 0; i < buckets.length; i++) buckets[i].consumeChecked();
+    if (cfg.xRateLimitHeaders && report !== null) {
+      const add = ctx.responseHeadersToAdd ?? (ctx.responseHeadersToAdd = {});
+      add['x-ratelimit-limit'] = String(report.maxTokens);
+      add['x-ratelimit-remaining'] = String(report.remaining);
+      add['x-ratelimit-reset'] = String(report.resetSeconds(now));
+    }
+    buckets.length = 0;
+    if (allowed) {
+      state.allowed.inc();
+      return FilterStatus.Continue;
+    }
+    if (!sampleFraction(cfg.enforced, this.random)) {
+      state.limitedNotEnforced.inc();
+      const hs = cfg.requestHeadersToAddWhenNotEnforced;
+      for (let i = 0; i < hs.length; i++) addRequestHeader(ctx.headers, hs[i]);
+      return FilterStatus.Continue;
+    }
+    state.limited.inc();
+    const rh = cfg.responseHeadersToAdd;
+    if (rh.length > 0) {
+      const add = ctx.responseHeadersToAdd ?? (ctx.responseHeadersToAdd = {});
+      for (let i = 0; i < rh.length; i++) if (rh[i].value !== '' || rh[i].keepEmptyValue) add[rh[i].key] = rh[i].value;
+    }
+    sendSyntheticResponse(ctx, state.reply);
+    return FilterStatus.StopIteration;
+  }
+
+  /** The route's override state (created on first use), else the listener's. */
+  private stateFor(ctx: StreamContext): LimiterState {
+    const route = ctx.route;
+    if (route === null) return this.listenerState;
+    const pr = route.model.perFilterConfig[this.filterName] as LocalRateLimitConfig | undefined;
+    if (pr === undefined || pr.kind !== 'local_ratelimit') return this.listenerState;
+    let s = this.perRoute.get(pr);
+    if (s === undefined) {
+      s = new LimiterState(pr, this.clock.monotonic(), this.requests, this.listenerName);
+      this.perRoute.set(pr, s);
+    }
+    return s;
+  }
+
+  /** Tokens left in the listener-level default bucket at `now` (tests). */
+  defaultTokensForTest(): number {
+    const b = this.listenerState.defaultBucket;
+    return b === null ? -1 : b.available(this.clock.monotonic());
+  }
+}
