@@ -7,6 +7,7 @@
  * - `hang`: never answers (the call stays open until the client or the proxy gives up);
  * - `close`: sends response headers, then destroys the connection before any message (a
  *   connection lost mid-stream, before the response is committed).
+ * It also answers `grpc.health.v1.Health/Check` with `healthStatus` (not counted as an attempt).
  * It counts attempts and cancellations so tests can bound the attempts the sidecar made.
  */
 import * as http2 from 'node:http2';
@@ -15,6 +16,9 @@ import type { AddressInfo, Socket } from 'node:net';
 export type ChaosMode = 'ok' | 'flaky' | 'hang' | 'close';
 
 const EMPTY_MESSAGE = Buffer.from([0, 0, 0, 0, 0]);
+const HEALTH_PATH = '/grpc.health.v1.Health/Check';
+/** A gRPC-framed HealthCheckResponse{status} (field 1, varint). */
+const healthReply = (status: number): Buffer => Buffer.from([0, 0, 0, 0, 2, 0x08, status]);
 
 export class ChaosUpstream {
   /** Requests that reached the server. */
@@ -23,6 +27,9 @@ export class ChaosUpstream {
   succeeded = 0;
   /** Requests the client reset before an answer (hang mode, per-try timeouts, cancellations). */
   cancelled = 0;
+  /** Health checks received, and the status they get (SERVING by default). */
+  healthChecks = 0;
+  healthStatus: 'SERVING' | 'NOT_SERVING' = 'SERVING';
   private readonly sockets = new Set<Socket>();
   private seq = 0;
 
@@ -36,13 +43,21 @@ export class ChaosUpstream {
       up.sockets.add(s);
       s.on('close', () => up.sockets.delete(s));
     });
-    server.on('stream', (stream) => up.onStream(stream));
+    server.on('stream', (stream, headers) => up.onStream(stream, headers[':path']));
     return up;
   }
 
-  private onStream(stream: http2.ServerHttp2Stream): void {
-    this.attempts++;
+  private onStream(stream: http2.ServerHttp2Stream, path: string | undefined): void {
     stream.on('error', () => {});
+    if (path === HEALTH_PATH) {
+      this.healthChecks++;
+      stream.resume();
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(healthReply(this.healthStatus === 'SERVING' ? 1 : 2));
+      return;
+    }
+    this.attempts++;
     stream.on('close', () => {
       if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR && !stream.headersSent) this.cancelled++;
     });
@@ -52,7 +67,8 @@ export class ChaosUpstream {
         return;
       case 'close':
         stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
-        stream.session?.socket?.destroy();
+        // Let the headers reach the wire, then drop the connection without GOAWAY.
+        setImmediate(() => stream.session?.destroy());
         return;
       case 'flaky':
         if (this.nextFails()) {

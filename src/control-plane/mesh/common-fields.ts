@@ -5,7 +5,7 @@
  * policy. Each returns null/undefined after recording an issue.
  */
 import type { DocContext, Path } from './document-context';
-import type { HeaderOperations, HeadersSpec, LbPolicy, StringMatch } from './model';
+import type { HeaderOperations, HeadersSpec, StringMatch } from './model';
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
 
@@ -106,24 +106,4 @@ export function readHeaders(ctx: DocContext, v: unknown, path: Path): HeadersSpe
   const response = o['response'] === undefined || o['response'] === null ? EMPTY_OPS : readHeaderOps(ctx, o['response'], [...path, 'response']);
   if (request === null || response === null) return null;
   return { request, response };
-}
-
-const LB_POLICIES: readonly LbPolicy[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'];
-
-/** `trafficPolicy` with only `loadBalancer.simple` supported; returns the policy or null. */
-export function readTrafficPolicy(ctx: DocContext, v: unknown, path: Path): LbPolicy | null {
-  if (v === undefined || v === null) return null;
-  const tp = ctx.object(v, path, ['loadBalancer'], ['connectionPool', 'outlierDetection', 'tls', 'portLevelSettings', 'tunnel', 'proxyProtocol']);
-  if (tp === null || tp['loadBalancer'] === undefined || tp['loadBalancer'] === null) return null;
-  const lbPath = [...path, 'loadBalancer'];
-  const lb = ctx.object(tp['loadBalancer'], lbPath, ['simple'], ['consistentHash', 'localityLbSetting', 'warmupDurationSecs']);
-  if (lb === null) return null;
-  const simple = ctx.string(lb, 'simple', lbPath, true);
-  if (simple === undefined) return null;
-  if (simple === 'LEAST_CONN') return 'LEAST_REQUEST'; // Istio's deprecated alias
-  if (!(LB_POLICIES as readonly string[]).includes(simple)) {
-    ctx.err([...lbPath, 'simple'], `unsupported load balancer '${simple}'; expected one of ${LB_POLICIES.join(', ')}`);
-    return null;
-  }
-  return simple as LbPolicy;
 }

@@ -14,8 +14,9 @@ import { MeshDocumentCache } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
 import { workloadIndexKey } from './model';
 import type {
-  DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
+  DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, RateLimitPolicy, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
 } from './model';
+import { checkRateLimitPolicies, readRateLimitPolicy, REMORA_API_VERSION } from './rate-limit-policy';
 import { readServiceEntry, readWorkloadEntry } from './service-entry';
 import { readDestinationRule, readVirtualService } from './virtual-service';
 
@@ -23,7 +24,7 @@ import { readDestinationRule, readVirtualService } from './virtual-service';
 export const NETWORKING_API_VERSIONS: readonly string[] = [
   'networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3',
 ];
-const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule'];
+const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy'];
 const METADATA_FIELDS = [
   'name', 'namespace', 'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'managedFields', 'finalizers', 'ownerReferences', 'generateName',
@@ -50,6 +51,7 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   const wes: Parsed<WorkloadEntry>[] = [];
   const vss: Parsed<VirtualService>[] = [];
   const drs: Parsed<DestinationRule>[] = [];
+  const rlps: Parsed<RateLimitPolicy>[] = [];
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
@@ -96,14 +98,16 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
         case 'WorkloadEntry': wes.push({ ctx, value: read.value as WorkloadEntry }); break;
         case 'VirtualService': vss.push({ ctx, value: read.value as VirtualService }); break;
         case 'DestinationRule': drs.push({ ctx, value: read.value as DestinationRule }); break;
+        case 'RateLimitPolicy': rlps.push({ ctx, value: read.value as RateLimitPolicy }); break;
       }
     }
   }
 
   cache.sweep();
   checkReferences(ses, wes, vss, drs);
+  checkRateLimitPolicies(rlps, wes.map((p) => p.value));
   if (issues.length > 0) return { ok: false, errors: issues };
-  return { ok: true, config: buildConfig(ses, wes, vss, drs) };
+  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value) }) };
 }
 
 /** One document validated on its own (no cross-document rule applied yet). */
@@ -111,7 +115,7 @@ interface DocRead {
   /** `kind/namespace/name`, unique across the config. */
   readonly id: string;
   readonly meta: ResourceMeta;
-  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule;
+  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy;
 }
 
 /**
@@ -134,8 +138,9 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   else if (!(KINDS as readonly string[]).includes(kind)) ctx.err(['kind'], `unknown kind '${kind}'; supported: ${KINDS.join(', ')}`);
   else kindOk = true;
   const apiVersion = ctx.string(value, 'apiVersion', [], true);
-  if (apiVersion !== undefined && !NETWORKING_API_VERSIONS.includes(apiVersion)) {
-    ctx.err(['apiVersion'], `unknown apiVersion '${apiVersion}'${kindOk ? ` for ${kind}` : ''}; expected one of ${NETWORKING_API_VERSIONS.join(', ')}`);
+  const versions = kind === 'RateLimitPolicy' ? [REMORA_API_VERSION] : NETWORKING_API_VERSIONS;
+  if (apiVersion !== undefined && !versions.includes(apiVersion)) {
+    ctx.err(['apiVersion'], `unknown apiVersion '${apiVersion}'${kindOk ? ` for ${kind}` : ''}; expected one of ${versions.join(', ')}`);
   }
 
   const mp: Path = ['metadata'];
@@ -165,6 +170,7 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
     case 'WorkloadEntry': read = readWorkloadEntry(ctx, meta, value['spec']); break;
     case 'VirtualService': read = readVirtualService(ctx, meta, value['spec']); break;
     case 'DestinationRule': read = readDestinationRule(ctx, meta, value['spec']); break;
+    case 'RateLimitPolicy': read = readRateLimitPolicy(ctx, meta, value['spec']); break;
   }
   return read === null ? null : { id: `${kind}/${namespace}/${name}`, meta, value: read };
 }

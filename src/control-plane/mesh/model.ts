@@ -1,6 +1,7 @@
 /**
  * The validated, deep-frozen mesh configuration: the Istio-shaped documents Remora accepts
- * (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule; see docs/mesh-config.md) after
+ * (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule, and Remora's RateLimitPolicy; see
+ * docs/mesh-config.md) after
  * every field and cross-reference has been checked, plus lookup indexes by host. This is the only
  * input of translation (`translate/`); nothing downstream re-validates it.
  */
@@ -18,7 +19,7 @@ export interface ResourceMeta {
   readonly index: number;
 }
 
-export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule';
+export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy';
 
 /** ServiceEntry port protocols Remora supports (Istio names, upper-cased). */
 export type PortProtocol = 'GRPC' | 'HTTP' | 'HTTP2' | 'TCP';
@@ -136,6 +137,34 @@ export interface HttpRoute {
   /** Route timeout in ms; null = none given (Istio: disabled, `0s`). */
   readonly timeoutMs: number | null;
   readonly headers: HeadersSpec | null;
+  /** `retries`; null = not given (Remora's safe default policy applies, see docs/mesh-config.md). */
+  readonly retries: HttpRetry | null;
+  /** `fault`; null = no fault injection. */
+  readonly fault: HttpFault | null;
+}
+
+/** Istio HTTPRetry, with `retryOn` already mapped to Envoy `retry_on` names. */
+export interface HttpRetry {
+  /** `attempts` (Envoy `num_retries`); 0 = retries disabled for the route. */
+  readonly attempts: number;
+  /** `perTryTimeout` in ms; null = none. */
+  readonly perTryTimeoutMs: number | null;
+  /** Envoy `retry_on` conditions, de-duplicated, in the order given (Istio's default set when `retryOn` is absent). */
+  readonly retryOn: readonly string[];
+  /** HTTP statuses named in `retryOn` (Istio's default: 503). Non-empty iff `retryOn` has `retriable-status-codes`. */
+  readonly retriableStatusCodes: readonly number[];
+  /** `backoff` (Envoy `retry_back_off.base_interval`) in ms; null = the data plane's default (25 ms). */
+  readonly backoffMs: number | null;
+}
+
+/** A percentage in [0, 100] (Istio `Percent.value`, fractional allowed). */
+export type Percent = number;
+
+/** Istio HTTPFaultInjection. At least one of delay/abort is set. */
+export interface HttpFault {
+  readonly delay: { readonly percent: Percent; readonly fixedDelayMs: number } | null;
+  /** Exactly one of httpStatus (200..599) and grpcStatus (a gRPC code number, 1..16) is set. */
+  readonly abort: { readonly percent: Percent; readonly httpStatus: number | null; readonly grpcStatus: number | null } | null;
 }
 
 export interface VirtualService {
@@ -146,18 +175,114 @@ export interface VirtualService {
 
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM';
 
+/** Istio `loadBalancer.consistentHash`: the hash key (exactly one) and the ring size. */
+export interface ConsistentHash {
+  readonly key:
+    | { readonly kind: 'header'; readonly name: string }
+    | { readonly kind: 'cookie'; readonly name: string }
+    | { readonly kind: 'sourceIp' }
+    | { readonly kind: 'queryParameter'; readonly name: string };
+  /** `minimumRingSize` / `ringHash.minimumRingSize`; null = the data plane's default (1024). */
+  readonly minimumRingSize: number | null;
+}
+
+/** Istio `loadBalancer`: exactly one of `simple` and `consistentHash`. */
+export type LoadBalancerSettings =
+  | { readonly kind: 'simple'; readonly policy: LbPolicy }
+  | { readonly kind: 'consistentHash'; readonly hash: ConsistentHash };
+
+/** Istio `connectionPool` (the fields Remora supports; null = not set, Envoy/Remora default). */
+export interface ConnectionPool {
+  readonly tcp: { readonly maxConnections: number | null; readonly connectTimeoutMs: number | null } | null;
+  readonly http: {
+    readonly http1MaxPendingRequests: number | null;
+    readonly http2MaxRequests: number | null;
+    readonly maxRequestsPerConnection: number | null;
+    readonly maxRetries: number | null;
+    readonly idleTimeoutMs: number | null;
+  } | null;
+}
+
+/** Istio `outlierDetection` (null = not set: Envoy's default, or for the counts "detector off"). */
+export interface OutlierDetection {
+  /** 0 disables 5xx ejection. */
+  readonly consecutive5xxErrors: number | null;
+  /** 0 disables gateway-error ejection. */
+  readonly consecutiveGatewayErrors: number | null;
+  readonly consecutiveLocalOriginFailures: number | null;
+  readonly splitExternalLocalOriginErrors: boolean;
+  readonly intervalMs: number | null;
+  readonly baseEjectionTimeMs: number | null;
+  readonly maxEjectionPercent: number | null;
+  /** Istio default 0: the panic threshold is off (Envoy `healthy_panic_threshold`). */
+  readonly minHealthPercent: number;
+}
+
+/** Istio `trafficPolicy` (a subset's policy replaces the rule's section by section, as Istio merges). */
+export interface TrafficPolicy {
+  readonly loadBalancer: LoadBalancerSettings | null;
+  readonly connectionPool: ConnectionPool | null;
+  readonly outlierDetection: OutlierDetection | null;
+}
+
 export interface Subset {
   readonly name: string;
   readonly labels: Labels;
-  /** Subset-level `trafficPolicy.loadBalancer.simple`; null = inherit the rule's. */
-  readonly loadBalancer: LbPolicy | null;
+  /** Subset-level `trafficPolicy`; null = inherit the rule's. */
+  readonly trafficPolicy: TrafficPolicy | null;
 }
 
 export interface DestinationRule {
   readonly meta: ResourceMeta;
   readonly host: string;
-  readonly loadBalancer: LbPolicy | null;
+  readonly trafficPolicy: TrafficPolicy | null;
   readonly subsets: readonly Subset[];
+}
+
+/** The policy in force for `subset` of `dr` (null = the whole service): Istio's section-wise merge. */
+export function effectiveTrafficPolicy(dr: DestinationRule | null, subset: Subset | null): TrafficPolicy | null {
+  const top = dr?.trafficPolicy ?? null;
+  const sub = subset?.trafficPolicy ?? null;
+  if (sub === null) return top;
+  if (top === null) return sub;
+  return {
+    loadBalancer: sub.loadBalancer ?? top.loadBalancer,
+    connectionPool: sub.connectionPool ?? top.connectionPool,
+    outlierDetection: sub.outlierDetection ?? top.outlierDetection,
+  };
+}
+
+// ------------------------------------------------------------------- RateLimitPolicy
+
+/** One entry of a global descriptor: a key and where its value comes from. */
+export type RateLimitEntry =
+  | { readonly kind: 'header'; readonly key: string; readonly header: string }
+  | { readonly kind: 'value'; readonly key: string; readonly value: string }
+  | { readonly kind: 'remoteAddress'; readonly key: 'remote_address' };
+
+export type RateLimitUnit = 'SECOND' | 'MINUTE' | 'HOUR';
+
+export interface GlobalRateLimitDescriptor {
+  readonly entries: readonly RateLimitEntry[];
+  readonly requestsPerUnit: number;
+  readonly unit: RateLimitUnit;
+}
+
+/** `remora.dev/v1alpha1` RateLimitPolicy: limits enforced by the selected workloads' inbound sidecars. */
+export interface RateLimitPolicy {
+  readonly meta: ResourceMeta;
+  /** `workloadSelector.matchLabels` ({} = every workload of the namespace). */
+  readonly selector: Labels;
+  /** `local.tokenBucket`: one bucket per sidecar for all inbound requests; null = no local limit. */
+  readonly local: { readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number } | null;
+  /** `global`: limits counted in a shared Redis; null = no global limit. */
+  readonly global: {
+    readonly domain: string;
+    readonly redisAddress: string;
+    readonly redisTimeoutMs: number | null;
+    readonly failureModeDeny: boolean;
+    readonly descriptors: readonly GlobalRateLimitDescriptor[];
+  } | null;
 }
 
 /** The whole validated mesh. Arrays are in (file, index) order; indexes are keyed by host. */
@@ -166,6 +291,8 @@ export interface MeshConfig {
   readonly workloadEntries: readonly WorkloadEntry[];
   readonly virtualServices: readonly VirtualService[];
   readonly destinationRules: readonly DestinationRule[];
+  /** RateLimitPolicies in (file, index) order; at most one selects a given WorkloadEntry. Absent = none. */
+  readonly rateLimitPolicies?: readonly RateLimitPolicy[];
   /** host → the ServiceEntry declaring it (a host is declared at most once). */
   readonly serviceByHost: ReadonlyMap<string, ServiceEntry>;
   /** host → the VirtualService bound to it (at most one per host). */

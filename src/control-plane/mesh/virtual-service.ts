@@ -1,18 +1,20 @@
 /**
  * Validates the `spec` of `VirtualService` and `DestinationRule` documents into their model types
  * (Istio field names and per-document semantics: one of route/redirect/directResponse per HTTP
- * route, weights summing to 100 across several destinations, StringMatch shapes, durations).
- * Fields Istio has but Remora does not implement yet (`retries`, `fault`, `mirror`, `corsPolicy`,
- * …) are rejected as "not supported yet" at their path. Host/subset references are checked in
- * `references.ts`.
+ * route, weights summing to 100 across several destinations, StringMatch shapes, durations,
+ * `retries` with Istio's `retryOn` list mapped to Envoy conditions, `fault` delay/abort, and the
+ * DestinationRule `trafficPolicy` through `traffic-policy.ts`). Fields Istio has but Remora does
+ * not implement yet (`mirror`, `corsPolicy`, …) are rejected as "not supported yet" at their path.
+ * Host/subset references are checked by the loader (`load-mesh-config.ts`).
  */
 import type { DocContext, Path } from './document-context';
-import { readDuration, readHeaders, readStringMatch, readTrafficPolicy } from './common-fields';
+import { readDuration, readHeaders, readStringMatch } from './common-fields';
 import type {
-  DestinationRule, HttpDirectResponse, HttpMatch, HttpRedirect, HttpRoute, NamedStringMatch, ResourceMeta,
+  DestinationRule, HttpDirectResponse, HttpFault, HttpMatch, HttpRedirect, HttpRetry, HttpRoute, NamedStringMatch, ResourceMeta,
   RouteDestination, Subset, VirtualService,
 } from './model';
 import { isValidHost } from './service-entry';
+import { readPercent, readTrafficPolicy } from './traffic-policy';
 
 const REDIRECT_CODES: readonly number[] = [301, 302, 303, 307, 308];
 
@@ -126,9 +128,111 @@ function readDirectResponse(ctx: DocContext, v: unknown, path: Path): HttpDirect
   return ctx.errorCount === before ? { status: status!, body } : null;
 }
 
+/** Envoy `retry_on` conditions Remora's data plane implements (HTTP, then gRPC). */
+export const RETRY_ON_CONDITIONS: readonly string[] = [
+  '5xx', 'gateway-error', 'reset', 'connect-failure', 'refused-stream', 'retriable-status-codes',
+  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable',
+];
+/** Envoy conditions Istio passes through that Remora does not implement. */
+const RETRY_ON_NOT_YET: readonly string[] = ['envoy-ratelimited', 'retriable-4xx', 'retriable-headers', 'http3-post-connect-failure'];
+/** Istio's `retryOn` when `retries` is given without it (with retriable status 503). */
+export const ISTIO_DEFAULT_RETRY_ON: readonly string[] = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'];
+
+function readRetries(ctx: DocContext, v: unknown, path: Path): HttpRetry | null {
+  const o = ctx.object(v, path, ['attempts', 'perTryTimeout', 'retryOn', 'retryRemoteLocalities', 'backoff'], ['retryIgnorePreviousHosts']);
+  if (o === null) return null;
+  const before = ctx.errorCount;
+  // Istio: attempts absent or 0 disables retries for the route.
+  const attempts = ctx.integer(o, 'attempts', path, 0, 100) ?? 0;
+  const perTryTimeoutMs = readDuration(ctx, o, 'perTryTimeout', path);
+  const backoffMs = readDuration(ctx, o, 'backoff', path);
+  ctx.boolean(o, 'retryRemoteLocalities', path); // accepted: Remora has one locality, so it has no effect
+  let retryOn: string[] = [...ISTIO_DEFAULT_RETRY_ON];
+  let codes: number[] = [503];
+  const raw = ctx.string(o, 'retryOn', path);
+  if (raw !== undefined) {
+    retryOn = [];
+    codes = [];
+    const rp = [...path, 'retryOn'];
+    for (const part of raw.split(',')) {
+      const c = part.trim();
+      if (c === '') continue;
+      if (/^\d+$/.test(c)) {
+        const n = Number(c);
+        if (n < 100 || n > 599) ctx.err(rp, `'${c}' is not an HTTP status (100..599)`);
+        else if (!codes.includes(n)) codes.push(n);
+      } else if (RETRY_ON_NOT_YET.includes(c)) ctx.err(rp, `retry condition '${c}' is not supported yet`);
+      else if (!RETRY_ON_CONDITIONS.includes(c)) ctx.err(rp, `unknown retry condition '${c}'; expected HTTP status codes or any of ${RETRY_ON_CONDITIONS.join(', ')}`);
+      else if (!retryOn.includes(c)) retryOn.push(c);
+    }
+    // Istio: a status code in retryOn implies retriable-status-codes.
+    if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn.push('retriable-status-codes');
+    if (retryOn.includes('retriable-status-codes') && codes.length === 0) ctx.err(rp, "'retriable-status-codes' needs at least one HTTP status code in the list (e.g. \"503,retriable-status-codes\")");
+    if (retryOn.length === 0 && ctx.errorCount === before) ctx.err(rp, 'names no retry condition');
+  }
+  if (ctx.errorCount !== before) return null;
+  return { attempts, perTryTimeoutMs, retryOn, retriableStatusCodes: codes, backoffMs };
+}
+
+/** gRPC status names (google.rpc.Code) Istio accepts in `abort.grpcStatus`, by code. OK is not a fault. */
+const GRPC_CODES: readonly string[] = [
+  'OK', 'CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE',
+  'DATA_LOSS', 'UNAUTHENTICATED',
+];
+
+function requiredPercent(ctx: DocContext, o: Record<string, unknown>, path: Path): number | undefined {
+  // Deviation: Istio treats a missing percentage as "never"; Remora asks for it so a fault is never a silent no-op.
+  if (o['percentage'] === undefined || o['percentage'] === null) {
+    ctx.err([...path, 'percentage'], 'is required (e.g. {value: 100})');
+    return undefined;
+  }
+  return readPercent(ctx, o['percentage'], [...path, 'percentage']);
+}
+
+function readFault(ctx: DocContext, v: unknown, path: Path): HttpFault | null {
+  const o = ctx.object(v, path, ['delay', 'abort']);
+  if (o === null) return null;
+  const before = ctx.errorCount;
+  let delay: HttpFault['delay'] = null;
+  let abort: HttpFault['abort'] = null;
+  if (o['delay'] !== undefined && o['delay'] !== null) {
+    const dp = [...path, 'delay'];
+    const d = ctx.object(o['delay'], dp, ['fixedDelay', 'percentage'], ['exponentialDelay', 'percent']);
+    if (d !== null) {
+      const fixedDelayMs = readDuration(ctx, d, 'fixedDelay', dp);
+      if (fixedDelayMs === null && (d['fixedDelay'] === undefined || d['fixedDelay'] === null)) ctx.err([...dp, 'fixedDelay'], 'is required');
+      const percent = requiredPercent(ctx, d, dp);
+      if (fixedDelayMs !== null && percent !== undefined) delay = { percent, fixedDelayMs };
+    }
+  }
+  if (o['abort'] !== undefined && o['abort'] !== null) {
+    const ap = [...path, 'abort'];
+    const a = ctx.object(o['abort'], ap, ['httpStatus', 'grpcStatus', 'percentage'], ['http2Error']);
+    if (a !== null) {
+      const hasHttp = a['httpStatus'] !== undefined && a['httpStatus'] !== null;
+      const hasGrpc = a['grpcStatus'] !== undefined && a['grpcStatus'] !== null;
+      let httpStatus: number | null = null;
+      let grpcStatus: number | null = null;
+      if (hasHttp === hasGrpc) ctx.err(ap, hasHttp ? 'only one of httpStatus or grpcStatus may be set' : 'one of httpStatus or grpcStatus is required');
+      else if (hasHttp) httpStatus = ctx.integer(a, 'httpStatus', ap, 200, 599) ?? null;
+      else {
+        const g = ctx.string(a, 'grpcStatus', ap, true);
+        const code = g === undefined ? -1 : GRPC_CODES.indexOf(g.toUpperCase());
+        if (g !== undefined && code <= 0) ctx.err([...ap, 'grpcStatus'], `${code === 0 ? 'OK is not a fault' : `unknown gRPC status '${g}'`}; expected one of ${GRPC_CODES.slice(1).join(', ')}`);
+        else if (code > 0) grpcStatus = code;
+      }
+      const percent = requiredPercent(ctx, a, ap);
+      if (percent !== undefined && (httpStatus !== null || grpcStatus !== null)) abort = { percent, httpStatus, grpcStatus };
+    }
+  }
+  if (o['delay'] == null && o['abort'] == null) ctx.err(path, 'one of delay or abort is required');
+  return ctx.errorCount === before ? { delay, abort } : null;
+}
+
 function readHttpRoute(ctx: DocContext, v: unknown, path: Path): HttpRoute | null {
-  const o = ctx.object(v, path, ['name', 'match', 'route', 'redirect', 'directResponse', 'rewrite', 'timeout', 'headers'],
-    ['retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'corsPolicy', 'delegate']);
+  const o = ctx.object(v, path, ['name', 'match', 'route', 'redirect', 'directResponse', 'rewrite', 'timeout', 'headers', 'retries', 'fault'],
+    ['mirror', 'mirrors', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'corsPolicy', 'delegate']);
   if (o === null) return null;
   const match: HttpMatch[] = [];
   const rawMatch = ctx.list(o, 'match', path);
@@ -164,9 +268,14 @@ function readHttpRoute(ctx: DocContext, v: unknown, path: Path): HttpRoute | nul
   }
   const timeoutMs = readDuration(ctx, o, 'timeout', path);
   const headers = readHeaders(ctx, o['headers'], [...path, 'headers']);
+  const retries = o['retries'] === undefined || o['retries'] === null ? null : readRetries(ctx, o['retries'], [...path, 'retries']);
+  const fault = o['fault'] === undefined || o['fault'] === null ? null : readFault(ctx, o['fault'], [...path, 'fault']);
+  if ((retries !== null || fault !== null) && rawRoute.length === 0) {
+    ctx.err(path, `${retries !== null ? 'retries' : 'fault'} requires route (it cannot be combined with redirect or directResponse)`);
+  }
   // Returned even when invalid (with the parts that did validate) so that cross-document checks
   // still report dangling references; a config with any issue is never built.
-  return { name: ctx.string(o, 'name', path) ?? null, match, route, redirect, directResponse, rewrite, timeoutMs, headers };
+  return { name: ctx.string(o, 'name', path) ?? null, match, route, redirect, directResponse, rewrite, timeoutMs, headers, retries, fault };
 }
 
 /** Validates a VirtualService spec; null when any issue was recorded for it. */
@@ -199,7 +308,7 @@ export function readDestinationRule(ctx: DocContext, meta: ResourceMeta, v: unkn
   const before = ctx.errorCount;
   const host = ctx.string(spec, 'host', path, true);
   if (host !== undefined && !isValidHost(host)) ctx.err([...path, 'host'], host.includes('*') ? 'wildcard hosts are not supported yet' : `invalid host '${host}'`);
-  const loadBalancer = readTrafficPolicy(ctx, spec['trafficPolicy'], [...path, 'trafficPolicy']);
+  const trafficPolicy = readTrafficPolicy(ctx, spec['trafficPolicy'], [...path, 'trafficPolicy']);
   const subsets: Subset[] = [];
   const raw = ctx.list(spec, 'subsets', path);
   const names = new Set<string>();
@@ -212,9 +321,9 @@ export function readDestinationRule(ctx: DocContext, meta: ResourceMeta, v: unkn
     if (name !== undefined && names.has(name)) ctx.err([...sp, 'name'], `duplicate subset name '${name}'`);
     if (name !== undefined) names.add(name);
     const labels = ctx.labels(s, 'labels', sp);
-    const lb = readTrafficPolicy(ctx, s['trafficPolicy'], [...sp, 'trafficPolicy']);
-    if (name !== undefined) subsets.push({ name, labels, loadBalancer: lb });
+    const tp = readTrafficPolicy(ctx, s['trafficPolicy'], [...sp, 'trafficPolicy']);
+    if (name !== undefined) subsets.push({ name, labels, trafficPolicy: tp });
   }
   if (host === undefined || (ctx.errorCount !== before && !isValidHost(host))) return null;
-  return { meta, host, loadBalancer, subsets };
+  return { meta, host, trafficPolicy, subsets };
 }

@@ -5,12 +5,15 @@
  * (one locality with `load_balancing_weight: 1`, IP literals, sorted, de-duplicated); DNS-resolution
  * services are STRICT_DNS clusters with an inline `load_assignment` (LOGICAL_DNS with one endpoint
  * for proxyless gRPC, which has no STRICT_DNS). GRPC/HTTP2 ports get explicit HTTP/2 upstream options.
+ * The DestinationRule `trafficPolicy` (the subset's merged over the rule's) is applied by
+ * `resilience.ts`.
  */
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { labelsMatch } from '../mesh/load-mesh-config';
-import { workloadIndexKey, type Labels, type LbPolicy, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
+import { effectiveTrafficPolicy, workloadIndexKey, type Labels, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { adsConfigSource, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { outboundClusterName } from './names';
+import { applyTrafficPolicy } from './resilience';
 
 /** One resolved endpoint of a service port. */
 export interface ResolvedEndpoint {
@@ -92,7 +95,6 @@ export function emitCluster(
 
   let eps = serviceEndpoints(mesh, se, port, key.host);
   if (subset !== null) eps = eps.filter((e) => labelsMatch(subset.labels, e.labels));
-  const lb: LbPolicy = subset?.loadBalancer ?? dr?.loadBalancer ?? 'ROUND_ROBIN';
 
   const c: ProtoObject = { name };
   if (se.resolution === 'DNS') {
@@ -108,8 +110,8 @@ export function emitCluster(
     c['eds_cluster_config'] = { eds_config: adsConfigSource(), service_name: name };
     assignments.set(name, clusterLoadAssignment(name, eps));
   }
-  // grpc-js-xds accepts only ROUND_ROBIN/RING_HASH: proxyless clients fall back to ROUND_ROBIN.
-  if (lb !== 'ROUND_ROBIN' && !proxyless) c['lb_policy'] = lb;
   if (port.protocol === 'GRPC' || port.protocol === 'HTTP2') c['typed_extension_protocol_options'] = http2ProtocolOptions();
+  // grpc-js-xds accepts only ROUND_ROBIN/RING_HASH: proxyless clients fall back to ROUND_ROBIN.
+  applyTrafficPolicy(c, effectiveTrafficPolicy(dr, subset), port.protocol, proxyless);
   clusters.set(name, c);
 }

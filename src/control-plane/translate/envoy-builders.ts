@@ -21,13 +21,16 @@ export function adsConfigSource(): ProtoObject {
   return { ads: {}, resource_api_version: 'V3' };
 }
 
-/** An HCM (as an Any) routing through RDS `routeConfigName` over ADS, with the router filter last. */
-export function hcmWithRds(statPrefix: string, routeConfigName: string): ProtoObject {
+/**
+ * An HCM (as an Any) routing through RDS `routeConfigName` over ADS: `filters` (HttpFilter entries,
+ * in order) and then the router filter, last.
+ */
+export function hcmWithRds(statPrefix: string, routeConfigName: string, filters: readonly ProtoObject[] = []): ProtoObject {
   return {
     '@type': HCM_TYPE_URL,
     stat_prefix: statPrefix,
     rds: { config_source: adsConfigSource(), route_config_name: routeConfigName },
-    http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } }],
+    http_filters: [...filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE_URL } }],
   };
 }
 

@@ -5,15 +5,18 @@
  * node are dropped for that node; several destinations become `weighted_clusters`. No VirtualService
  * → one default route `/` to the whole service. Timeouts follow Istio: for sidecars `timeout` is the
  * VirtualService timeout or `0s` (disabled) with `grpc-timeout` honoured through
- * `max_stream_duration`; proxyless gRPC gets `max_stream_duration` only (gRFC A31).
- * Also reports which (host, port, subset) clusters the routes reference.
+ * `max_stream_duration`; proxyless gRPC gets `max_stream_duration` only (gRFC A31). `retries`
+ * become `retry_policy` (with Remora's safe default on sidecar routes, see `resilience.ts`), `fault`
+ * the route's fault filter config, and a destination with a consistent-hash DestinationRule adds its
+ * `hash_policy`. Also reports which (host, port, subset) clusters the routes reference.
  */
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { labelsMatch } from '../mesh/load-mesh-config';
-import type { HttpMatch, HttpRoute, MeshConfig, RouteDestination, StringMatch } from '../mesh/model';
+import { effectiveTrafficPolicy, type HttpMatch, type HttpRoute, type MeshConfig, type RouteDestination, type StringMatch } from '../mesh/model';
 import type { ClusterKey } from './clusters';
 import { applyHeaders, duration } from './envoy-builders';
 import { outboundClusterName } from './names';
+import { FAULT_FILTER_NAME, faultConfig, hashPolicy, retryPolicy } from './resilience';
 import type { NodeView } from './node-view';
 
 const REDIRECT_CODE: Record<number, string> = {
@@ -67,13 +70,40 @@ function timeouts(action: ProtoObject, timeoutMs: number | null, proxyless: bool
     : { max_stream_duration: duration(timeoutMs), grpc_timeout_header_max: duration(timeoutMs) };
 }
 
+/** The `hash_policy` entries of the clusters `keys` (consistent-hash DestinationRules), de-duplicated, in order. */
+function hashPolicies(mesh: MeshConfig, keys: readonly ClusterKey[]): ProtoObject[] {
+  const out: ProtoObject[] = [];
+  const seen = new Set<string>();
+  for (const k of keys) {
+    const dr = mesh.destinationRuleByHost.get(k.host) ?? null;
+    const subset = k.subset === null || dr === null ? null : (dr.subsets.find((s) => s.name === k.subset) ?? null);
+    const lb = effectiveTrafficPolicy(dr, subset)?.loadBalancer ?? null;
+    if (lb === null || lb.kind !== 'consistentHash') continue;
+    const hp = hashPolicy(lb.hash);
+    const id = JSON.stringify(hp);
+    if (!seen.has(id)) out.push(hp);
+    seen.add(id);
+  }
+  return out;
+}
+
+/** Retry and hash policies of a forwarding action. */
+function resilience(mesh: MeshConfig, action: ProtoObject, r: HttpRoute | null, keys: readonly ClusterKey[], proxyless: boolean): void {
+  const rp = retryPolicy(r?.retries ?? null, proxyless);
+  if (rp !== null) action['retry_policy'] = rp;
+  const hp = hashPolicies(mesh, keys);
+  if (hp.length > 0) action['hash_policy'] = hp;
+}
+
 function forwardAction(
   mesh: MeshConfig, r: HttpRoute, host: string, port: number, proxyless: boolean, route: ProtoObject, refs: ClusterKey[],
 ): void {
   const dests = r.route.filter((d) => d.weight > 0);
+  const keys: ClusterKey[] = [];
   const names = dests.map((d) => {
     const key: ClusterKey = { host: d.host, port: destinationPort(mesh, d, host, port), subset: d.subset };
     refs.push(key);
+    keys.push(key);
     return outboundClusterName(key.port, key.host, key.subset);
   });
   const action: ProtoObject = {};
@@ -94,7 +124,9 @@ function forwardAction(
   if (r.rewrite?.uri != null) action['prefix_rewrite'] = r.rewrite.uri;
   if (r.rewrite?.authority != null) action['host_rewrite_literal'] = r.rewrite.authority;
   timeouts(action, r.timeoutMs, proxyless);
+  resilience(mesh, action, r, keys, proxyless);
   route['route'] = action;
+  if (r.fault !== null) route['typed_per_filter_config'] = { [FAULT_FILTER_NAME]: faultConfig(r.fault) };
 }
 
 function envoyRoute(mesh: MeshConfig, r: HttpRoute, m: HttpMatch | null, host: string, port: number, proxyless: boolean, refs: ClusterKey[]): ProtoObject {
@@ -130,9 +162,11 @@ function envoyRoute(mesh: MeshConfig, r: HttpRoute, m: HttpMatch | null, host: s
 export function buildRoutes(mesh: MeshConfig, host: string, port: number, node: NodeView, refs: ClusterKey[]): ProtoObject[] {
   const vs = mesh.virtualServiceByHost.get(host);
   if (vs === undefined) {
-    refs.push({ host, port, subset: null });
+    const key: ClusterKey = { host, port, subset: null };
+    refs.push(key);
     const action: ProtoObject = { cluster: outboundClusterName(port, host) };
     timeouts(action, null, node.proxyless);
+    resilience(mesh, action, null, [key], node.proxyless);
     return [{ name: 'default', match: { prefix: '/' }, route: action }];
   }
   const out: ProtoObject[] = [];

@@ -11,6 +11,8 @@ import { loadEnvoyProtos } from '../../xds/protos';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet } from '../cache/resources';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig } from '../mesh';
 import { translateForNode, translationKey } from './index';
+import { GLOBAL_RATELIMIT_TYPE_URL, LOCAL_RATELIMIT_TYPE_URL } from './rate-limits';
+import { FAULT_TYPE_URL } from './resilience';
 
 /** The repository root (the folder holding package.json), from source or from dist/. */
 function repoRoot(): string {
@@ -46,12 +48,18 @@ function plain(v: unknown): unknown {
   return JSON.parse(JSON.stringify(v));
 }
 
-const routerOnly: CompileDeps = {
+/** The HTTP filters translation emits, accepted opaquely (their own compilers are tested with the filters). */
+const MESH_FILTER_TYPES = new Set([
+  ROUTER_TYPE_URL, FAULT_TYPE_URL, LOCAL_RATELIMIT_TYPE_URL, GLOBAL_RATELIMIT_TYPE_URL,
+]);
+const meshFilters: CompileDeps = {
   filters: {
     compile(_n, tc, p) {
-      return tc['@type'] === ROUTER_TYPE_URL ? { ok: true, value: null } : { ok: false, errors: [{ path: p, message: 'unknown filter' }] };
+      return MESH_FILTER_TYPES.has(tc['@type'] as string) ? { ok: true, value: null } : { ok: false, errors: [{ path: p, message: 'unknown filter' }] };
     },
-    compilePerRoute(_n, _tc, p) { return { ok: false, errors: [{ path: p, message: 'none' }] }; },
+    compilePerRoute(_n, tc, p) {
+      return tc['@type'] === FAULT_TYPE_URL ? { ok: true, value: null } : { ok: false, errors: [{ path: p, message: 'none' }] };
+    },
   },
   readFile() { throw new Error('no files'); },
 };
@@ -59,10 +67,12 @@ const routerOnly: CompileDeps = {
 const allNodes = (): [string, MeshConfig, NodeIdentity][] => {
   const greeter = mesh('greeter.yaml');
   const features = mesh('features.yaml');
+  const resilience = mesh('resilience.yaml');
   const fNodes = JSON.parse(readFileSync(path.join(FIXTURES, 'features.nodes.json'), 'utf8')) as NodeIdentity[];
   return [
     ['client', greeter, CLIENT], ['greeter-v1', greeter, GREETER_V1], ['proxyless', greeter, PROXYLESS],
     ...fNodes.map((n): [string, MeshConfig, NodeIdentity] => [`features/${n.id}`, features, n]),
+    ['resilience/client', resilience, CLIENT], ['resilience/greeter-v1', resilience, GREETER_V1], ['resilience/proxyless', resilience, PROXYLESS],
   ];
 };
 
@@ -85,14 +95,14 @@ test('every translated resource is a valid Envoy v3 message: packAny → decode 
 
 test("sidecar resources compile with Remora's own data-plane compiler", () => {
   for (const [label, m, n] of allNodes()) {
-    if (label === 'proxyless' || label === 'features/grpc-client') continue;
+    if (label.endsWith('proxyless') || label === 'features/grpc-client') continue;
     const set = translateForNode(m, n);
     const check = (what: string, r: { ok: boolean; errors?: readonly { path: string; message: string }[] }) => {
       assert.ok(r.ok, `${label} ${what}: ${JSON.stringify((r as { errors?: unknown }).errors)}`);
     };
-    for (const [name, l] of of(set, 'LISTENER')) check(`listener ${name}`, compileListener(l, routerOnly));
-    for (const [name, r] of of(set, 'ROUTE')) check(`route ${name}`, compileRouteConfiguration(r, routerOnly));
-    for (const [name, c] of of(set, 'CLUSTER')) check(`cluster ${name}`, compileCluster(c, routerOnly));
+    for (const [name, l] of of(set, 'LISTENER')) check(`listener ${name}`, compileListener(l, meshFilters));
+    for (const [name, r] of of(set, 'ROUTE')) check(`route ${name}`, compileRouteConfiguration(r, meshFilters));
+    for (const [name, c] of of(set, 'CLUSTER')) check(`cluster ${name}`, compileCluster(c, meshFilters));
     for (const [name, e] of of(set, 'ENDPOINT')) check(`cla ${name}`, compileClusterLoadAssignment(e));
   }
 });
@@ -155,7 +165,11 @@ test('no VirtualService → a default route "/" to the whole service', () => {
   const vh = (of(set, 'ROUTE').get('outbound')!['virtual_hosts'] as ProtoObject[]).find((v) => v['name'] === 'payments.web.svc:80')!;
   assert.deepEqual(vh['routes'], [{
     name: 'default', match: { prefix: '/' },
-    route: { cluster: 'outbound|80||payments.web.svc', timeout: { seconds: 0, nanos: 0 }, max_stream_duration: { grpc_timeout_header_max: { seconds: 0, nanos: 0 } } },
+    route: {
+      cluster: 'outbound|80||payments.web.svc', timeout: { seconds: 0, nanos: 0 }, max_stream_duration: { grpc_timeout_header_max: { seconds: 0, nanos: 0 } },
+      // Remora's default: retry only what the upstream never received.
+      retry_policy: { retry_on: 'connect-failure,refused-stream', num_retries: { value: 2 } },
+    },
   }]);
 });
 

@@ -5,7 +5,9 @@
  * every host it may call), the `inbound` listener (RDS `inbound` → `inbound|<app port>||` STATIC
  * clusters on 127.0.0.1) for the services its workload backs, and the clusters/CLAs behind them.
  * A proxyless gRPC node gets an `api_listener` per `<host>:<port>` (and `<host>` for single-port
- * services), each with its own route configuration, plus clusters/CLAs. See docs/mesh-config.md.
+ * services), each with its own route configuration, plus clusters/CLAs. An HCM gets the fault
+ * filter only when one of its routes injects faults, and a sidecar's inbound HCM gets the rate-limit
+ * filters of the RateLimitPolicy selecting its workload. See docs/mesh-config.md.
  */
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from '../cache/resources';
@@ -15,6 +17,8 @@ import { emitCluster, type ClusterKey } from './clusters';
 import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { hostPortName, inboundClusterName, INBOUND_NAME, OUTBOUND_NAME } from './names';
 import { nodeView, type NodeView } from './node-view';
+import { rateLimitFilters, rateLimitPolicyFor } from './rate-limits';
+import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
 
 export interface TranslateOptions {
@@ -77,7 +81,7 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   out.listeners.set(OUTBOUND_NAME, {
     name: OUTBOUND_NAME,
     address: socketAddress(bind, node.outboundPort ?? opts.outboundPort),
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME) }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)) }] }],
     traffic_direction: 'OUTBOUND',
   });
   for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints);
@@ -134,7 +138,9 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   out.listeners.set(INBOUND_NAME, {
     name: INBOUND_NAME,
     address: socketAddress(opts.bindAddress ?? '0.0.0.0', listenPort),
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME) }] }],
+    filter_chains: [{
+      filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, rateLimitFilters(rateLimitPolicyFor(mesh, node))) }],
+    }],
     traffic_direction: 'INBOUND',
   });
 }
@@ -147,19 +153,24 @@ function inboundRoute(cluster: string): ProtoObject {
   };
 }
 
+/** The fault filter when some route of `vhosts` injects faults (so configs without faults are unchanged). */
+function faultFilters(vhosts: readonly ProtoObject[]): ProtoObject[] {
+  return routesUseFault(vhosts) ? [faultHttpFilter()] : [];
+}
+
 function proxyless(mesh: MeshConfig, node: NodeView, out: Output): void {
   const refs: ClusterKey[] = [];
   for (const { se, host, ports } of visibleHttpServices(mesh, node)) {
     for (const k of allClusterKeys(mesh, se, host)) refs.push(k);
     for (const p of ports) {
       const name = hostPortName(host, p.number);
-      out.routes.set(name, {
-        name,
-        virtual_hosts: [{ name, domains: [name, host], routes: buildRoutes(mesh, host, p.number, node, refs) }],
-      });
-      const listener = { name, api_listener: { api_listener: hcmWithRds(name, name) } };
+      const vhosts = [{ name, domains: [name, host], routes: buildRoutes(mesh, host, p.number, node, refs) }];
+      out.routes.set(name, { name, virtual_hosts: vhosts });
+      // grpc-js-xds implements envoy.filters.http.fault (gRFC A33), so proxyless clients get it too.
+      const filters = faultFilters(vhosts);
+      const listener = { name, api_listener: { api_listener: hcmWithRds(name, name, filters) } };
       out.listeners.set(name, listener);
-      if (ports.length === 1) out.listeners.set(host, { name: host, api_listener: { api_listener: hcmWithRds(name, name) } });
+      if (ports.length === 1) out.listeners.set(host, { name: host, api_listener: { api_listener: hcmWithRds(name, name, filters) } });
     }
   }
   for (const k of refs) emitCluster(mesh, k, true, out.clusters, out.endpoints);
