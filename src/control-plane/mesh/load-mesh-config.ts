@@ -292,6 +292,17 @@ function buildConfig(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], 
     index(workloadIndexKey(we.meta.namespace), we);
     for (const k of Object.keys(we.labels)) index(workloadIndexKey(we.meta.namespace, k, we.labels[k]), we);
   }
+  const workloadEntryByName = new Map<string, WorkloadEntry>();
+  for (const { value: we } of wes) workloadEntryByName.set(`${we.meta.namespace}/${we.meta.name}`, we);
+  const selectingServiceIndex = new Map<string, ServiceEntry[]>();
+  for (const { value: se } of ses) {
+    if (se.workloadSelector === null) continue;
+    const keys = Object.keys(se.workloadSelector).sort();
+    const key = keys.length === 0 ? workloadIndexKey(se.meta.namespace) : workloadIndexKey(se.meta.namespace, keys[0], se.workloadSelector[keys[0]!]);
+    const list = selectingServiceIndex.get(key);
+    if (list === undefined) selectingServiceIndex.set(key, [se]);
+    else list.push(se);
+  }
   return deepFreeze({
     serviceEntries: ses.map((p) => p.value),
     workloadEntries: wes.map((p) => p.value),
@@ -301,5 +312,7 @@ function buildConfig(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>[], 
     virtualServiceByHost: new FrozenMap(virtualServiceByHost),
     destinationRuleByHost: new FrozenMap(destinationRuleByHost),
     workloadEntryIndex: new FrozenMap(workloadEntryIndex),
+    workloadEntryByName: new FrozenMap(workloadEntryByName),
+    selectingServiceIndex: new FrozenMap(selectingServiceIndex),
   });
 }

@@ -304,6 +304,15 @@ export interface MeshConfig {
    * `workloadIndexKey(namespace)`: selector matching scans only the entries sharing one label.
    */
   readonly workloadEntryIndex: ReadonlyMap<string, readonly WorkloadEntry[]>;
+  /** `namespace/name` → WorkloadEntry (a sidecar finds its own entry without a scan). */
+  readonly workloadEntryByName: ReadonlyMap<string, WorkloadEntry>;
+  /**
+   * ServiceEntries with a `workloadSelector`, each under exactly one `workloadIndexKey`: its
+   * namespace with its first selector label (in sorted key order), or just its namespace for an
+   * empty selector. The services a workload backs are among the entries under its namespace and
+   * under each of its own labels (then `labelsMatch` decides).
+   */
+  readonly selectingServiceIndex: ReadonlyMap<string, readonly ServiceEntry[]>;
 }
 
 /** Key of `MeshConfig.workloadEntryIndex`: a namespace, optionally with one `label=value` pair. */

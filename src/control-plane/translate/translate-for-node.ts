@@ -12,7 +12,7 @@
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from '../cache/resources';
 import { labelsMatch } from '../mesh/load-mesh-config';
-import type { MeshConfig, ServiceEntry, ServicePort, WorkloadEntry } from '../mesh/model';
+import { workloadIndexKey, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { emitCluster, type ClusterKey } from './clusters';
 import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { hostPortName, inboundClusterName, INBOUND_NAME, OUTBOUND_NAME } from './names';
@@ -42,9 +42,15 @@ interface Output {
 /** (host, HTTP port) pairs of every service the node may call, sorted by host then port. */
 function visibleHttpServices(mesh: MeshConfig, node: NodeView): { se: ServiceEntry; host: string; ports: ServicePort[] }[] {
   const out: { se: ServiceEntry; host: string; ports: ServicePort[] }[] = [];
-  for (const [host, se] of mesh.serviceByHost) {
-    if (node.egressHosts !== null && !node.egressHosts.has(host)) continue;
-    out.push({ se, host, ports: se.ports.filter((p) => p.protocol !== 'TCP') });
+  const add = (host: string, se: ServiceEntry): void => { out.push({ se, host, ports: se.ports.filter((p) => p.protocol !== 'TCP') }); };
+  if (node.egressHosts === null) {
+    for (const [host, se] of mesh.serviceByHost) add(host, se);
+  } else {
+    // A scoped node: look up its hosts instead of scanning the mesh.
+    for (const host of node.egressHosts) {
+      const se = mesh.serviceByHost.get(host);
+      if (se !== undefined) add(host, se);
+    }
   }
   return out.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
 }
@@ -62,7 +68,7 @@ function allClusterKeys(mesh: MeshConfig, se: ServiceEntry, host: string): Clust
 
 function findWorkload(mesh: MeshConfig, node: NodeView): WorkloadEntry | null {
   if (node.workloadName === null) return null;
-  return mesh.workloadEntries.find((w) => w.meta.name === node.workloadName && w.meta.namespace === node.namespace) ?? null;
+  return mesh.workloadEntryByName.get(`${node.namespace}/${node.workloadName}`) ?? null;
 }
 
 function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opts: TranslateOptions, out: Output): void {
@@ -99,10 +105,16 @@ function appPortFor(node: NodeView, p: ServicePort): number {
 
 function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opts: TranslateOptions, out: Output): void {
   const backed: { se: ServiceEntry; host: string; port: ServicePort }[] = [];
-  for (const se of mesh.serviceEntries) {
-    if (se.workloadSelector === null || se.meta.namespace !== node.namespace || !labelsMatch(se.workloadSelector, node.labels)) continue;
-    for (const host of se.hosts) for (const port of se.ports) if (port.protocol !== 'TCP') backed.push({ se, host, port });
-  }
+  const consider = (list: readonly ServiceEntry[] | undefined): void => {
+    if (list === undefined) return;
+    for (const se of list) {
+      if (!labelsMatch(se.workloadSelector!, node.labels)) continue;
+      for (const host of se.hosts) for (const port of se.ports) if (port.protocol !== 'TCP') backed.push({ se, host, port });
+    }
+  };
+  // Candidates from the selector index (each entry is under exactly one key, so none repeats).
+  consider(mesh.selectingServiceIndex.get(workloadIndexKey(node.namespace)));
+  for (const k of Object.keys(node.labels)) consider(mesh.selectingServiceIndex.get(workloadIndexKey(node.namespace, k, node.labels[k])));
   if (backed.length === 0) return;
   backed.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : a.port.number - b.port.number));
 
