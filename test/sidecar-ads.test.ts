@@ -253,11 +253,11 @@ describe('sidecar configured over ADS', { timeout: 120_000 }, () => {
   });
 
   it('an invalid cluster is NACKed with its field path while the previous config keeps serving', async () => {
-    state.clusterB = h2EdsCluster('echo-b', { lb_policy: 'RING_HASH' });
+    state.clusterB = h2EdsCluster('echo-b', { lb_policy: 'MAGLEV' });
     server.notify();
     await waitFor(() => typeStates(server)['cds'] === 'NACKED', { what: 'CDS NACKED on the server', timeoutMs: 10_000 });
     const cds = server.pushStatus.forNode(NODE_ID)[0]!.types.find((t) => t.type === 'cds')!;
-    assert.match(cds.lastNack!.message, /resource echo-b: lb_policy: RING_HASH is not supported/);
+    assert.match(cds.lastNack!.message, /resource echo-b: lb_policy: MAGLEV is not supported/);
 
     for (let i = 0; i < 5; i++) {
       const r = await unary(client!, { message: 'still' });
