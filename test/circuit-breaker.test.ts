@@ -3,7 +3,8 @@
  * `circuit_breakers`: with `max_requests: 1` a second concurrent call gets a local UNAVAILABLE with
  * `x-remora-overloaded` and the overflow counter rises; with every endpoint failing, the retry
  * budget keeps total upstream attempts near (1 + budget) × calls (no retry storm) and the
- * budget-exhausted counter rises.
+ * budget-exhausted counter rises; with `max_connections: 1` over two HTTP/2 endpoints, the
+ * endpoint that would need a second connection overflows while the first keeps serving.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,17 +25,20 @@ const MIN_RETRY_CONCURRENCY = 3;
 describe('circuit breakers', { timeout: 60_000 }, () => {
   let slow: EchoServer;
   const failing: EchoServer[] = [];
+  const pair: EchoServer[] = [];
   let sidecar: SidecarHarness;
   let client: EchoClient;
 
   before(async () => {
     slow = await EchoServer.start({ id: 'slow' });
     for (let i = 0; i < 3; i++) failing.push(await EchoServer.start({ id: `failing-${i}` }));
+    for (let i = 0; i < 2; i++) pair.push(await EchoServer.start({ id: `pair-${i}` }));
     sidecar = await SidecarHarness.start({
       listeners: [{
         name: 'grpc',
         routes: [
           routeTo('one-at-a-time', byHeader('one')),
+          routeTo('one-connection', byHeader('conn')),
           routeTo('failing', byHeader('failing'), { retry_policy: { retry_on: 'unavailable', num_retries: NUM_RETRIES } }),
         ],
       }],
@@ -42,6 +46,10 @@ describe('circuit breakers', { timeout: 60_000 }, () => {
         {
           name: 'one-at-a-time', endpoints: [{ host: '127.0.0.1', port: slow.port }], http2: true,
           extra: { circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_requests: 1 }] } },
+        },
+        {
+          name: 'one-connection', endpoints: pair.map((s) => ({ host: '127.0.0.1', port: s.port })), http2: true,
+          extra: { circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_connections: 1 }] } },
         },
         {
           name: 'failing', endpoints: failing.map((s) => ({ host: '127.0.0.1', port: s.port })), http2: true,
@@ -62,7 +70,7 @@ describe('circuit breakers', { timeout: 60_000 }, () => {
   after(async () => {
     if (client !== undefined) closeClient(client);
     await sidecar?.close();
-    await Promise.all([slow?.close(), ...failing.map((s) => s.close())]);
+    await Promise.all([slow?.close(), ...failing.map((s) => s.close()), ...pair.map((s) => s.close())]);
   });
 
   it('max_requests 1: a second concurrent call gets UNAVAILABLE with x-remora-overloaded, and the overflow counter rises', async () => {
@@ -97,5 +105,20 @@ describe('circuit breakers', { timeout: 60_000 }, () => {
     const bound = CALLS * (1 + BUDGET_PERCENT / 100) + 2 * MIN_RETRY_CONCURRENCY * NUM_RETRIES;
     assert.ok(attempts <= bound, `${attempts} upstream attempts for ${CALLS} calls (bound ${bound})`);
     assert.ok(refused > 0, 'the retry budget never refused a retry');
+  });
+
+  it('max_connections 1 over two HTTP/2 endpoints: the second endpoint overflows, the first keeps serving', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await unary(client, { message: String(i) }, { metadata: md({ 'x-target': 'conn' }) });
+      codes.push(r.status.code);
+      if (r.status.code !== grpc.status.OK) assert.deepEqual(r.status.metadata.get('x-remora-overloaded'), ['true']);
+    }
+    // Round robin alternates endpoints: one of them got the only connection, the other overflows.
+    assert.equal(codes.filter((c) => c === grpc.status.OK).length, 3, codes.join(','));
+    assert.equal(codes.filter((c) => c === grpc.status.UNAVAILABLE).length, 3, codes.join(','));
+    assert.equal(pair[0]!.peers.size + pair[1]!.peers.size, 1, 'one upstream connection in total');
+    const m = await sidecar.metrics();
+    assert.equal(m.sum('remora_upstream_overflow_total', { cluster: 'one-connection', resource: 'connections' }), 3);
   });
 });

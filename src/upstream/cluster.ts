@@ -343,6 +343,7 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
       initialConnectionWindowSize: m.http2InitialConnectionWindowSize,
       idleTimeoutMs: m.idleTimeoutMs,
       maxRequestsPerConnection: m.maxRequestsPerConnection,
+      connectionLimit: this.resources,
     });
   }
 }

@@ -2,8 +2,9 @@
  * HTTP/1.1 connection pool for one upstream endpoint: an undici `Pool` configured from the cluster
  * model (Envoy's `common_http_protocol_options` and `connect_timeout`). Keep-alive connections are
  * reused; one request per connection at a time (`pipelining: 1`, as Envoy does), so concurrency is
- * bounded by the connection limit `H1_MAX_CONNECTIONS` (1024, Envoy's default circuit-breaker
- * `max_connections`); excess requests queue inside undici. Response header and body timeouts are
+ * bounded by the connection limit: the cluster's `circuit_breakers.max_connections` (default 1024),
+ * applied per endpoint here (Envoy counts it per cluster; HTTP/2 pools count it per cluster);
+ * excess requests queue inside undici. Response header and body timeouts are
  * disabled here: the router owns request, idle and per-try timeouts (Envoy has no default either).
  */
 import type * as tls from 'node:tls';
@@ -33,7 +34,7 @@ export function createH1Pool(host: string, port: number, model: ClusterModel, tl
   const origin = `${tlsOptions === null ? 'http' : 'https'}://${h}:${port}`;
   const keepAlive = model.idleTimeoutMs ?? UNDICI_DEFAULT_KEEPALIVE_MS;
   const options: Pool.Options = {
-    connections: H1_MAX_CONNECTIONS,
+    connections: Math.min(H1_MAX_CONNECTIONS, model.circuitBreakers.maxConnections),
     pipelining: 1,
     keepAliveTimeout: keepAlive,
     keepAliveMaxTimeout: Math.max(keepAlive, UNDICI_DEFAULT_KEEPALIVE_MAX_MS),

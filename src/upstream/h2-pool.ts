@@ -38,6 +38,19 @@ export interface H2PoolOptions {
   readonly idleTimeoutMs: number | null;
   /** Drain a session after this many streams; null = unlimited. */
   readonly maxRequestsPerConnection: number | null;
+  /**
+   * The cluster's `max_connections` breaker, shared by every endpoint's pool; null = unlimited.
+   * A pool that cannot open a session and has none fails its queue with OverflowError.
+   */
+  readonly connectionLimit?: ConnectionLimiter | null;
+}
+
+/** Counts upstream connections against a limit (the cluster's ResourceManager). */
+export interface ConnectionLimiter {
+  /** Takes one connection slot; false (and an overflow counted) when the limit is reached. */
+  tryAcquireConnection(): boolean;
+  /** Returns a slot taken by `tryAcquireConnection`. */
+  releaseConnection(): void;
 }
 
 /** Implemented by the router's per-stream object: the pool calls back exactly once. */
@@ -119,6 +132,8 @@ class PoolSession {
   idleSince = 0;
   idleTimer: TimerHandle | null = null;
   connectTimer: TimerHandle | null = null;
+  /** Holds a slot of the cluster's connection limit (released once, when the session is gone). */
+  counted = false;
   /** Armed when DRAINING with no streams: destroys the socket if the peer never closes it. */
   lingerTimer: TimerHandle | null = null;
   /** The raw TCP/TLS socket, known from 'connect'. */
@@ -386,15 +401,23 @@ export class H2Pool {
   }
 
   private connect(): boolean {
+    const limiter = this.options.connectionLimit ?? null;
+    if (limiter !== null && !limiter.tryAcquireConnection()) {
+      // At the cluster's max_connections: queue on the sessions we have, or overflow if there are none.
+      if (this.sessions.length === 0) this.failAllPending(new OverflowError('max_connections'));
+      return false;
+    }
     let session: http2.ClientHttp2Session;
     try {
       session = http2.connect(this.authority, this.connectOptions);
     } catch (err) {
+      if (limiter !== null) limiter.releaseConnection();
       this.connectFailures++;
       this.failAllPending(new UpstreamConnectError(err));
       return false;
     }
     const ps = new PoolSession(this, session);
+    ps.counted = limiter !== null;
     (session as TaggedSession)[kPoolSession] = ps;
     session.on('connect', onSessionConnect);
     session.on('remoteSettings', onSessionRemoteSettings);
@@ -520,6 +543,10 @@ export class H2Pool {
   /** @internal the session closed (or failed to connect): remove it and settle what depended on it. */
   sessionGone(ps: PoolSession): void {
     if (ps.state === State.CLOSED) return;
+    if (ps.counted) {
+      ps.counted = false;
+      this.options.connectionLimit!.releaseConnection();
+    }
     const wasConnecting = ps.state === State.CONNECTING;
     const neverReady = wasConnecting || ps.limit === 0;
     ps.state = State.CLOSED;
