@@ -1,11 +1,18 @@
-/** Unit tests for the generated sidecar bootstrap and CLI resolution. */
-import { test } from 'node:test';
+/**
+ * Unit tests for the generated sidecar bootstraps (YAML shape, and both variants compiled by the real
+ * bootstrap compiler into the model the sidecar runs) and CLI resolution.
+ */
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { renderBootstrap, resolveRemoraCommand } from './remora';
+import { loadBootstrap } from '../../src/config/compile/load-bootstrap';
+import { RetryOn, type BootstrapModel } from '../../src/config/model';
+import { defaultExtensionRegistry } from '../../src/filters/registry';
+import { loadEnvoyProtos } from '../../src/xds/protos';
+import { RESILIENCE, renderBootstrap, resolveRemoraCommand, type BootstrapVariant } from './remora';
 
 test('bootstrap: listener → HCM → route / → STATIC h2 cluster upstream, admin on 127.0.0.1:0', () => {
   const b = parse(renderBootstrap(15001, 50051));
@@ -42,4 +49,96 @@ test('resolveRemoraCommand explains what is missing and accepts a tsc outDir', (
   const cmd = resolveRemoraCommand(tmp, out, tmp);
   assert.equal(typeof cmd, 'object');
   if (typeof cmd === 'object') assert.deepEqual(cmd.scriptArgs, [path.join(out, 'src', 'cli', 'main.js')]);
+  // no repo proto/ → nothing linked; with one, the outDir gets a link to it
+  assert.equal(fs.existsSync(path.join(out, 'proto')), false);
+  fs.mkdirSync(path.join(tmp, 'proto', 'remora'), { recursive: true });
+  resolveRemoraCommand(tmp, out, tmp);
+  assert.equal(fs.realpathSync(path.join(out, 'proto')), fs.realpathSync(path.join(tmp, 'proto')));
+  assert.ok(fs.existsSync(path.join(out, 'proto', 'remora')));
+});
+
+test('plain bootstrap has no resilience config at all (the variant defaults to plain)', () => {
+  assert.equal(renderBootstrap(15001, 50051), renderBootstrap(15001, 50051, 'plain'));
+  const b = parse(renderBootstrap(15001, 50051));
+  const c = b.static_resources.clusters[0];
+  assert.equal(c.circuit_breakers, undefined);
+  assert.equal(c.outlier_detection, undefined);
+  const hcm = b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  assert.equal(hcm.http_filters.length, 1);
+  assert.equal(hcm.route_config.virtual_hosts[0].routes[0].route.retry_policy, undefined);
+});
+
+test('resilience bootstrap: retry policy, breakers with budget, outlier detection, local rate limit before the router', () => {
+  const b = parse(renderBootstrap(15001, 50051, 'resilience'));
+  const hcm = b.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const route = hcm.route_config.virtual_hosts[0].routes[0];
+  assert.deepEqual(route.match, { prefix: '/' });
+  assert.deepEqual(route.route, {
+    cluster: 'upstream',
+    retry_policy: { retry_on: 'unavailable,reset,connect-failure', num_retries: 2, per_try_timeout: '5s' },
+  });
+  assert.deepEqual(hcm.http_filters.map((f: { name: string }) => f.name), ['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+  const rl = hcm.http_filters[0].typed_config;
+  assert.equal(rl['@type'], 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit');
+  assert.deepEqual(rl.token_bucket, { max_tokens: 1e9, tokens_per_fill: 1e9, fill_interval: '1s' });
+  assert.equal(rl.enable_x_ratelimit_headers, 'OFF');
+  const c = b.static_resources.clusters[0];
+  assert.deepEqual(c.circuit_breakers.thresholds, [
+    { priority: 'DEFAULT', max_connections: 100000, max_pending_requests: 100000, max_requests: 100000, max_retries: 100000, retry_budget: {} },
+  ]);
+  assert.deepEqual(c.outlier_detection, { consecutive_5xx: 5 });
+  // everything else is the plain bootstrap
+  const plain = parse(renderBootstrap(15001, 50051, 'plain'));
+  assert.deepEqual(c.load_assignment, plain.static_resources.clusters[0].load_assignment);
+  assert.deepEqual(c.typed_extension_protocol_options, plain.static_resources.clusters[0].typed_extension_protocol_options);
+  assert.deepEqual(b.admin, plain.admin);
+});
+
+describe('both bootstraps compile with the sidecar\'s own compiler', () => {
+  const protos = loadEnvoyProtos();
+  const compile = (t: { after: (fn: () => void) => void }, variant: BootstrapVariant): BootstrapModel => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-bench-bootstrap-test-'));
+    t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    const file = path.join(tmp, 'bootstrap.yaml');
+    fs.writeFileSync(file, renderBootstrap(15001, 50051, variant));
+    const r = loadBootstrap(file, protos, defaultExtensionRegistry());
+    if (!r.ok) assert.fail(`${variant} bootstrap rejected: ${JSON.stringify(r.errors)}`);
+    return r.value;
+  };
+
+  it('plain: no retry policy, no outlier detection, only the router', (t) => {
+    const m = compile(t, 'plain');
+    const route = m.listeners[0].hcm.routeConfig!.virtualHosts[0].routes[0];
+    assert.equal(route.action.type, 'route');
+    if (route.action.type === 'route') assert.equal(route.action.retryPolicy, null);
+    assert.deepEqual(m.listeners[0].hcm.httpFilters.map((f) => f.name), ['envoy.filters.http.router']);
+    assert.equal(m.clusters[0].outlierDetection, null);
+  });
+
+  it('resilience: every feature is on, sized not to fire', (t) => {
+    const m = compile(t, 'resilience');
+    const route = m.listeners[0].hcm.routeConfig!.virtualHosts[0].routes[0];
+    assert.equal(route.action.type, 'route');
+    if (route.action.type !== 'route') return;
+    const rp = route.action.retryPolicy;
+    assert.notEqual(rp, null);
+    assert.equal(rp!.retryOn, RetryOn.GRPC_UNAVAILABLE | RetryOn.RESET | RetryOn.CONNECT_FAILURE);
+    assert.equal(rp!.numRetries, RESILIENCE.numRetries);
+    assert.equal(rp!.perTryTimeoutMs, 5000);
+    const c = m.clusters[0];
+    assert.deepEqual(c.circuitBreakers, {
+      maxConnections: 100000, maxPendingRequests: 100000, maxRequests: 100000, maxRetries: 100000,
+      retryBudget: { budgetPercent: 20, minRetryConcurrency: 3 },
+    });
+    assert.notEqual(c.outlierDetection, null);
+    assert.equal(c.outlierDetection!.consecutive5xx, 5);
+    assert.equal(c.outlierDetection!.enforcingConsecutive5xx, 100);
+    const filters = m.listeners[0].hcm.httpFilters;
+    assert.deepEqual(filters.map((f) => f.name), ['envoy.filters.http.local_ratelimit', 'envoy.filters.http.router']);
+    const rl = filters[0].config as Record<string, unknown>;
+    assert.deepEqual(rl['tokenBucket'], { maxTokens: 1e9, tokensPerFill: 1e9, fillIntervalMs: 1000 });
+    assert.deepEqual(rl['enabled'], { numerator: 100, denominator: 100 }, 'every request is checked');
+    assert.deepEqual(rl['enforced'], { numerator: 100, denominator: 100 });
+    assert.equal(rl['xRateLimitHeaders'], false);
+  });
 });

@@ -1,12 +1,18 @@
 /**
  * Turns measured rows into the markdown the harness prints and saves: one table per load with rows
- * direct / remora / nginx and two ratio rows (remora/nginx, remora/direct). Pure functions of
- * their input, so the formatting can be unit-tested without running a load.
+ * direct / remora / remora-resilience / nginx and the ratio rows (remora/nginx, remora/direct,
+ * remora-resilience/remora), plus the issue-5 summary (resilience features enabled but not firing
+ * versus plain routing, in the same run). Pure functions of their input, so the formatting can be
+ * unit-tested without running a load.
  */
+import { describeFeatureCounters, firedFeatures, type FeatureCounters } from './feature-counters';
 import type { LoadResult, LoadSpec } from './h2load';
 
-/** The paths the harness compares, in table order. */
-export const PATHS = ['direct', 'remora', 'nginx'] as const;
+/**
+ * The paths the harness compares, in table and run order (remora-resilience runs right after remora
+ * so the two share machine conditions as closely as a sequential run allows).
+ */
+export const PATHS = ['direct', 'remora', 'remora-resilience', 'nginx'] as const;
 export type PathName = (typeof PATHS)[number];
 
 /** One measured row: the h2load result plus process figures. */
@@ -20,6 +26,11 @@ export interface Row {
   /** Upstream CPU µs per completed request and its peak RSS (context for every row). */
   readonly upstreamCpuUsPerReq: number;
   readonly upstreamRssPeak: number;
+  /**
+   * Resilience counters over the measured run (remora paths: read from the sidecar's admin before and
+   * after it); null for direct and nginx, or when the admin endpoint could not be read.
+   */
+  readonly features: FeatureCounters | null;
 }
 
 /** Per path: a row, or the reason the path was skipped / failed. */
@@ -68,6 +79,7 @@ export function renderLoadTable(spec: LoadSpec, outcomes: ReadonlyMap<PathName, 
   };
   const direct = rowOf('direct');
   const remora = rowOf('remora');
+  const resilience = rowOf('remora-resilience');
   const nginx = rowOf('nginx');
   const added = (r: Row | null): number | null =>
     r === null || direct === null || r.load.p99Ms === null || direct.load.p99Ms === null ? null : r.load.p99Ms - direct.load.p99Ms;
@@ -102,6 +114,131 @@ export function renderLoadTable(spec: LoadSpec, outcomes: ReadonlyMap<PathName, 
         `${ratio(remora.load.p99Ms, direct.load.p99Ms)} | | | | | | |`,
     );
   }
+  if (resilience !== null && remora !== null) {
+    lines.push(
+      `| remora-resilience/remora | ${ratio(resilience.load.rps, remora.load.rps)} | ${ratio(resilience.load.p50Ms, remora.load.p50Ms)} | ` +
+        `${ratio(resilience.load.p99Ms, remora.load.p99Ms)} | ${ratio(added(resilience), added(remora))} | ` +
+        `${ratio(resilience.proxyCpuUsPerReq, remora.proxyCpuUsPerReq)} | ${ratio(resilience.proxyRssIdle, remora.proxyRssIdle)} | ` +
+        `${ratio(resilience.proxyRssPeak, remora.proxyRssPeak)} | | |`,
+    );
+  }
   if (notes.length > 0) lines.push('', ...notes);
+  return lines.join('\n');
+}
+
+/** Issue 5's bound: remora-resilience CPU per request ≤ 1.10 × remora's, in the same run. */
+export const RESILIENCE_CPU_TARGET = 1.1;
+
+/** Per load id, per path, one outcome per round (round order; `--rounds`, default 1). */
+export type RoundOutcomes = ReadonlyMap<string, ReadonlyMap<PathName, readonly PathOutcome[]>>;
+
+function finite(v: number | null | undefined): v is number {
+  return v !== null && v !== undefined && Number.isFinite(v);
+}
+
+/** Median of `xs` (mean of the middle two for an even count); null when empty. */
+export function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * The outcome a table shows for a path measured over several rounds: the round whose proxy CPU µs/req
+ * is the (lower) median — req/s for direct, which has no proxy — so the row is one real measurement,
+ * not a blend. The first outcome when no round produced a row; undefined for an empty list.
+ */
+export function representative(list: readonly PathOutcome[]): PathOutcome | undefined {
+  const rows: Row[] = [];
+  for (const o of list) if (o.kind === 'row') rows.push(o.row);
+  if (rows.length === 0) return list[0];
+  const key = (r: Row): number => (finite(r.proxyCpuUsPerReq) ? r.proxyCpuUsPerReq : r.load.rps);
+  const sorted = [...rows].sort((a, b) => key(a) - key(b));
+  return { kind: 'row', row: sorted[(sorted.length - 1) >> 1] };
+}
+
+function percentDelta(r: number): string {
+  const d = (r - 1) * 100;
+  return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(1)} %`;
+}
+
+function sumFeatures(list: readonly FeatureCounters[]): FeatureCounters | null {
+  if (list.length === 0) return null;
+  const t = { ...list[0] };
+  for (let i = 1; i < list.length; i++) for (const k of Object.keys(t) as (keyof FeatureCounters)[]) t[k] += list[i][k];
+  return t;
+}
+
+/**
+ * The issue-5 section. Per load: the median CPU µs/req and p99 of remora and remora-resilience over
+ * the rounds, the CPU ratio of each round's pair (the two paths run back to back within a round) and
+ * their median against the 1.10× target, and whether any feature fired during a measured run (which
+ * would make the row measure something other than "enabled, not firing"; the counters are summed over
+ * rounds). Then one ratio line over all loads. Returns '' when no load has a measured pair.
+ */
+export function renderResilienceSummary(specs: readonly LoadSpec[], rounds: RoundOutcomes): string {
+  const lines = [
+    '### Resilience features (issue 5): enabled but not firing, versus plain routing',
+    '',
+    `remora-resilience = the same sidecar with a route retry_policy, cluster circuit_breakers (limits 100000, retry_budget {}), ` +
+      `outlier_detection and the local_ratelimit filter (1e9-token bucket, x-ratelimit headers off). ` +
+      `Target: CPU/req ≤ ${RESILIENCE_CPU_TARGET.toFixed(2)}× remora. CPU and p99 are medians over the rounds; the ratio is the ` +
+      `median of each round's back-to-back pair.`,
+    '',
+    '| load | rounds | remora CPU µs/req | remora-resilience CPU µs/req | CPU/req vs remora | per-round ratios | remora p99 ms | remora-resilience p99 ms | target | features during the measured runs |',
+    '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |',
+  ];
+  const summary: string[] = [];
+  let pairsTotal = 0;
+  for (const spec of specs) {
+    const byPath = rounds.get(spec.id);
+    const a = byPath?.get('remora') ?? [];
+    const b = byPath?.get('remora-resilience') ?? [];
+    const ratios: number[] = [];
+    const cpuA: number[] = [];
+    const cpuB: number[] = [];
+    const p99A: number[] = [];
+    const p99B: number[] = [];
+    const features: FeatureCounters[] = [];
+    let featuresUnknown = false;
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const oa = a[i];
+      const ob = b[i];
+      const ra = oa !== undefined && oa.kind === 'row' ? oa.row : null;
+      const rb = ob !== undefined && ob.kind === 'row' ? ob.row : null;
+      if (ra !== null && finite(ra.proxyCpuUsPerReq)) cpuA.push(ra.proxyCpuUsPerReq);
+      if (rb !== null && finite(rb.proxyCpuUsPerReq)) cpuB.push(rb.proxyCpuUsPerReq);
+      if (ra !== null && finite(ra.load.p99Ms)) p99A.push(ra.load.p99Ms);
+      if (rb !== null && finite(rb.load.p99Ms)) p99B.push(rb.load.p99Ms);
+      if (rb !== null) {
+        if (rb.features === null) featuresUnknown = true;
+        else features.push(rb.features);
+      }
+      if (ra !== null && rb !== null && finite(ra.proxyCpuUsPerReq) && finite(rb.proxyCpuUsPerReq) && ra.proxyCpuUsPerReq > 0) {
+        ratios.push(rb.proxyCpuUsPerReq / ra.proxyCpuUsPerReq);
+      }
+    }
+    if (ratios.length === 0) continue;
+    pairsTotal = Math.max(pairsTotal, ratios.length);
+    const r = median(ratios) as number;
+    const total = sumFeatures(features);
+    const fired = total === null ? [] : firedFeatures(total);
+    let verdict = r <= RESILIENCE_CPU_TARGET ? 'met' : '**not met**';
+    if (fired.length > 0) verdict += ' (invalid: a feature fired)';
+    const featureText =
+      total === null ? 'unknown (admin not readable)' : `${describeFeatureCounters(total)}${featuresUnknown ? ', some rounds unknown' : ''}`;
+    lines.push(
+      `| ${spec.id} | ${ratios.length} | ${f(median(cpuA), 1)} | ${f(median(cpuB), 1)} | ${r.toFixed(2)}× (${percentDelta(r)}) | ` +
+        `${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')} | ${f(median(p99A), 2)} | ${f(median(p99B), 2)} | ${verdict} | ${featureText} |`,
+    );
+    summary.push(`${spec.id} ${r.toFixed(2)}×`);
+  }
+  if (summary.length === 0) return '';
+  lines.push(
+    '',
+    `**remora-resilience CPU/req vs remora**: ${summary.join(', ')} ` +
+      `(${pairsTotal === 1 ? 'one round' : `median of ${pairsTotal} paired rounds`}; target ≤ ${RESILIENCE_CPU_TARGET.toFixed(2)}×).`,
+  );
   return lines.join('\n');
 }

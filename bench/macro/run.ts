@@ -1,11 +1,13 @@
 /**
  * The macro benchmark: one grpc-js upstream (own process) and the same h2load loads through each
- * path — direct, Remora sidecar, nginx — reporting throughput, latency percentiles (from h2load's
- * per-request log), proxy CPU µs/request and RSS (from /proc), and failures. Prints one markdown
- * table per load and writes `bench/results/<timestamp>.{md,json}`. See bench/README.md.
+ * path — direct, Remora sidecar (plain routing), the same sidecar with every issue-5 resilience
+ * feature enabled but sized not to fire (remora-resilience), nginx — reporting throughput, latency
+ * percentiles (from h2load's per-request log), proxy CPU µs/request and RSS (from /proc), and
+ * failures. Prints one markdown table per load plus the issue-5 comparison and writes
+ * `bench/results/<timestamp>.{md,json}`. See bench/README.md.
  *
  * Usage: node --import tsx bench/macro/run.ts [--duration 10] [--warmup 2] [--skip-nginx]
- *        [--only direct,remora,nginx] [--cpu-prof] [--remora-bin <file|tsc outDir>]
+ *        [--only direct,remora,remora-resilience,nginx] [--rounds 1] [--cpu-prof] [--remora-bin <file|tsc outDir>]
  */
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,28 +18,32 @@ import * as grpc from '@grpc/grpc-js';
 import { ChildRegistry } from './children';
 import { summarizeProfileFile } from './cpu-profile';
 import { measure, runH2load, h2loadArgs, type LoadResult, type LoadSpec } from './h2load';
+import { describeFeatureCounters, diffFeatureCounters, fetchFeatureCounters, type FeatureCounters } from './feature-counters';
 import { detectNginx, startNginx, type NginxProcess } from './nginx';
 import { cpuMicros, cpuMicrosSum, rssBytesSum, RssPeakSampler } from './proc-stats';
 import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, loadBenchService, repoRoot } from './proto';
 import { resolveRemoraCommand, startRemora, waitRemoraReady, type RemoraProcess } from './remora';
-import { PATHS, renderLoadTable, type PathName, type PathOutcome, type Row } from './report';
+import { PATHS, renderLoadTable, renderResilienceSummary, representative, type PathName, type PathOutcome, type Row } from './report';
 
 /** Parsed command line. */
 export interface Options {
   readonly duration: number;
   readonly warmup: number;
   readonly paths: readonly PathName[];
+  /** How many times the whole path sequence runs (each path restarted per round); tables show the median-CPU round. */
+  readonly rounds: number;
   readonly cpuProf: boolean;
   readonly remoraBin: string | null;
 }
 
-const USAGE = `usage: run [--duration <s>=10] [--warmup <s>=2] [--skip-nginx] [--only <direct|remora|nginx>[,...]]
-           [--cpu-prof] [--remora-bin <bin script | tsc outDir>]`;
+const USAGE = `usage: run [--duration <s>=10] [--warmup <s>=2] [--skip-nginx] [--only <${PATHS.join('|')}>[,...]]
+           [--rounds <n>=1] [--cpu-prof] [--remora-bin <bin script | tsc outDir>]`;
 
 /** Parses argv (without node and script). Throws with a usage message on bad input. */
 export function parseOptions(argv: readonly string[]): Options {
   let duration = 10;
   let warmup = 2;
+  let rounds = 1;
   let skipNginx = false;
   let only: PathName[] | null = null;
   let cpuProf = false;
@@ -70,13 +76,19 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--warmup':
         warmup = seconds(take(), flag, 0);
         break;
+      case '--rounds': {
+        const v = take();
+        rounds = Number(v);
+        if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`--rounds: expected an integer 1..20, got ${v}`);
+        break;
+      }
       case '--skip-nginx':
         skipNginx = true;
         break;
       case '--only': {
         only = [];
         for (const p of take().split(',')) {
-          if (!(PATHS as readonly string[]).includes(p)) throw new Error(`--only: unknown path ${p} (direct, remora, nginx)`);
+          if (!(PATHS as readonly string[]).includes(p)) throw new Error(`--only: unknown path ${p} (${PATHS.join(', ')})`);
           only.push(p as PathName);
         }
         break;
@@ -95,7 +107,7 @@ export function parseOptions(argv: readonly string[]): Options {
     }
   }
   const paths = PATHS.filter((p) => (only === null || only.includes(p)) && !(p === 'nginx' && skipNginx));
-  return { duration, warmup, paths, cpuProf, remoraBin };
+  return { duration, warmup, paths, rounds, cpuProf, remoraBin };
 }
 
 /** A free TCP port on 127.0.0.1 (bind :0, read, close). */
@@ -178,6 +190,8 @@ interface ActivePath {
   readonly note: string;
   /** Null while the proxy is alive, else why it is not (with its log tail). */
   readonly dead: () => string | null;
+  /** Reads the sidecar's resilience counters from its admin endpoint; null for direct and nginx. */
+  readonly counters: (() => Promise<FeatureCounters>) | null;
 }
 
 interface Context {
@@ -189,9 +203,9 @@ interface Context {
   readonly cpuProfDir: string;
 }
 
-async function bringUp(ctx: Context, p: PathName): Promise<ActivePath> {
+async function bringUp(ctx: Context, p: PathName, round: number): Promise<ActivePath> {
   if (p === 'direct') {
-    return { port: ctx.upstreamPort, proxyPids: () => [], stop: async () => undefined, note: 'no proxy', dead: () => null };
+    return { port: ctx.upstreamPort, proxyPids: () => [], stop: async () => undefined, note: 'no proxy', dead: () => null, counters: null };
   }
   if (p === 'nginx') {
     const version = detectNginx();
@@ -214,6 +228,7 @@ async function bringUp(ctx: Context, p: PathName): Promise<ActivePath> {
         if (exit === null && nginx.workerPids().length > 0) return null;
         return `nginx ${exit === null ? 'has no worker' : `exited (${exit})`}:\n${nginx.errorLogTail()}`;
       },
+      counters: null,
     };
   }
   const cmd = resolveRemoraCommand(ctx.root, ctx.opts.remoraBin, ctx.tmp);
@@ -223,10 +238,11 @@ async function bringUp(ctx: Context, p: PathName): Promise<ActivePath> {
     ctx.children,
     cmd,
     ctx.root,
-    path.join(ctx.tmp, 'remora'),
+    path.join(ctx.tmp, round === 0 ? p : `${p}-r${round + 1}`),
     port,
     ctx.upstreamPort,
     ctx.opts.cpuProf ? ctx.cpuProfDir : null,
+    p === 'remora-resilience' ? 'resilience' : 'plain',
   );
   try {
     const admin = await waitRemoraReady(remora, 20000);
@@ -236,8 +252,9 @@ async function bringUp(ctx: Context, p: PathName): Promise<ActivePath> {
       port,
       proxyPids: () => [pid],
       stop: () => ctx.children.stop(remora.child, 10000),
-      note: `${cmd.describe}, admin ${admin}, log ${remora.logFile}`,
+      note: `${cmd.describe}, ${p === 'remora-resilience' ? 'resilience' : 'plain'} bootstrap, admin ${admin}, log ${remora.logFile}`,
       dead: () => (exitedWith(remora.child) === null ? null : `sidecar exited (${exitedWith(remora.child)}):\n${remora.logTail()}`),
+      counters: () => fetchFeatureCounters(admin),
     };
   } catch (e) {
     await ctx.children.stop(remora.child);
@@ -262,6 +279,8 @@ async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, sp
       throw new Error(`during ${spec.id} warm-up: ${active.dead() ?? (e as Error).message}`);
     }
   }
+  // Counters are read outside the CPU window: the admin request costs the sidecar some CPU too.
+  const features0 = await readCounters(active);
   const pids = active.proxyPids();
   const proxySampler = new RssPeakSampler(() => pids);
   const upstreamSampler = new RssPeakSampler(() => [upstreamPid]);
@@ -285,6 +304,7 @@ async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, sp
   }
   const proxyCpu = cpuMicrosSum(pids) - proxyCpu0;
   const upCpu = cpuMicros(upstreamPid) - upCpu0;
+  const features1 = features0 === null ? null : await readCounters(active);
   const done = load.done > 0 ? load.done : NaN;
   return {
     load,
@@ -293,7 +313,19 @@ async function runLoad(ctx: Context, active: ActivePath, upstreamPid: number, sp
     proxyRssPeak: pids.length === 0 ? null : proxyPeak,
     upstreamCpuUsPerReq: upCpu / done,
     upstreamRssPeak: upstreamPeak,
+    features: features0 === null || features1 === null ? null : diffFeatureCounters(features0, features1),
   };
+}
+
+/** The path's resilience counters, or null (no admin, or it did not answer: logged, not fatal). */
+async function readCounters(active: ActivePath): Promise<FeatureCounters | null> {
+  if (active.counters === null) return null;
+  try {
+    return await active.counters();
+  } catch (e) {
+    log(`cannot read sidecar counters: ${(e as Error).message}`);
+    return null;
+  }
 }
 
 function loads(tmp: string): LoadSpec[] {
@@ -354,10 +386,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (machine.loadAvg1mAtStart > 0.5) {
     log(`warning: 1-minute load average is ${machine.loadAvg1mAtStart}; other processes share these cores, expect noise`);
   }
-  log(`loads: ${specs.length} × paths [${opts.paths.join(', ')}], ${opts.warmup}s warm-up + ${opts.duration}s each; tmp ${tmp}`);
+  log(
+    `loads: ${specs.length} × paths [${opts.paths.join(', ')}]${opts.rounds > 1 ? ` × ${opts.rounds} rounds` : ''}, ` +
+      `${opts.warmup}s warm-up + ${opts.duration}s each; tmp ${tmp}`,
+  );
 
-  const outcomes = new Map<string, Map<PathName, PathOutcome>>();
-  for (const s of specs) outcomes.set(s.id, new Map());
+  // Per load, per path: one outcome per round, in round order.
+  const outcomes = new Map<string, Map<PathName, PathOutcome[]>>();
+  for (const s of specs) outcomes.set(s.id, new Map(opts.paths.map((p) => [p, []])));
+  const record = (specId: string, p: PathName, round: number, o: PathOutcome): void => {
+    const list = outcomes.get(specId)!.get(p)!;
+    if (list.length === round) list.push(o);
+  };
   const notes: Record<string, string> = {};
   let upstream: { child: ChildProcess; port: number } | null = null;
   let cpuProfiles: string[] = [];
@@ -366,32 +406,37 @@ export async function main(argv: readonly string[]): Promise<number> {
     const upstreamPid = upstream.child.pid as number;
     log(`upstream grpc-js on 127.0.0.1:${upstream.port} (pid ${upstreamPid})`);
     const ctx: Context = { ...ctx0, upstreamPort: upstream.port };
-    for (const p of opts.paths) {
-      let active: ActivePath;
-      try {
-        active = await bringUp(ctx, p);
-        const pids = active.proxyPids();
-        const idle = pids.length === 0 ? null : rssBytesSum(pids);
-        await verifyEcho(active.port);
-        notes[p] = active.note;
-        log(`${p}: up on 127.0.0.1:${active.port} (${active.note}); grpc-js Echo verified`);
+    for (let round = 0; round < opts.rounds; round++) {
+      const tag = opts.rounds > 1 ? ` [round ${round + 1}/${opts.rounds}]` : '';
+      for (const p of opts.paths) {
+        let active: ActivePath;
         try {
-          for (const spec of specs) {
-            log(`${p}: ${spec.id} ...`);
-            const row = await runLoad(ctx, active, upstreamPid, spec, idle);
-            outcomes.get(spec.id)!.set(p, { kind: 'row', row });
-            log(
-              `${p}: ${spec.id}: ${row.load.rps.toFixed(0)} req/s, p50 ${row.load.p50Ms?.toFixed(2)} ms, p99 ${row.load.p99Ms?.toFixed(2)} ms, ` +
-                `failed ${row.load.failed}`,
-            );
+          active = await bringUp(ctx, p, round);
+          const pids = active.proxyPids();
+          const idle = pids.length === 0 ? null : rssBytesSum(pids);
+          await verifyEcho(active.port);
+          notes[p] = active.note;
+          log(`${p}${tag}: up on 127.0.0.1:${active.port} (${active.note}); grpc-js Echo verified`);
+          try {
+            for (const spec of specs) {
+              log(`${p}${tag}: ${spec.id} ...`);
+              const row = await runLoad(ctx, active, upstreamPid, spec, idle);
+              record(spec.id, p, round, { kind: 'row', row });
+              log(
+                `${p}${tag}: ${spec.id}: ${row.load.rps.toFixed(0)} req/s, p50 ${row.load.p50Ms?.toFixed(2)} ms, p99 ${row.load.p99Ms?.toFixed(2)} ms, ` +
+                  `failed ${row.load.failed}` +
+                  (row.proxyCpuUsPerReq === null ? '' : `, proxy CPU ${row.proxyCpuUsPerReq.toFixed(1)} µs/req`) +
+                  (p === 'remora-resilience' && row.features !== null ? `, features: ${describeFeatureCounters(row.features)}` : ''),
+              );
+            }
+          } finally {
+            await active.stop();
           }
-        } finally {
-          await active.stop();
+        } catch (e) {
+          const reason = (e as Error).message;
+          log(`${p}${tag}: SKIPPED: ${reason}`);
+          for (const spec of specs) record(spec.id, p, round, { kind: 'skipped', reason });
         }
-      } catch (e) {
-        const reason = (e as Error).message;
-        log(`${p}: SKIPPED: ${reason}`);
-        for (const spec of specs) if (!outcomes.get(spec.id)!.has(p)) outcomes.get(spec.id)!.set(p, { kind: 'skipped', reason });
       }
     }
   } finally {
@@ -401,13 +446,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
 
-  const tables = specs.map((s) => renderLoadTable(s, outcomes.get(s.id)!));
+  const tables = specs.map((s) => {
+    const shown = new Map<PathName, PathOutcome>();
+    for (const [p, list] of outcomes.get(s.id)!) {
+      const o = representative(list);
+      if (o !== undefined) shown.set(p, o);
+    }
+    return renderLoadTable(s, shown);
+  });
+  const resilienceSummary = renderResilienceSummary(specs, outcomes);
+  if (resilienceSummary !== '') tables.push(resilienceSummary);
   const md = [
     `## Macro benchmark ${stamp}`,
     '',
     `Machine: ${machine.cpus} cores (${machine.cpuModel}), ${machine.memGB} GB, ${machine.kernel}; Node ${machine.node}; ` +
       `nginx ${machine.nginx}; ${machine.h2load}; load average at start ${machine.loadAvg1mAtStart}. Each load: ${opts.warmup}s warm-up, then ${opts.duration}s measured ` +
       `(h2load -t 1, h2c). Latency from h2load --log-file (2xx only); CPU and RSS from /proc (nginx: worker).` +
+      (opts.rounds > 1 ? ` ${opts.rounds} rounds of the whole path sequence; each table row is the path's median-CPU round (req/s for direct).` : '') +
       (opts.cpuProf ? ' **remora ran under --cpu-prof: profiler overhead inflates its CPU and latency.**' : ''),
     '',
     ...tables.flatMap((t) => [t, '']),
@@ -419,7 +474,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     machine,
     options: opts,
     notes,
-    loads: specs.map((s) => ({ spec: { ...s, bodyFile: path.basename(s.bodyFile) }, outcomes: Object.fromEntries(outcomes.get(s.id)!) })),
+    // `outcomes`: the outcome each table row shows (one per path, as before --rounds); `rounds`: every round's.
+    loads: specs.map((s) => ({
+      spec: { ...s, bodyFile: path.basename(s.bodyFile) },
+      outcomes: Object.fromEntries([...outcomes.get(s.id)!].map(([p, list]) => [p, representative(list)])),
+      rounds: Object.fromEntries(outcomes.get(s.id)!),
+    })),
     cpuProfiles,
   };
   fs.writeFileSync(path.join(resultsDir, `${stamp}.md`), md);
