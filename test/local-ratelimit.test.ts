@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import * as http from 'node:http';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { EchoServer } from './fakes/echo-server';
@@ -153,3 +154,86 @@ describe('local rate limit filter', { timeout: 60_000 }, () => {
   });
 });
 
+
+describe('local rate limit descriptors from route rate_limits', { timeout: 60_000 }, () => {
+  let backend: HttpBackend;
+  let sidecar: SidecarHarness;
+  /** Connects from 127.0.0.2, a second loopback source address. */
+  let otherSource: http.Agent;
+
+  before(async () => {
+    backend = await HttpBackend.start('b-desc');
+    otherSource = new http.Agent({ localAddress: '127.0.0.2' } as http.AgentOptions);
+    const hour = '3600s';
+    const bucket = (n: number): Record<string, unknown> => ({ max_tokens: n, fill_interval: hour });
+    sidecar = await SidecarHarness.start({
+      listeners: [{
+        name: 'desc-rl',
+        virtualHosts: [{
+          name: 'default',
+          domains: ['*'],
+          // Envoy's vh_rate_limits OVERRIDE: routes without rate_limits of their own use these.
+          rate_limits: [
+            { actions: [{ request_headers: { header_name: 'x-user', descriptor_key: 'x-user' } }] },
+            { actions: [{ remote_address: {} }] },
+          ],
+          routes: [
+            routeTo('http-up', { prefix: '/own' }, { rate_limits: [{ actions: [{ generic_key: { descriptor_key: 'route', descriptor_value: 'own' } }] }] }),
+            routeTo('http-up', { prefix: '/' }),
+          ],
+        }],
+        hcm: {
+          http_filters: [
+            {
+              name: 'envoy.filters.http.local_ratelimit',
+              typed_config: lrl(bucket(100), {
+                descriptors: [
+                  { entries: [{ key: 'x-user', value: 'alice' }], token_bucket: bucket(3) },
+                  { entries: [{ key: 'remote_address', value: '127.0.0.2' }], token_bucket: bucket(2) },
+                  { entries: [{ key: 'route', value: 'own' }], token_bucket: bucket(1) },
+                ],
+              }),
+            },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } },
+          ],
+        },
+      }],
+      clusters: [{ name: 'http-up', endpoints: [{ host: '127.0.0.1', port: backend.port }] }],
+    });
+  });
+
+  after(async () => {
+    otherSource?.destroy();
+    await sidecar?.close();
+    await backend?.close();
+  });
+
+  const get = async (path: string, user: string | null, agent?: http.Agent): Promise<{ status: number; remaining: string | undefined }> => {
+    const r = await httpRequest(sidecar.port('desc-rl'), { path, headers: user === null ? {} : { 'x-user': user }, agent });
+    return { status: r.status, remaining: r.headers['x-ratelimit-remaining'] as string | undefined };
+  };
+
+  it('per-header buckets: alice is limited after 3 requests, bob and anonymous callers use the default bucket', async () => {
+    const alice = [];
+    for (let i = 0; i < 5; i++) alice.push(await get('/a', 'alice'));
+    assert.deepEqual(alice.map((r) => r.status), [200, 200, 200, 429, 429]);
+    assert.equal(alice[0]!.remaining, '2', 'x-ratelimit-* report the most restrictive bucket, alice\'s');
+    const others = [];
+    for (let i = 0; i < 5; i++) others.push((await get('/a', 'bob')).status, (await get('/a', null)).status);
+    assert.deepEqual(others, Array(10).fill(200));
+    const m = await sidecar.metrics();
+    assert.equal(m.sum('remora_local_ratelimit_requests_total', { listener: 'desc-rl', decision: 'limited' }), 2);
+  });
+
+  it('remote_address descriptor: the 127.0.0.2 bucket limits that source only', async () => {
+    const fromOther = [];
+    for (let i = 0; i < 4; i++) fromOther.push((await get('/b', 'carol', otherSource)).status);
+    assert.deepEqual(fromOther, [200, 200, 429, 429]);
+    assert.equal((await get('/b', 'carol')).status, 200, 'the same user from 127.0.0.1 is not limited');
+  });
+
+  it('a route with its own rate_limits does not use the virtual host ones', async () => {
+    // Only the route's generic_key descriptor applies: alice (already limited above) is admitted once.
+    assert.deepEqual([(await get('/own', 'alice')).status, (await get('/own', 'alice')).status], [200, 429]);
+  });
+});

@@ -77,8 +77,13 @@ export interface ListenerModel {
 }
 
 export interface DownstreamTlsModel {
-  readonly certChain: Buffer;
-  readonly privateKey: Buffer;
+  /** The server certificate; null when it comes from SDS (`certificateSdsName`). */
+  readonly certChain: Buffer | null;
+  readonly privateKey: Buffer | null;
+  /** `tls_certificate_sds_secret_configs[0].name` (SDS over ADS); null for inline/file material. */
+  readonly certificateSdsName: string | null;
+  /** `validation_context_sds_secret_config.name` (or the combined context's SDS name); null when inline. */
+  readonly validationSdsName: string | null;
   /** `validation_context.trusted_ca`; null when client certificates are not verified. */
   readonly trustedCa: Buffer | null;
   readonly requireClientCertificate: boolean;
@@ -95,6 +100,10 @@ export interface DownstreamTlsModel {
 export interface UpstreamTlsModel {
   readonly certChain: Buffer | null;
   readonly privateKey: Buffer | null;
+  /** `tls_certificate_sds_secret_configs[0].name`; null for inline/file material or none. */
+  readonly certificateSdsName: string | null;
+  /** `validation_context_sds_secret_config.name`; null when inline or none. */
+  readonly validationSdsName: string | null;
   readonly trustedCa: Buffer | null;
   /** `sni`; null → no SNI. */
   readonly sni: string | null;
@@ -103,6 +112,17 @@ export interface UpstreamTlsModel {
   readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly maxVersion: 'TLSv1.2' | 'TLSv1.3';
   readonly cipherSuites: string | null;
+}
+
+/**
+ * An SDS `Secret` (envoy.extensions.transport_sockets.tls.v3.Secret), compiled: a certificate with
+ * its key, or a validation context (trust bundle plus optional SAN matchers). Delivered over ADS or
+ * produced locally (the workload identity: `default` and `ROOTCA`, Istio's names).
+ */
+export interface SecretModel {
+  readonly name: string;
+  readonly tlsCertificate: { readonly certChain: Buffer; readonly privateKey: Buffer } | null;
+  readonly validationContext: { readonly trustedCa: Buffer; readonly matchSubjectAltNames: readonly SanMatcherModel[] } | null;
 }
 
 export interface SanMatcherModel {
@@ -235,7 +255,39 @@ export interface RouteForwardModel {
   readonly retryPolicy: RetryPolicyModel | null;
   /** `hash_policy` in order (RING_HASH clusters); empty = no hash (a random ring point). */
   readonly hashPolicy: readonly HashPolicyModel[];
+  /**
+   * `rate_limits` (stage 0): the route's own, else the virtual host's (Envoy's default
+   * `vh_rate_limits: OVERRIDE`); both, route first, with `include_vh_rate_limits: true`. Empty = the
+   * request produces no rate-limit descriptors. Consumed by the local rate limit filter.
+   */
+  readonly rateLimits: readonly RateLimitModel[];
 }
+
+/**
+ * One `envoy.config.route.v3.RateLimit`: a request produces one descriptor from it, the entries of
+ * its actions in order, or none when an action produces nothing.
+ */
+export interface RateLimitModel {
+  /** At least one. */
+  readonly actions: readonly RateLimitActionModel[];
+}
+
+/**
+ * A `RateLimit.Action`. `destination_cluster` compiles to `generic_key` (`destination_cluster` = the
+ * route's single cluster). `source_principal` has no Envoy action: it is Remora's hook for the peer
+ * identity (mTLS), not produced by any config yet.
+ */
+export type RateLimitActionModel =
+  /** Entry `descriptorKey` = the first value of `headerName` (lowercase); absent: skip the entry or the descriptor. */
+  | { readonly kind: 'request_headers'; readonly headerName: string; readonly descriptorKey: string; readonly skipIfAbsent: boolean }
+  /** Entry `remote_address` = the downstream peer address. */
+  | { readonly kind: 'remote_address' }
+  /** Entry `descriptorKey` (default `generic_key`) = `descriptorValue`. */
+  | { readonly kind: 'generic_key'; readonly descriptorKey: string; readonly descriptorValue: string }
+  /** Entry `descriptorKey` (default `header_match`) = `descriptorValue` when all `headers` match equals `expectMatch`. */
+  | { readonly kind: 'header_value_match'; readonly descriptorKey: string; readonly descriptorValue: string; readonly expectMatch: boolean; readonly headers: readonly HeaderMatcherModel[] }
+  /** Entry `descriptorKey` = the peer's principal; no principal: the descriptor is skipped. */
+  | { readonly kind: 'source_principal'; readonly descriptorKey: string };
 
 /** `retry_on` conditions as bits (Envoy's names in comments). */
 export const RetryOn = {

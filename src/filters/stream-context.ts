@@ -7,6 +7,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import type { CompiledRoute } from '../routing/route-table';
 import type { ListenerStats } from '../observability/metrics';
+import type { PeerIdentity, RequestPrincipal } from '../transport/peer-identity';
 
 /** Request headers as forwarded: lowercase names, pseudo-headers included, mutable by filters. */
 export type RequestHeaders = Record<string, string | string[] | undefined>;
@@ -57,6 +58,10 @@ export class StreamContext {
   nextFilter = 0;
   /** @internal Set by the connection manager; used by `continueChain`. */
   chain: FilterChainDriver | null = null;
+  /** The verified client certificate identity of the connection (mTLS); null for plaintext or no certificate. */
+  peer: PeerIdentity | null = null;
+  /** The request principal from a JWT the jwt_authn filter verified; null when none. */
+  requestPrincipal: RequestPrincipal | null = null;
   /** Final response status seen by the client (0 until a response starts). */
   responseStatus = 0;
   /** gRPC status sent to the client, -1 when none (not gRPC or not finished). */

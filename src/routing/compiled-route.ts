@@ -18,6 +18,7 @@ import { asciiLowerCase, fullMatchRegex, hasAsciiLetter, regionMatchesIgnoreCase
 import type { CompiledVirtualHost } from './compiled-virtual-host';
 import { CompiledHashPolicy } from './hash-policy';
 import { CompiledRetryPolicy } from './retry-policy';
+import { CompiledRateLimits } from './rate-limit-descriptors';
 
 /** @internal path matcher kinds. */
 export const PATH_ANY = 0;
@@ -64,6 +65,8 @@ export class CompiledRoute {
   readonly retryPolicy: CompiledRetryPolicy | null;
   /** The route's `hash_policy`, compiled; null when it has none. */
   readonly hashPolicy: CompiledHashPolicy | null;
+  /** The route's `rate_limits` (descriptor producers for the local rate limit filter); null when it has none. */
+  readonly rateLimits: CompiledRateLimits | null;
 
   /** The cluster when there is exactly one with a positive weight; null otherwise. */
   private readonly singleCluster: WeightedClusterModel | null;
@@ -149,9 +152,11 @@ export class CompiledRoute {
       this.redirect = null;
       this.retryPolicy = action.retryPolicy === null ? null : new CompiledRetryPolicy(action.retryPolicy);
       this.hashPolicy = CompiledHashPolicy.compile(action.hashPolicy);
+      this.rateLimits = CompiledRateLimits.compile(action.rateLimits);
     } else {
       this.retryPolicy = null;
       this.hashPolicy = null;
+      this.rateLimits = null;
       this.singleCluster = null;
       this.pickClusters = null;
       this.cumulativeWeights = null;

@@ -20,7 +20,7 @@ function forward(clusters: WeightedClusterModel[], prefixRewrite: string | null 
   return {
     type: 'route', clusters, totalWeight: clusters.reduce((s, c) => s + c.weight, 0), timeoutMs: 15000, idleTimeoutMs: null,
     prefixRewrite, hostRewriteLiteral: null, grpcTimeoutHeaderMaxMs: null, maxStreamDurationMs: null,
-    retryPolicy: null, hashPolicy: [],
+    retryPolicy: null, hashPolicy: [], rateLimits: [],
   };
 }
 

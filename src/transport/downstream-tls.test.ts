@@ -27,7 +27,7 @@ after(() => pki.cleanup());
 
 function model(over: Partial<DownstreamTlsModel>): DownstreamTlsModel {
   return {
-    certChain: serverLeaf.cert, privateKey: serverLeaf.key, trustedCa: null, requireClientCertificate: false,
+    certChain: serverLeaf.cert, privateKey: serverLeaf.key, certificateSdsName: null, validationSdsName: null, trustedCa: null, requireClientCertificate: false,
     matchSubjectAltNames: [], alpnProtocols: ['h2', 'http/1.1'], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3',
     cipherSuites: null, ...over,
   };

@@ -16,8 +16,8 @@ import { compileSanMatchers, subjectAltNameMatches, type CompiledSanMatchers } f
 /** Server options for `tls.createServer` / `http2.createSecureServer`. Pure; call once per listener update. */
 export function buildDownstreamTlsServerOptions(model: DownstreamTlsModel): tls.TlsOptions {
   const opts: tls.TlsOptions = {
-    cert: model.certChain,
-    key: model.privateKey,
+    cert: model.certChain ?? undefined,
+    key: model.privateKey ?? undefined,
     ALPNProtocols: model.alpnProtocols.slice(),
     minVersion: model.minVersion,
     maxVersion: model.maxVersion,

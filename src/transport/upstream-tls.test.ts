@@ -37,7 +37,7 @@ after(async () => {
 
 function model(over: Partial<UpstreamTlsModel>): UpstreamTlsModel {
   return {
-    certChain: null, privateKey: null, trustedCa: null, sni: null, matchSubjectAltNames: [], alpnProtocols: [],
+    certChain: null, privateKey: null, certificateSdsName: null, validationSdsName: null, trustedCa: null, sni: null, matchSubjectAltNames: [], alpnProtocols: [],
     minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', cipherSuites: null, ...over,
   };
 }

@@ -96,7 +96,7 @@ test('TLS: trusted CA works, wrong CA fails, handshake timeout is a connect time
   const leaf = pki.issue(ca, 'backend', ['DNS:backend.test']);
   const { port } = await listen(t, https.createServer({ cert: leaf.cert, key: leaf.key }, handler));
   const model: UpstreamTlsModel = {
-    certChain: null, privateKey: null, trustedCa: ca.cert, sni: 'backend.test', matchSubjectAltNames: [],
+    certChain: null, privateKey: null, certificateSdsName: null, validationSdsName: null, trustedCa: ca.cert, sni: 'backend.test', matchSubjectAltNames: [],
     alpnProtocols: [], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', cipherSuites: null,
   };
   const pool = createH1Pool('127.0.0.1', port, cluster(), buildUpstreamTlsOptions(model, ['http/1.1']));

@@ -327,7 +327,7 @@ test('TLS h2 (ALPN h2) with a test CA; a wrong CA is a connect error', T, async 
     stream.end(`${String(headers[':path'])} ${sock.alpnProtocol} ${sock.servername}`);
   }, {}, { cert: leaf.cert, key: leaf.key });
   const model: UpstreamTlsModel = {
-    certChain: null, privateKey: null, trustedCa: ca.cert, sni: null,
+    certChain: null, privateKey: null, certificateSdsName: null, validationSdsName: null, trustedCa: ca.cert, sni: null,
     matchSubjectAltNames: [{ type: 'DNS', matcher: { kind: 'exact', value: 'backend.test', ignoreCase: false } }],
     alpnProtocols: [], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', cipherSuites: null,
   };

@@ -60,7 +60,7 @@ export function clusterModel(name: string, over: Partial<ClusterModel> = {}): Cl
 
 export function upstreamTlsModel(): UpstreamTlsModel {
   return {
-    certChain: null, privateKey: null, trustedCa: null, sni: 'svc.local', matchSubjectAltNames: [],
+    certChain: null, privateKey: null, certificateSdsName: null, validationSdsName: null, trustedCa: null, sni: 'svc.local', matchSubjectAltNames: [],
     alpnProtocols: [], minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3', cipherSuites: null,
   };
 }

@@ -110,6 +110,7 @@ const EXPECTED: BootstrapModel = {
               maxStreamDurationMs: null,
               retryPolicy: null,
               hashPolicy: [],
+              rateLimits: [],
             },
             headers: EMPTY_HEADERS,
             perFilterConfig: {},

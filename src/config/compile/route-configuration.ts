@@ -3,7 +3,8 @@
  * `RouteConfigModel`: virtual hosts with Envoy's domain rules, route matches (prefix | path |
  * safe_regex, headers, query parameters, grpc), actions (route with cluster or weighted_clusters,
  * direct_response, redirect), retry policies (route level, else the virtual host's; retry-policy.ts),
- * hash policies (hash-policy.ts), header mutations at every level and per-route filter configs
+ * hash policies (hash-policy.ts), rate limits (route level, else the virtual host's; rate-limit-actions.ts),
+ * header mutations at every level and per-route filter configs
  * (compiled by the HttpFilterCompiler). Regexes are compiled here, once.
  */
 import type {
@@ -15,6 +16,7 @@ import {
   bool, CompileDeps, compileDataSource, Issues, joinPath, list, msg, num, onlyFields, optDurationMs, str, strList, wrapped,
 } from './context';
 import { compileHashPolicies } from './hash-policy';
+import { compileRateLimitList, routeRateLimits, type RateLimitDraft } from './rate-limit-actions';
 import { compileHeaderMutations, HEADER_MUTATION_FIELDS } from './headers';
 import type { ProtoObject } from './proto-json';
 import { compileRetryPolicy } from './retry-policy';
@@ -77,7 +79,7 @@ function checkDomain(issues: Issues, d: string, path: string): boolean {
 
 function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, path: string, seenDomains: Map<string, string>, maxBody: number): VirtualHostModel | null {
   const before = issues.count;
-  onlyFields(issues, vh, path, ['name', 'domains', 'routes', 'retry_policy', ...HEADER_MUTATION_FIELDS]);
+  onlyFields(issues, vh, path, ['name', 'domains', 'routes', 'retry_policy', 'rate_limits', ...HEADER_MUTATION_FIELDS]);
   const name = str(vh, 'name') ?? '';
   if (name === '') issues.add(joinPath(path, 'name'), 'is required');
   const domains = strList(vh, 'domains');
@@ -94,10 +96,11 @@ function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, 
   }
   const vrp = msg(vh, 'retry_policy');
   const vhRetry = vrp === undefined ? null : compileRetryPolicy(issues, vrp, joinPath(path, 'retry_policy'), compileHeaderMatcher);
+  const vhRateLimits = compileRateLimitList(issues, list(vh, 'rate_limits'), joinPath(path, 'rate_limits'), compileHeaderMatcher);
   const routes = list(vh, 'routes');
   const compiled: RouteModel[] = [];
   for (let i = 0; i < routes.length; i++) {
-    const r = compileRoute(issues, deps, routes[i]!, `${joinPath(path, 'routes')}[${i}]`, maxBody, vhRetry);
+    const r = compileRoute(issues, deps, routes[i]!, `${joinPath(path, 'routes')}[${i}]`, maxBody, vhRetry, vhRateLimits);
     if (r !== null) compiled.push(r);
   }
   const headers = compileHeaderMutations(issues, vh, path);
@@ -105,12 +108,12 @@ function compileVirtualHost(issues: Issues, deps: CompileDeps, vh: ProtoObject, 
   return { name, domains: lower, routes: compiled, headers };
 }
 
-function compileRoute(issues: Issues, deps: CompileDeps, r: ProtoObject, path: string, maxBody: number, vhRetry: RetryPolicyModel | null): RouteModel | null {
+function compileRoute(issues: Issues, deps: CompileDeps, r: ProtoObject, path: string, maxBody: number, vhRetry: RetryPolicyModel | null, vhRateLimits: readonly RateLimitDraft[]): RouteModel | null {
   const before = issues.count;
   onlyFields(issues, r, path, ['name', 'match', 'route', 'redirect', 'direct_response', 'typed_per_filter_config', 'metadata', ...HEADER_MUTATION_FIELDS]);
   const match = compileRouteMatch(issues, msg(r, 'match'), joinPath(path, 'match'));
   let action: RouteActionModel | null = null;
-  if (r['route'] !== undefined) action = compileRouteAction(issues, msg(r, 'route')!, joinPath(path, 'route'), vhRetry);
+  if (r['route'] !== undefined) action = compileRouteAction(issues, msg(r, 'route')!, joinPath(path, 'route'), vhRetry, vhRateLimits);
   else if (r['redirect'] !== undefined) action = compileRedirect(issues, msg(r, 'redirect')!, joinPath(path, 'redirect'));
   else if (r['direct_response'] !== undefined) action = compileDirectResponse(issues, deps, msg(r, 'direct_response')!, joinPath(path, 'direct_response'), maxBody);
   else if (r['filter_action'] === undefined && r['non_forwarding_action'] === undefined) issues.add(path, 'one of route, redirect or direct_response is required');
@@ -216,11 +219,11 @@ function compileQueryMatcher(issues: Issues, q: ProtoObject, path: string): Quer
  * `retry_policy` replaces it entirely (no field merging, as Envoy), including `num_retries: 0`
  * which disables retries for the route.
  */
-function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetry: RetryPolicyModel | null): RouteActionModel | null {
+function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetry: RetryPolicyModel | null, vhRateLimits: readonly RateLimitDraft[]): RouteActionModel | null {
   const before = issues.count;
   onlyFields(issues, a, path, [
     'cluster', 'weighted_clusters', 'timeout', 'idle_timeout', 'prefix_rewrite', 'host_rewrite_literal', 'max_stream_duration',
-    'retry_policy', 'hash_policy',
+    'retry_policy', 'hash_policy', 'rate_limits', 'include_vh_rate_limits',
   ]);
   const rrp = msg(a, 'retry_policy');
   const retryPolicy = rrp === undefined ? vhRetry : compileRetryPolicy(issues, rrp, joinPath(path, 'retry_policy'), compileHeaderMatcher);
@@ -282,6 +285,7 @@ function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetr
     maxStreamDurationMs,
     retryPolicy,
     hashPolicy,
+    rateLimits: routeRateLimits(issues, a, path, vhRateLimits, clusters, compileHeaderMatcher),
   };
   return issues.count === before ? route : null;
 }

@@ -118,6 +118,8 @@ export function compileDownstreamTls(issues: Issues, deps: CompileDeps, ctx: Pro
   return {
     certChain: c.certChain,
     privateKey: c.privateKey,
+    certificateSdsName: null,
+    validationSdsName: null,
     trustedCa: c.trustedCa,
     requireClientCertificate: requireClient,
     matchSubjectAltNames: c.san,
@@ -142,6 +144,8 @@ export function compileUpstreamTls(issues: Issues, deps: CompileDeps, ctx: Proto
   return {
     certChain: c.certChain,
     privateKey: c.privateKey,
+    certificateSdsName: null,
+    validationSdsName: null,
     trustedCa: c.trustedCa,
     sni: sni === '' ? null : sni,
     matchSubjectAltNames: c.san,

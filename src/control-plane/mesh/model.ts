@@ -260,6 +260,24 @@ export type RateLimitEntry =
   | { readonly kind: 'value'; readonly key: string; readonly value: string }
   | { readonly kind: 'remoteAddress'; readonly key: 'remote_address' };
 
+/**
+ * One entry of a local descriptor: the exact `value` a request's entry must have. `header`: the
+ * request header `header` (lowercase) equals `value`; `remoteAddress`: the peer address is `value`;
+ * `value`: a constant entry (every request has it).
+ */
+export type LocalRateLimitEntry =
+  | { readonly kind: 'header'; readonly key: string; readonly header: string; readonly value: string }
+  | { readonly kind: 'value'; readonly key: string; readonly value: string }
+  | { readonly kind: 'remoteAddress'; readonly key: 'remote_address'; readonly value: string };
+
+/** `local.descriptors[]`: requests whose entries all match get this bucket. */
+export interface LocalRateLimitDescriptor {
+  readonly entries: readonly LocalRateLimitEntry[];
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillIntervalMs: number;
+}
+
 export type RateLimitUnit = 'SECOND' | 'MINUTE' | 'HOUR';
 
 export interface GlobalRateLimitDescriptor {
@@ -273,8 +291,17 @@ export interface RateLimitPolicy {
   readonly meta: ResourceMeta;
   /** `workloadSelector.matchLabels` ({} = every workload of the namespace). */
   readonly selector: Labels;
-  /** `local.tokenBucket`: one bucket per sidecar for all inbound requests; null = no local limit. */
-  readonly local: { readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number } | null;
+  /**
+   * `local`: per-sidecar token buckets; null = no local limit. `maxTokens`/`tokensPerFill`/
+   * `fillIntervalMs` are `local.tokenBucket`, the bucket of every inbound request no descriptor matches.
+   */
+  readonly local: {
+    readonly maxTokens: number;
+    readonly tokensPerFill: number;
+    readonly fillIntervalMs: number;
+    /** `local.descriptors`: requests whose descriptor equals one get its bucket instead; [] when none. */
+    readonly descriptors: readonly LocalRateLimitDescriptor[];
+  } | null;
   /** `global`: limits counted in a shared Redis; null = no global limit. */
   readonly global: {
     readonly domain: string;

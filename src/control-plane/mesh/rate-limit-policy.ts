@@ -1,7 +1,8 @@
 /**
  * Validates `remora.dev/v1alpha1` `RateLimitPolicy` documents (Remora's own kind; Istio only reaches
  * rate limits through raw EnvoyFilter) into `RateLimitPolicy`: which workloads enforce it
- * (`workloadSelector.matchLabels`, in the policy's namespace), a per-sidecar `local.tokenBucket`,
+ * (`workloadSelector.matchLabels`, in the policy's namespace), a per-sidecar `local.tokenBucket` with
+ * optional `local.descriptors` (buckets for requests with given header values, peer addresses),
  * and `global` descriptors counted in a shared Redis. Also owns the cross-document rule that at most
  * one policy selects a given WorkloadEntry. Translation (the inbound HCM's
  * `envoy.filters.http.local_ratelimit` and `remora.filters.http.global_ratelimit` filters) is in
@@ -9,7 +10,9 @@
  */
 import { readDuration } from './common-fields';
 import type { DocContext, Path } from './document-context';
-import type { GlobalRateLimitDescriptor, RateLimitEntry, RateLimitPolicy, RateLimitUnit, ResourceMeta, WorkloadEntry } from './model';
+import type {
+  GlobalRateLimitDescriptor, LocalRateLimitDescriptor, LocalRateLimitEntry, RateLimitEntry, RateLimitPolicy, RateLimitUnit, ResourceMeta, WorkloadEntry,
+} from './model';
 
 /** The apiVersion of Remora's own kinds. */
 export const REMORA_API_VERSION = 'remora.dev/v1alpha1';
@@ -18,6 +21,8 @@ const UNITS: readonly RateLimitUnit[] = ['SECOND', 'MINUTE', 'HOUR'];
 const MAX_UINT32 = 0xffffffff;
 /** The global filter checks at most this many descriptors per request (one Redis script call). */
 const MAX_DESCRIPTORS = 16;
+/** Local descriptors per policy (each is a token bucket in every selected sidecar). */
+const MAX_LOCAL_DESCRIPTORS = 64;
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
@@ -26,15 +31,11 @@ function present(o: Record<string, unknown>, k: string): boolean {
   return o[k] !== undefined && o[k] !== null;
 }
 
-function readLocal(ctx: DocContext, v: unknown, path: Path): RateLimitPolicy['local'] {
-  const o = ctx.object(v, path, ['tokenBucket'], ['descriptors']);
-  if (o === null) return null;
-  const bp = [...path, 'tokenBucket'];
-  if (!present(o, 'tokenBucket')) {
-    ctx.err(bp, 'is required');
-    return null;
-  }
-  const b = ctx.object(o['tokenBucket'], bp, ['maxTokens', 'tokensPerFill', 'fillInterval']);
+type Bucket = { readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number };
+
+/** A `tokenBucket` object at `path` (required by the caller). */
+function readBucket(ctx: DocContext, v: unknown, bp: Path): Bucket | null {
+  const b = ctx.object(v, bp, ['maxTokens', 'tokensPerFill', 'fillInterval']);
   if (b === null) return null;
   const before = ctx.errorCount;
   const maxTokens = ctx.integer(b, 'maxTokens', bp, 1, MAX_UINT32, true);
@@ -45,6 +46,85 @@ function readLocal(ctx: DocContext, v: unknown, path: Path): RateLimitPolicy['lo
   else if (fillIntervalMs !== null && fillIntervalMs < 50) ctx.err([...bp, 'fillInterval'], `must be at least 50ms, got ${fillIntervalMs}ms`);
   if (ctx.errorCount !== before || maxTokens === undefined || fillIntervalMs === null) return null;
   return { maxTokens, tokensPerFill, fillIntervalMs };
+}
+
+/**
+ * A local descriptor entry: `{key, fromHeader, value}` (the header equals value), `{remoteAddress:
+ * true, value}` (the peer address is value) or `{key, value}` (a constant entry).
+ */
+function readLocalEntry(ctx: DocContext, v: unknown, path: Path): LocalRateLimitEntry | null {
+  const o = ctx.object(v, path, ['key', 'fromHeader', 'value', 'remoteAddress']);
+  if (o === null) return null;
+  const before = ctx.errorCount;
+  if (present(o, 'fromHeader') && present(o, 'remoteAddress')) {
+    ctx.err(path, 'only one of fromHeader or remoteAddress may be set');
+    return null;
+  }
+  const value = ctx.string(o, 'value', path, true);
+  if (value !== undefined && CONTROL_RE.test(value)) ctx.err([...path, 'value'], 'must not contain control characters');
+  if (present(o, 'remoteAddress')) {
+    const b = ctx.boolean(o, 'remoteAddress', path);
+    if (b === false) ctx.err([...path, 'remoteAddress'], 'must be true when set');
+    if (present(o, 'key')) ctx.err([...path, 'key'], "must not be set with remoteAddress (the entry key is 'remote_address')");
+    return ctx.errorCount === before ? { kind: 'remoteAddress', key: 'remote_address', value: value! } : null;
+  }
+  const key = ctx.string(o, 'key', path, true);
+  if (key !== undefined && CONTROL_RE.test(key)) ctx.err([...path, 'key'], 'must not contain control characters');
+  if (present(o, 'fromHeader')) {
+    const h = ctx.string(o, 'fromHeader', path, true);
+    if (h !== undefined && !HEADER_NAME_RE.test(h)) ctx.err([...path, 'fromHeader'], `invalid header name '${h}'`);
+    return ctx.errorCount === before ? { kind: 'header', key: key!, header: h!.toLowerCase(), value: value! } : null;
+  }
+  return ctx.errorCount === before ? { kind: 'value', key: key!, value: value! } : null;
+}
+
+function readLocalDescriptor(ctx: DocContext, v: unknown, path: Path): LocalRateLimitDescriptor | null {
+  const o = ctx.object(v, path, ['entries', 'tokenBucket']);
+  if (o === null) return null;
+  const before = ctx.errorCount;
+  const raw = ctx.list(o, 'entries', path);
+  if (raw.length === 0 && ctx.errorCount === before) ctx.err([...path, 'entries'], 'at least one entry is required');
+  const entries: LocalRateLimitEntry[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const e = readLocalEntry(ctx, raw[i], [...path, 'entries', i]);
+    if (e !== null) entries.push(e);
+  }
+  const bp = [...path, 'tokenBucket'];
+  const bucket = present(o, 'tokenBucket') ? readBucket(ctx, o['tokenBucket'], bp) : (ctx.err(bp, 'is required'), null);
+  if (ctx.errorCount !== before || bucket === null) return null;
+  return { entries, ...bucket };
+}
+
+/** The key/value pairs a descriptor matches, for duplicate detection. */
+function matchKey(d: LocalRateLimitDescriptor): string {
+  return JSON.stringify(d.entries.map((e) => [e.kind, e.key, e.kind === 'header' ? e.header : '', e.value]));
+}
+
+function readLocal(ctx: DocContext, v: unknown, path: Path): RateLimitPolicy['local'] {
+  const o = ctx.object(v, path, ['tokenBucket', 'descriptors']);
+  if (o === null) return null;
+  const bp = [...path, 'tokenBucket'];
+  if (!present(o, 'tokenBucket')) {
+    ctx.err(bp, 'is required');
+    return null;
+  }
+  const before = ctx.errorCount;
+  const bucket = readBucket(ctx, o['tokenBucket'], bp);
+  const raw = ctx.list(o, 'descriptors', path);
+  if (raw.length > MAX_LOCAL_DESCRIPTORS) ctx.err([...path, 'descriptors'], `at most ${MAX_LOCAL_DESCRIPTORS} descriptors are supported, got ${raw.length}`);
+  const descriptors: LocalRateLimitDescriptor[] = [];
+  const seen = new Map<string, number>();
+  for (let i = 0; i < raw.length; i++) {
+    const d = readLocalDescriptor(ctx, raw[i], [...path, 'descriptors', i]);
+    if (d === null) continue;
+    const k = matchKey(d);
+    const prev = seen.get(k);
+    if (prev !== undefined) ctx.err([...path, 'descriptors', i], `matches the same requests as descriptors[${prev}]`);
+    else seen.set(k, i);
+    descriptors.push(d);
+  }
+  if (ctx.errorCount !== before || bucket === null) return null;
+  return { ...bucket, descriptors };
 }
 
 function readEntry(ctx: DocContext, v: unknown, path: Path): RateLimitEntry | null {

@@ -17,7 +17,7 @@ import { emitCluster, type ClusterKey } from './clusters';
 import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { hostPortName, inboundClusterName, INBOUND_NAME, OUTBOUND_NAME } from './names';
 import { nodeView, type NodeView } from './node-view';
-import { rateLimitFilters, rateLimitPolicyFor } from './rate-limits';
+import { addInboundRateLimits, rateLimitFilters, rateLimitPolicyFor } from './rate-limits';
 import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
 
@@ -145,13 +145,15 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   }
   // Callers that do not preserve the authority still reach the (first) local app.
   vhosts.push({ name: 'inbound|*', domains: ['*'], routes: [inboundRoute(fallback!)] });
+  const rateLimitPolicy = rateLimitPolicyFor(mesh, node);
+  addInboundRateLimits(vhosts, rateLimitPolicy);
   out.routes.set(INBOUND_NAME, { name: INBOUND_NAME, virtual_hosts: vhosts });
   const listenPort = node.inboundPort ?? (explicitPorts.size === 1 ? [...explicitPorts][0]! : opts.inboundPort);
   out.listeners.set(INBOUND_NAME, {
     name: INBOUND_NAME,
     address: socketAddress(opts.bindAddress ?? '0.0.0.0', listenPort),
     filter_chains: [{
-      filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, rateLimitFilters(rateLimitPolicyFor(mesh, node))) }],
+      filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, rateLimitFilters(rateLimitPolicy)) }],
     }],
     traffic_direction: 'INBOUND',
   });

@@ -9,10 +9,11 @@
  * https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_filters/local_rate_limit_filter
  *
  * Gaps, all rejected or documented rather than silently ignored:
- * - Request descriptors are produced in Envoy by route/virtual-host `rate_limits` actions. This
- *   version of LocalRateLimit has no `rate_limits` field of its own and Remora's route compile does
- *   not accept route `rate_limits` yet, so the descriptor table compiles and is consulted, but only
- *   the descriptors the filter's `DescriptorSource` produces can match (see filter.ts).
+ * - Request descriptors come from the matched route's `rate_limits` (route level, else the virtual
+ *   host's: `vh_rate_limits: OVERRIDE`; compiled by config/compile/rate-limit-actions.ts, produced by
+ *   routing/rate-limit-descriptors.ts). A descriptor entry matches by exact value only (no empty-value
+ *   wildcards); `vh_rate_limits: INCLUDE`/`IGNORE` are rejected (the deprecated route-level
+ *   `include_vh_rate_limits: true` does include them).
  * - `runtime_key`s are accepted and ignored (Remora has no runtime layer; `default_value` applies).
  * - `local_rate_limit_per_downstream_connection: true`, `local_cluster_rate_limit`, a non-zero
  *   `stage` and `vh_rate_limits` other than OVERRIDE are rejected as unsupported.
@@ -27,6 +28,7 @@ import type { ProtoObject } from '../../config/compile/proto-json';
 import type { FilterRegistration } from '../filter';
 import type { TokenBucketSpec } from './token-bucket';
 import { LocalRateLimitFactory } from './filter';
+import { descriptorKey } from '../../routing/rate-limit-descriptors';
 
 export const LOCAL_RATELIMIT_NAME = 'envoy.filters.http.local_ratelimit';
 export const LOCAL_RATELIMIT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
@@ -89,14 +91,13 @@ const HTTP_STATUS_CODES: Readonly<Record<string, number>> = {
   VariantAlsoNegotiates: 506, InsufficientStorage: 507, LoopDetected: 508, NotExtended: 510, NetworkAuthenticationRequired: 511,
 };
 
+// eslint-disable-next-line no-control-regex
+const CONTROL_RE = /[\u0000-\u001f\u007f]/;
+
 const ZERO: FractionModel = { numerator: 0, denominator: 100 };
 
-/** The lookup key of a descriptor entry list (request descriptors use the same function). */
-export function descriptorKey(entries: readonly { readonly key: string; readonly value: string }[]): string {
-  let k = '';
-  for (let i = 0; i < entries.length; i++) k += (i === 0 ? '' : '\u0000') + entries[i].key + '\u0001' + entries[i].value;
-  return k;
-}
+/** The lookup key of a descriptor entry list (the route's request descriptors use the same form). */
+export { descriptorKey };
 
 /**
  * Compiles an `envoy.type.v3.FractionalPercent` at `path`. A numerator above the denominator's scale
@@ -203,6 +204,8 @@ function compileDescriptors(issues: Issues, o: ProtoObject, path: string): Local
       const value = str(rawEntries[j], 'value') ?? '';
       if (key === '') issues.add(joinPath(ep, 'key'), 'must not be empty');
       if (value === '') issues.add(joinPath(ep, 'value'), 'must not be empty (Remora matches exact entries only)');
+      if (CONTROL_RE.test(key)) issues.add(joinPath(ep, 'key'), 'must not contain control characters');
+      if (CONTROL_RE.test(value)) issues.add(joinPath(ep, 'value'), 'must not contain control characters');
       entries.push({ key, value });
     }
     const tokenBucket = compileTokenBucket(issues, msg(d, 'token_bucket'), joinPath(dp, 'token_bucket'));
@@ -229,9 +232,9 @@ function compileInto(issues: Issues, o: ProtoObject, path: string, perRoute: boo
     issues.add(joinPath(path, 'local_rate_limit_per_downstream_connection'), `${UNSUPPORTED} (only a bucket shared by all connections of the listener)`);
   }
   const stage = num(o, 'stage') ?? 0;
-  if (stage !== 0) issues.add(joinPath(path, 'stage'), `${UNSUPPORTED} (route rate_limits stages are not supported)`);
+  if (stage !== 0) issues.add(joinPath(path, 'stage'), `${UNSUPPORTED} (only stage 0; route rate_limits with another stage are rejected too)`);
   const vh = str(o, 'vh_rate_limits');
-  if (vh !== undefined && vh !== 'OVERRIDE') issues.add(joinPath(path, 'vh_rate_limits'), `${UNSUPPORTED} (route rate_limits are not supported)`);
+  if (vh !== undefined && vh !== 'OVERRIDE') issues.add(joinPath(path, 'vh_rate_limits'), `${UNSUPPORTED} (only OVERRIDE: the virtual host's rate_limits apply to routes without their own)`);
   if (o['local_cluster_rate_limit'] !== undefined) issues.add(joinPath(path, 'local_cluster_rate_limit'), UNSUPPORTED);
   const xrl = str(o, 'enable_x_ratelimit_headers') ?? 'OFF';
   if (xrl !== 'OFF' && xrl !== 'DRAFT_VERSION_03') issues.add(joinPath(path, 'enable_x_ratelimit_headers'), `unknown value '${xrl}'`);

@@ -6,9 +6,15 @@
  * frozen config), plus the pre-bound metric children and the precomputed local reply. The filter
  * itself holds no per-stream state, so `createFilter()` hands out the factory's one shared instance.
  *
- * Per request: sample `filter_enabled`; take one token from every applicable bucket (the matched
- * descriptor buckets, plus the default bucket when nothing matched or `always_consume_default_token_bucket`)
- * if each has one; otherwise the request is over the limit: sample `filter_enforced` and either reply
+ * Per request: sample `filter_enabled`; take one token from every applicable bucket if each has one.
+ * The applicable buckets are Envoy's: every configured descriptor that equals one of the request's
+ * descriptors (from the route's `rate_limits`, `ROUTE_DESCRIPTORS`), plus the default bucket when none
+ * matched or with `always_consume_default_token_bucket` (default true). Envoy consumes the matched
+ * buckets one by one, most restrictive (fewest tokens per second) first, and stops at the first empty
+ * one, so a rejected request may still have spent tokens of the buckets checked before it; Remora
+ * checks all of them first and takes tokens only when the request is admitted (same admit/reject
+ * decision, no tokens spent by rejected requests). Otherwise the request is over the limit: sample
+ * `filter_enforced` and either reply
  * locally (429 or `status` / RESOURCE_EXHAUSTED, with `response_headers_to_add`) or forward it with
  * `request_headers_to_add_when_not_enforced`. With `enable_x_ratelimit_headers` the most restrictive
  * bucket is reported in `x-ratelimit-limit`, `-remaining` and `-reset` on every response of the stream.
@@ -27,22 +33,30 @@ import { TokenBucket } from './token-bucket';
 
 /**
  * Produces the request's rate-limit descriptors (in `descriptorKey()` form) for descriptor lookup.
- * In Envoy they come from route `rate_limits` actions, which Remora's route model does not carry yet;
- * the default source produces none, so only the default bucket applies. A source must be synchronous,
- * must not throw, and is called only when the active config has descriptors.
- *
- * Hook for the issue's descriptor kinds: a source built from compiled route `rate_limits` actions
- * (`request_headers` → `descriptor_key=<header value>`, `remote_address` → `remote_address=<ctx.remoteAddress>`,
- * `generic_key`, `header_value_match`) and the source-principal descriptor, which needs the peer
- * identity that the security issue will put on StreamContext; pass it as the factory's third argument.
+ * A source must be synchronous, must not throw, and is called only when the active config has
+ * descriptors. The default is `ROUTE_DESCRIPTORS`; tests and embedders may pass their own as the
+ * factory's third argument.
  */
 export interface DescriptorSource {
   /** Appends the descriptor keys of `ctx` to `out`. */
   collect(ctx: StreamContext, out: string[]): void;
 }
 
-/** The source used until route rate_limits (and the peer principal, security issue) reach the model. */
+/** Produces nothing: only the default bucket applies. */
 export const NO_DESCRIPTORS: DescriptorSource = { collect(): void {} };
+
+/**
+ * The descriptors of the matched route's compiled `rate_limits` (route level, else the virtual
+ * host's; see routing/rate-limit-descriptors.ts), as in Envoy. The peer principal is null until the
+ * security issue puts the mTLS peer identity on StreamContext; pass it here then.
+ */
+export const ROUTE_DESCRIPTORS: DescriptorSource = {
+  collect(ctx: StreamContext, out: string[]): void {
+    const route = ctx.route;
+    if (route === null || route.rateLimits === null) return;
+    route.rateLimits.populate(ctx.headers, ctx.remoteAddress, null, out);
+  },
+};
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
@@ -122,7 +136,7 @@ export class LocalRateLimitFactory implements HttpFilterFactory, HttpFilter {
    * Built at config time. `ctx.filterName` (when the composition root supplies it) is the HCM's name
    * for this filter, used to find per-route overrides; it defaults to the canonical name.
    */
-  constructor(config: LocalRateLimitConfig, ctx: FilterFactoryContext, private readonly descriptors: DescriptorSource = NO_DESCRIPTORS) {
+  constructor(config: LocalRateLimitConfig, ctx: FilterFactoryContext, private readonly descriptors: DescriptorSource = ROUTE_DESCRIPTORS) {
     this.clock = ctx.runtime.clock;
     this.random = ctx.runtime.random;
     this.listenerName = ctx.listenerName;

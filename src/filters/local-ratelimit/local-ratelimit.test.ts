@@ -12,6 +12,7 @@ import { seededRandom, type Clock } from '../../core/clock';
 import { createRuntime, type Runtime } from '../../core/runtime';
 import { SidecarMetrics } from '../../observability/metrics';
 import type { CompiledRoute } from '../../routing/route-table';
+import { CompiledRateLimits } from '../../routing/rate-limit-descriptors';
 import { FilterStatus } from '../filter';
 import { StreamContext, type Downstream } from '../stream-context';
 import { compileLocalRateLimit, compileLocalRateLimitPerRoute, descriptorKey, localRateLimitRegistration, type LocalRateLimitConfig } from './config';
@@ -234,4 +235,38 @@ test('descriptor buckets apply to requests whose descriptors match; the default 
   assert.equal(f.onRequestHeaders(ctxFor(stats, { headers: { 'x-client': 'b' } }).ctx), FilterStatus.Continue);
   assert.equal(f.onRequestHeaders(ctxFor(stats).ctx), FilterStatus.Continue);
   assert.equal(f.defaultTokensForTest(), 98, 'only unmatched requests took default tokens');
+});
+
+test('the default descriptor source is the route rate_limits: per-header and remote_address buckets', () => {
+  const { runtime, stats } = setup();
+  const c = cfg({
+    token_bucket: { max_tokens: 100, fill_interval: { seconds: 60 } },
+    descriptors: [
+      { entries: [{ key: 'x-user', value: 'alice' }], token_bucket: { max_tokens: 2, fill_interval: { seconds: 60 } } },
+      { entries: [{ key: 'remote_address', value: '10.9.9.9' }], token_bucket: { max_tokens: 1, fill_interval: { seconds: 60 } } },
+    ],
+  });
+  const f = new LocalRateLimitFactory(c, { runtime, listenerName: 'l1', filterName: 'envoy.filters.http.local_ratelimit' });
+  const rateLimits = CompiledRateLimits.compile([
+    { actions: [{ kind: 'request_headers', headerName: 'x-user', descriptorKey: 'x-user', skipIfAbsent: false }] },
+    { actions: [{ kind: 'remote_address' }] },
+  ]);
+  const route = { model: { perFilterConfig: {} }, rateLimits } as unknown as CompiledRoute;
+  const req = (user: string | null, remote = '10.0.0.1'): FilterStatus => {
+    const ds = new FakeDownstream();
+    const headers: Record<string, string> = { ':method': 'GET', ':path': '/x' };
+    if (user !== null) headers['x-user'] = user;
+    const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, false, remote, 0);
+    ctx.route = route;
+    return f.onRequestHeaders(ctx);
+  };
+  assert.deepEqual([req('alice'), req('alice'), req('alice')], [FilterStatus.Continue, FilterStatus.Continue, FilterStatus.StopIteration]);
+  assert.deepEqual([req('bob'), req('bob'), req('bob'), req(null)], Array(4).fill(FilterStatus.Continue), 'others use the default bucket');
+  assert.deepEqual([req('bob', '10.9.9.9'), req('bob', '10.9.9.9')], [FilterStatus.Continue, FilterStatus.StopIteration]);
+  // always_consume_default_token_bucket (default true): every admitted request also took a default token.
+  assert.equal(f.defaultTokensForTest(), 100 - 7);
+  // A route without rate_limits produces no descriptors.
+  const plain = ctxFor(stats, { headers: { 'x-user': 'alice' } });
+  plain.ctx.route = { model: { perFilterConfig: {} }, rateLimits: null } as unknown as CompiledRoute;
+  assert.equal(f.onRequestHeaders(plain.ctx), FilterStatus.Continue);
 });
