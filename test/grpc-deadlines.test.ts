@@ -30,6 +30,9 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
           // No route timeout; the client's grpc-timeout is capped at 300 ms.
           routeTo('echo', { prefix: '/remora.test.v1.Echo/Unary', headers: [{ name: 'x-route', string_match: { exact: 'capped' } }] },
             { timeout: '0s', max_stream_duration: { grpc_timeout_header_max: '0.3s' } }),
+          // No route timeout; the client's grpc-timeout is shortened by 4.7 s.
+          routeTo('echo', { prefix: '/remora.test.v1.Echo/Unary', headers: [{ name: 'x-route', string_match: { exact: 'offset' } }] },
+            { timeout: '0s', max_stream_duration: { grpc_timeout_header_offset: '4.7s' } }),
           routeTo('echo', { prefix: '/' }, { timeout: '0s' }),
         ],
       }],
@@ -76,6 +79,20 @@ describe('gRPC deadlines and cancellation', { timeout: 60_000 }, () => {
     });
     assert.ok(r.error);
     assert.equal(r.error.code, grpc.status.DEADLINE_EXCEEDED, r.error.details);
+    await echo.waitForCancellations(cancelsBefore + 1);
+  });
+
+  it('grpc_timeout_header_offset shortens the client deadline: the sidecar answers DEADLINE_EXCEEDED first', { timeout: 20_000 }, async () => {
+    const before = await sidecar.metrics();
+    const cancelsBefore = echo.cancellations;
+    const r = await unary(client, { message: 'slow' }, {
+      deadlineMs: 5_000,
+      metadata: md({ 'x-route': 'offset', [ECHO_CONTROL.delayMs]: '20000' }),
+    });
+    assert.equal(r.error?.code, grpc.status.DEADLINE_EXCEEDED, r.error?.details);
+    const after = await sidecar.metrics();
+    assert.equal(after.sum('remora_local_replies_total', { reason: 'upstream_timeout' })
+      - before.sum('remora_local_replies_total', { reason: 'upstream_timeout' }), 1, 'the sidecar, not the client, ended the call');
     await echo.waitForCancellations(cancelsBefore + 1);
   });
 

@@ -249,6 +249,12 @@ export interface RouteForwardModel {
    * and non-zero, the client's value is capped by it first. 0 means "no cap".
    */
   readonly grpcTimeoutHeaderMaxMs: number | null;
+  /**
+   * `max_stream_duration.grpc_timeout_header_offset`: subtracted from the client's `grpc-timeout`
+   * (after the cap) so the proxy's deadline fires before the client's and the client gets the
+   * proxy's DEADLINE_EXCEEDED with time to spare; a result ≤ 0 times out at once (Envoy). 0 when unset.
+   */
+  readonly grpcTimeoutHeaderOffsetMs: number;
   /** `max_stream_duration.max_stream_duration`; null when unset. */
   readonly maxStreamDurationMs: number | null;
   /** `retry_policy` (route level, else the virtual host's); null = no retries. */

@@ -19,7 +19,7 @@ function cluster(name: string, weight = 1): WeightedClusterModel {
 function forward(clusters: WeightedClusterModel[], prefixRewrite: string | null = null): RouteActionModel {
   return {
     type: 'route', clusters, totalWeight: clusters.reduce((s, c) => s + c.weight, 0), timeoutMs: 15000, idleTimeoutMs: null,
-    prefixRewrite, hostRewriteLiteral: null, grpcTimeoutHeaderMaxMs: null, maxStreamDurationMs: null,
+    prefixRewrite, hostRewriteLiteral: null, grpcTimeoutHeaderMaxMs: null, grpcTimeoutHeaderOffsetMs: 0, maxStreamDurationMs: null,
     retryPolicy: null, hashPolicy: [], rateLimits: [],
   };
 }

@@ -21,7 +21,7 @@ function buildTable(routeCount: number, headerCount: number): RouteTable {
     routes.push({
       name: `r${i}`,
       match: { path: { kind: 'prefix', value: `/pkg.Service${i}/`, caseSensitive: true }, headers, queryParameters: [], grpc: false },
-      action: { type: 'route', clusters: [{ name: `c${i}`, weight: 1, headers: NO_HEADERS }], totalWeight: 1, timeoutMs: 15000, idleTimeoutMs: null, prefixRewrite: null, hostRewriteLiteral: null, grpcTimeoutHeaderMaxMs: null, maxStreamDurationMs: null, retryPolicy: null, hashPolicy: [], rateLimits: [] },
+      action: { type: 'route', clusters: [{ name: `c${i}`, weight: 1, headers: NO_HEADERS }], totalWeight: 1, timeoutMs: 15000, idleTimeoutMs: null, prefixRewrite: null, hostRewriteLiteral: null, grpcTimeoutHeaderMaxMs: null, grpcTimeoutHeaderOffsetMs: 0, maxStreamDurationMs: null, retryPolicy: null, hashPolicy: [], rateLimits: [] },
       headers: NO_HEADERS,
       perFilterConfig: {},
     });

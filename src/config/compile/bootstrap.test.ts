@@ -107,6 +107,7 @@ const EXPECTED: BootstrapModel = {
               prefixRewrite: null,
               hostRewriteLiteral: null,
               grpcTimeoutHeaderMaxMs: null,
+              grpcTimeoutHeaderOffsetMs: 0,
               maxStreamDurationMs: null,
               retryPolicy: null,
               hashPolicy: [],

@@ -265,11 +265,13 @@ function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetr
     issues.add(joinPath(path, 'idle_timeout'), '0s (disabled) is not supported by Remora; omit it to inherit stream_idle_timeout');
   }
   let grpcTimeoutHeaderMaxMs: number | null = null;
+  let grpcTimeoutHeaderOffsetMs = 0;
   let maxStreamDurationMs: number | null = null;
   const msd = msg(a, 'max_stream_duration');
   if (msd !== undefined) {
     const mp = joinPath(path, 'max_stream_duration');
-    onlyFields(issues, msd, mp, ['max_stream_duration', 'grpc_timeout_header_max']);
+    onlyFields(issues, msd, mp, ['max_stream_duration', 'grpc_timeout_header_max', 'grpc_timeout_header_offset']);
+    grpcTimeoutHeaderOffsetMs = optDurationMs(issues, msd, 'grpc_timeout_header_offset', mp, null, false) ?? 0;
     maxStreamDurationMs = optDurationMs(issues, msd, 'max_stream_duration', mp, null);
     grpcTimeoutHeaderMaxMs = optDurationMs(issues, msd, 'grpc_timeout_header_max', mp, null, false);
   }
@@ -282,6 +284,7 @@ function compileRouteAction(issues: Issues, a: ProtoObject, path: string, vhRetr
     prefixRewrite: str(a, 'prefix_rewrite') ?? null,
     hostRewriteLiteral: str(a, 'host_rewrite_literal') ?? null,
     grpcTimeoutHeaderMaxMs,
+    grpcTimeoutHeaderOffsetMs,
     maxStreamDurationMs,
     retryPolicy,
     hashPolicy,

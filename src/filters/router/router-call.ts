@@ -220,7 +220,10 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     this.attempt();
   }
 
-  /** The deadline: the smaller of the route timeout and the client's grpc-timeout (capped when configured). */
+  /**
+   * The deadline: the smaller of the route timeout and the client's grpc-timeout (capped by
+   * `grpc_timeout_header_max`, then shortened by `grpc_timeout_header_offset`, when configured).
+   */
   private effectiveTimeout(): number | null {
     let timeout = this.action.timeoutMs;
     const a = this.action;
@@ -229,6 +232,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       let client = parseGrpcTimeout(raw);
       if (client === client /* not NaN */) {
         if (a.grpcTimeoutHeaderMaxMs !== null && a.grpcTimeoutHeaderMaxMs > 0 && client > a.grpcTimeoutHeaderMaxMs) client = a.grpcTimeoutHeaderMaxMs;
+        if (a.grpcTimeoutHeaderOffsetMs > 0) client = client > a.grpcTimeoutHeaderOffsetMs ? client - a.grpcTimeoutHeaderOffsetMs : 0;
         if (timeout === null || client < timeout) timeout = client;
       }
     }
