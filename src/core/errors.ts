@@ -23,6 +23,8 @@ export type LocalReplyReason =
   | 'direct_response'
   | 'rate_limited'
   | 'fault_abort'
+  | 'rbac_access_denied'
+  | 'unauthenticated'
   | 'internal';
 
 export abstract class ProxyError extends Error {
@@ -114,6 +116,25 @@ export class FaultAbortError extends ProxyError {
   readonly code = 'REMORA_ERR_FAULT_ABORT';
   readonly reason = 'fault_abort';
   constructor(readonly httpStatus: number | null, readonly grpcStatus: number | null) { super('fault filter abort'); }
+}
+
+/** An authorization policy (RBAC) denied the request: 403 / PERMISSION_DENIED, `RBAC: access denied`. */
+export class AccessDeniedError extends ProxyError {
+  readonly code = 'REMORA_ERR_ACCESS_DENIED';
+  readonly reason = 'rbac_access_denied';
+  /** `policy`: the matched policy name (internal: logs only). */
+  constructor(policy: string | null) { super('RBAC: access denied', { cause: policy }); }
+}
+
+/**
+ * Request authentication failed (a JWT that is invalid, expired, for another audience, …, or
+ * missing where one is required): 401 / UNAUTHENTICATED. `message` is client-safe and short
+ * (Envoy's texts: `Jwt is missing`, `Jwt verification fails`, `Jwt is expired`, …).
+ */
+export class UnauthenticatedError extends ProxyError {
+  readonly code = 'REMORA_ERR_UNAUTHENTICATED';
+  readonly reason = 'unauthenticated';
+  constructor(message: string, cause?: unknown) { super(message, { cause }); }
 }
 
 export class HeaderOverflowError extends ProxyError {

@@ -39,6 +39,9 @@ const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
   overflow: frozen(503, GrpcStatus.UNAVAILABLE, 'upstream overflow', 'overflow', Object.freeze({ 'x-remora-overloaded': 'true' })),
   rate_limited: frozen(429, GrpcStatus.RESOURCE_EXHAUSTED, 'rate limited', 'rate_limited'),
   fault_abort: frozen(503, GrpcStatus.UNAVAILABLE, 'fault filter abort', 'fault_abort'),
+  rbac_access_denied: frozen(403, GrpcStatus.PERMISSION_DENIED, 'RBAC: access denied', 'rbac_access_denied'),
+  unauthenticated: frozen(401, GrpcStatus.UNAUTHENTICATED, 'Jwt verification fails', 'unauthenticated',
+    Object.freeze({ 'www-authenticate': 'Bearer realm="remora", error="invalid_token"' })),
   header_overflow: frozen(431, GrpcStatus.RESOURCE_EXHAUSTED, 'request header fields too large', 'header_overflow'),
   bad_request: frozen(400, GrpcStatus.INTERNAL, 'bad request', 'bad_request'),
   draining: frozen(503, GrpcStatus.UNAVAILABLE, 'proxy is draining', 'draining'),
@@ -54,6 +57,7 @@ export function toSyntheticResponse(err: unknown): SyntheticResponse {
     if (grpc !== GrpcStatus.UNAVAILABLE) return frozen(503, grpc, err.message, 'upstream_reset');
   }
   if (err.reason === 'bad_request') return frozen(400, GrpcStatus.INTERNAL, err.message, 'bad_request');
+  if (err.reason === 'unauthenticated') return frozen(401, GrpcStatus.UNAUTHENTICATED, err.message, 'unauthenticated', BY_REASON.unauthenticated.headers);
   if (err instanceof FaultAbortError) {
     const http = err.httpStatus ?? (err.grpcStatus !== null ? grpcStatusToHttpStatus(err.grpcStatus) : 503);
     const grpc = err.grpcStatus ?? httpStatusToGrpcStatus(http);
