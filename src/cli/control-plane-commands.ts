@@ -3,13 +3,18 @@
  * check with the same errors, exit 2 when invalid) and `remora status` (every connected node's
  * per-type version and ACK/NACK state, like `istioctl proxy-status`).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { systemClock } from '../core/clock';
+import { DEFAULT_TRUST_DOMAIN, MeshCa, loadRoot } from '../control-plane/ca/mesh-ca';
 import { createRuntime } from '../core/runtime';
 import { ControlPlane, MeshConfigError } from '../control-plane/control-plane';
 import { formatMeshIssue, loadMeshConfig } from '../control-plane/mesh';
 import { EtcdSourceConfigError, parseEtcdEndpoints } from '../control-plane/sources/etcd-source';
 import { FileSource } from '../control-plane/sources/file-source';
 import { UsageError, parseDurationMs, parsePort } from './args';
+import { ROOT_CERT_FILE, ROOT_KEY_FILE } from './ca-command';
 
 export const CONTROL_PLANE_USAGE = `remora control-plane (--config <file|dir> | --etcd <endpoints>) [options]
 
@@ -24,6 +29,11 @@ replicas may share one etcd: each serves whatever is under the prefix.
   --debounce <duration>   quiet period before a change is read (default 100ms)
   --etcd <endpoints>      read the mesh config from etcd instead (host:port or http(s):// URLs, comma-separated)
   --etcd-prefix <prefix>  every key under it is one YAML document (default /remora/)
+  --ca-dir <dir>          mesh CA root (remora ca init): serve ADS over mTLS on --xds-tls-port and turn on
+                          automatic mTLS between sidecars (PeerAuthentication, ROOTCA over SDS)
+  --xds-tls-port <port>   secure ADS port with --ca-dir (default 15012); the node identity comes from
+                          the client certificate's SPIFFE ID
+  --root-namespace <ns>   namespace whose PeerAuthentication without selector is mesh-wide (default istio-system)
   --log-level <level>     pino level (default info)
 `;
 
@@ -34,6 +44,7 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
     options: {
       config: { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, host: { type: 'string' },
       debounce: { type: 'string' }, etcd: { type: 'string' }, 'etcd-prefix': { type: 'string' }, 'log-level': { type: 'string' },
+      'ca-dir': { type: 'string' }, 'xds-tls-port': { type: 'string' }, 'root-namespace': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -56,6 +67,8 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       throw err;
     }
   }
+  if (values['ca-dir'] === undefined && values['xds-tls-port'] !== undefined) throw new UsageError('--xds-tls-port requires --ca-dir');
+  const ca = values['ca-dir'] !== undefined ? loadCaDir(values['ca-dir']) : undefined;
   const sourceName = values.config ?? `etcd ${values.etcd} prefix ${etcd?.prefix}`;
   const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info' });
   let cp: ControlPlane;
@@ -68,6 +81,9 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       adminPort: values['admin-port'] !== undefined ? parsePort(values['admin-port'], '--admin-port') : 15014,
       host: values.host,
       debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
+      ca,
+      xdsTlsPort: values['xds-tls-port'] !== undefined ? parsePort(values['xds-tls-port'], '--xds-tls-port') : 15012,
+      rootNamespace: values['root-namespace'],
     });
   } catch (err) {
     if (err instanceof MeshConfigError) throw new UsageError(`${sourceName}: ${err.message}`);
@@ -82,6 +98,26 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
   });
   await cp.stop();
   process.exit(0);
+}
+
+/** The mesh CA in `dir` (`remora ca init` layout); its trust domain is the root's subject O. */
+function loadCaDir(dir: string): MeshCa {
+  const abs = path.resolve(dir);
+  let certPem: string;
+  let keyPem: string;
+  try {
+    certPem = fs.readFileSync(path.join(abs, ROOT_CERT_FILE), 'utf8');
+    keyPem = fs.readFileSync(path.join(abs, ROOT_KEY_FILE), 'utf8');
+  } catch (err) {
+    throw new UsageError(`--ca-dir ${abs}: ${(err as Error).message} (create it with remora ca init --dir ${dir})`);
+  }
+  try {
+    const root = loadRoot(certPem, keyPem);
+    const trustDomain = /(?:^|\n)O=([^\n]+)/.exec(root.cert.subject)?.[1] ?? DEFAULT_TRUST_DOMAIN;
+    return new MeshCa({ trustDomain, clock: systemClock, root });
+  } catch (err) {
+    throw new UsageError(`--ca-dir ${abs}: cannot load the CA (${(err as Error).message})`);
+  }
 }
 
 /** `remora validate <file|dir>`: the control plane's checks, offline. */

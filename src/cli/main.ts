@@ -6,12 +6,13 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors';
 import { createRuntime } from '../core/runtime';
-import { Sidecar } from '../sidecar/sidecar';
+import { Sidecar, type SidecarIdentityOptions } from '../sidecar/sidecar';
 import { buildAdsBootstrap, parseHostPort } from '../xds/ads-bootstrap';
 import { UsageError, parseDurationMs, parsePort, parsePositiveInt } from './args';
 import { controlPlaneCommand, statusCommand, validateCommand } from './control-plane-commands';
 import { runDemo } from './demo';
 import { runMeshDemo } from './mesh-demo';
+import { caCommand } from './ca-command';
 
 const USAGE = `remora — a gRPC-first service-mesh sidecar and control plane (xDS v3)
 
@@ -23,6 +24,8 @@ Usage:
                  [--admin-port 15000]
   remora control-plane --config <file|dir> [--xds-port 15010] [--admin-port 15014]
   remora validate <mesh.yaml|dir>      check mesh config offline (exit 2 when invalid)
+  remora ca init --dir <dir> | remora ca issue --dir <dir> --ns <ns> --sa <sa> --out <prefix>
+                         create a mesh root CA outside the repo / mint a workload certificate
   remora status [--control-plane 127.0.0.1:15014]   per-node xDS versions and ACK/NACK state
   remora demo            the mesh: control plane + greeter v1/v2 behind sidecars + a client sidecar;
                          prints the 90/10 split, canary routing, a live edit to 50/50 and remora status
@@ -53,6 +56,13 @@ control plane over ADS (xDS v3, State of the World).
   --admin-address-path <file>     write the bound admin address (host:port) to this file
   --log-level <level>             pino level: fatal|error|warn|info|debug|trace|silent
   --h2-max-session-memory-mb <n>  node:http2 memory cap per downstream connection (default 10)
+  --ca-address <host:port>        mesh CA: request a SPIFFE certificate at start and rotate it (SDS
+                                  secrets 'default' and 'ROOTCA'); namespace and service account
+                                  come from node metadata NAMESPACE / SERVICE_ACCOUNT
+  --ca-token-file <file>          bearer token for the CA (re-read on every request)
+  --trust-domain <td>             SPIFFE trust domain (default cluster.local)
+  --cert-ttl <duration>           requested certificate lifetime (default 24h)
+  --rotate-fraction <f>           renew at this fraction of the lifetime, with jitter (default 0.5)
 `;
 
 export async function main(argv: string[]): Promise<void> {
@@ -67,6 +77,9 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'validate':
         await validateCommand(rest);
+        return;
+      case 'ca':
+        await caCommand(rest);
         return;
       case 'status':
         await statusCommand(rest);
@@ -110,6 +123,11 @@ async function sidecarCommand(args: string[]): Promise<void> {
       'admin-port': { type: 'string' },
       'outbound-port': { type: 'string' },
       'inbound-port': { type: 'string' },
+      'ca-address': { type: 'string' },
+      'ca-token-file': { type: 'string' },
+      'trust-domain': { type: 'string' },
+      'cert-ttl': { type: 'string' },
+      'rotate-fraction': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -159,6 +177,7 @@ async function sidecarCommand(args: string[]): Promise<void> {
     drainTimeMs: values['drain-time'] !== undefined ? parseDurationMs(values['drain-time'], '--drain-time') : undefined,
     adminAddressPath: values['admin-address-path'],
     h2MaxSessionMemoryMb: values['h2-max-session-memory-mb'] !== undefined ? parsePositiveInt(values['h2-max-session-memory-mb'], '--h2-max-session-memory-mb') : undefined,
+    identity: identityFlags(values),
   });
   const onSignal = (signal: string) => {
     runtime.logger.info({ signal }, 'signal received, draining');
@@ -172,6 +191,31 @@ async function sidecarCommand(args: string[]): Promise<void> {
   process.exit(0);
 }
 
+/** `--ca-address` and friends → SidecarOptions.identity (undefined without `--ca-address`). */
+function identityFlags(values: Record<string, string | boolean | string[] | undefined>): SidecarIdentityOptions | undefined {
+  const ca = values['ca-address'] as string | undefined;
+  const others = ['ca-token-file', 'trust-domain', 'cert-ttl', 'rotate-fraction'].filter((k) => values[k] !== undefined);
+  if (ca === undefined) {
+    if (others.length > 0) throw new UsageError(`--${others[0]} requires --ca-address`);
+    return undefined;
+  }
+  try {
+    parseHostPort(ca);
+  } catch (err) {
+    throw new UsageError(`--ca-address: ${(err as Error).message}`);
+  }
+  const fraction = values['rotate-fraction'] === undefined ? undefined : Number(values['rotate-fraction']);
+  if (fraction !== undefined && !(fraction > 0 && fraction < 1)) throw new UsageError(`--rotate-fraction: expected a number in (0, 1), got '${String(values['rotate-fraction'])}'`);
+  const ttl = values['cert-ttl'] === undefined ? undefined : parseDurationMs(values['cert-ttl'] as string, '--cert-ttl');
+  if (ttl !== undefined && ttl < 1000) throw new UsageError('--cert-ttl: must be at least 1s');
+  return {
+    caAddress: ca,
+    caTokenFile: values['ca-token-file'] as string | undefined,
+    trustDomain: values['trust-domain'] as string | undefined,
+    certTtlMs: ttl,
+    rotateFraction: fraction,
+  };
+}
 
 function exitWithError(err: unknown): never {
   if (err instanceof ConfigError || err instanceof UsageError) {

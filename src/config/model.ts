@@ -73,6 +73,13 @@ export interface ListenerModel {
   readonly address: SocketAddressModel;
   /** `filter_chains[0].transport_socket` (envoy.transport_sockets.tls); null for plaintext. */
   readonly tls: DownstreamTlsModel | null;
+  /**
+   * Plaintext connections are served: always when `tls` is null; with `tls`, only when the listener
+   * has Istio's PERMISSIVE shape (tls_inspector plus a `transport_protocol: tls` chain and a
+   * `raw_buffer` chain with the same HCM), and the listener then tells TLS from plaintext by the
+   * first byte. False = STRICT (plaintext clients are refused).
+   */
+  readonly plaintextAllowed: boolean;
   readonly hcm: HttpConnectionManagerModel;
 }
 
@@ -169,6 +176,22 @@ export interface HttpConnectionManagerModel {
   readonly stripAnyHostPort: boolean;
   /** `server_name`, default 'envoy'; Remora default 'remora'. Null with `server_header_transformation: PASS_THROUGH`. */
   readonly serverName: string | null;
+  /** `forward_client_cert_details` (x-forwarded-client-cert handling), default SANITIZE. */
+  readonly forwardClientCertDetails: ForwardClientCertModel;
+  /** `set_current_client_cert_details`: what APPEND_FORWARD / SANITIZE_SET add after `By=` and `Hash=`. */
+  readonly setCurrentClientCertDetails: ClientCertDetailsModel;
+}
+
+/** Envoy's `HttpConnectionManager.ForwardClientCertDetails`. */
+export type ForwardClientCertModel = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+
+/** Envoy's `HttpConnectionManager.SetCurrentClientCertDetails` (all false by default). */
+export interface ClientCertDetailsModel {
+  readonly subject: boolean;
+  readonly cert: boolean;
+  readonly chain: boolean;
+  readonly dns: boolean;
+  readonly uri: boolean;
 }
 
 export interface HttpFilterModel {
@@ -510,6 +533,12 @@ export interface HealthCheckModel {
 export interface ClusterLoadAssignmentModel {
   readonly clusterName: string;
   readonly endpoints: readonly EndpointModel[];
+}
+
+/** A compiled `envoy.type.v3.FractionalPercent`: `numerator` over 100, 10 000 or 1 000 000. */
+export interface FractionalPercentModel {
+  readonly numerator: number;
+  readonly denominator: number;
 }
 
 /** Recursively freezes a compiled model object (Buffers and RegExps are left as they are). */

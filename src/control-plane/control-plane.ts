@@ -3,21 +3,28 @@
  * etcd key prefix shared by several replicas) →
  * validation (`mesh/`) → per-node translation (`translate/`) → the ADS server, plus the admin
  * server. An invalid change is rejected whole: it is logged, counted, and shown on
- * `/debug/config` and `remora status`, while the last good config keeps serving.
+ * `/debug/config` and `remora status`, while the last good config keeps serving. With a mesh CA
+ * (`ca`, the CLI's `--ca-dir`) it also serves ADS over mTLS on the secure xDS port (15012) with a
+ * serving certificate from that CA, takes each secure node's identity from its client certificate,
+ * and turns on automatic mTLS in translation (PeerAuthentication, the ROOTCA secret); without a CA
+ * the output is exactly as before.
  */
+import { isIP } from 'node:net';
 import type * as protobuf from 'protobufjs';
 import { Counter, Gauge } from 'prom-client';
 import type { Runtime } from '../core/runtime';
 import { loadEnvoyProtos } from '../xds/protos';
 import { ControlPlaneAdmin } from './admin/control-plane-admin';
+import { CONTROL_PLANE_IDENTITY } from './ca/ca-service';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
 import { MeshDocumentCache } from './mesh/document-cache';
 import { AdsServer } from './server/ads-server';
+import { AdsTlsCertificates, type AdsTlsMaterial } from './server/ads-tls';
 import { XdsMetrics } from './server/xds-metrics';
 import { EtcdSource } from './sources/etcd-source';
 import { FileSource } from './sources/file-source';
 import type { MeshSource, MeshSourceSnapshot } from './sources/mesh-source';
-import { DEFAULT_TRANSLATE_OPTIONS, translateForNode, translationKey } from './translate';
+import { DEFAULT_TRANSLATE_OPTIONS, translateForNode, translationKey, type TranslateOptions } from './translate';
 
 /** Where the mesh config lives when it is in etcd: every key under `prefix` is one YAML document. */
 export interface EtcdSourceSpec {
@@ -42,7 +49,35 @@ export interface ControlPlaneOptions {
   /** Quiet period before a change is read (default 100 ms). */
   readonly debounceMs?: number;
   readonly protos?: protobuf.Root;
+  /** The mesh CA: enables the secure xDS port and automatic mTLS. Absent = neither (plaintext mesh). */
+  readonly ca?: ControlPlaneCa;
+  /** Secure (mTLS) ADS port with `ca` (default 15012; 0 = ephemeral). */
+  readonly xdsTlsPort?: number;
+  /** Istio root namespace: its selector-less PeerAuthentication is mesh-wide (default `istio-system`). */
+  readonly rootNamespace?: string;
+  /**
+   * How often the trust bundle is compared with the CA's and the serving certificate checked for
+   * renewal (at half its lifetime), in ms (default 5000). `refreshTrust()` does it on demand.
+   */
+  readonly trustRefreshMs?: number;
+  /** Further gRPC services on the xDS server (both ports), e.g. the mesh CA service. */
+  readonly extraServices?: (server: import('@grpc/grpc-js').Server) => void;
 }
+
+/**
+ * What the control plane needs from the mesh CA (`ca/mesh-ca.ts` `MeshCa` satisfies it): the trust
+ * domain, the trust bundle (every trusted root; old and new during a rotation) and a certificate
+ * for its own serving key.
+ */
+export interface ControlPlaneCa {
+  readonly trustDomain: string;
+  trustBundlePem(): string;
+  issueWithNewKey(
+    identity: { readonly namespace: string; readonly serviceAccount: string },
+    options?: { ttlMs?: number | null; dnsNames?: readonly string[]; ipAddresses?: readonly string[] },
+  ): { readonly certChainPem: readonly string[]; readonly keyPem: string; readonly notBefore: Date; readonly notAfter: Date };
+}
+
 
 /** The initial config is invalid: the control plane does not start (the CLI exits 2). */
 export class MeshConfigError extends Error {
@@ -65,6 +100,11 @@ export class ControlPlane {
   private lastRejected: Rejection | null = null;
   private readonly reloads: Counter<'result'>;
   private readonly generationGauge: Gauge;
+  /** Translation options in force (mTLS settings follow the CA's trust bundle). */
+  private translateOptions: TranslateOptions;
+  private trustTimer: NodeJS.Timeout | null = null;
+  /** Monotonic-free wall time (Clock) at which the secure port's certificate is renewed. */
+  private renewAt = 0;
 
   private constructor(
     private readonly options: ControlPlaneOptions,
@@ -75,8 +115,10 @@ export class ControlPlane {
     readonly admin: ControlPlaneAdmin,
     /** Parsed documents reused across reloads: an edit re-parses only what changed. */
     private readonly documents: MeshDocumentCache,
+    private readonly tlsCertificates: AdsTlsCertificates | null,
   ) {
     this.mesh = initial;
+    this.translateOptions = translateOptionsFor(options);
     this.acceptedAt = new Date(options.runtime.clock.now()).toISOString();
     const registers = [options.runtime.metrics];
     this.reloads = new Counter({ name: 'remora_control_plane_config_reloads_total', help: 'Mesh config changes read, by result (accepted|rejected).', labelNames: ['result'], registers });
@@ -102,9 +144,19 @@ export class ControlPlane {
       throw new MeshConfigError(result.errors);
     }
     let cp: ControlPlane | null = null;
+    const ca = options.ca ?? null;
+    let tlsCertificates: AdsTlsCertificates | null = null;
+    let renewAt = 0;
+    if (ca !== null) {
+      const issued = issueServingMaterial(ca, options);
+      tlsCertificates = new AdsTlsCertificates(issued.material);
+      renewAt = issued.renewAt;
+    }
     const ads = new AdsServer({
       root: options.protos ?? loadEnvoyProtos(),
-      provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, DEFAULT_TRANSLATE_OPTIONS)),
+      provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, cp.translateOptions)),
+      extraServices: options.extraServices ?? null,
+      tls: ca === null ? null : { port: options.xdsTlsPort ?? 15012, certificates: tlsCertificates!, trustDomain: ca.trustDomain },
       nodeKey: translationKey,
       port: options.xdsPort ?? 15010,
       host: options.host ?? '127.0.0.1',
@@ -120,7 +172,8 @@ export class ControlPlane {
       syncz: () => ads.pushStatus.list(),
       config: () => cp?.debugConfig() ?? null,
     });
-    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents);
+    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents, tlsCertificates);
+    cp.renewAt = renewAt;
     await ads.start();
     await admin.start();
     const watched = await source.start({
@@ -129,8 +182,44 @@ export class ControlPlane {
     });
     // A change between the first read and the start of watching is applied now, not lost.
     if (!sameFiles(first, watched)) cp.reload(watched);
-    runtime.logger.info({ config: sourceName, xds: ads.port, admin: admin.port }, 'control plane started');
+    if (ca !== null) {
+      const timer = setInterval(() => cp!.refreshTrust(), options.trustRefreshMs ?? 5000);
+      timer.unref();
+      cp.trustTimer = timer;
+    }
+    runtime.logger.info({ config: sourceName, xds: ads.port, xdsTls: ads.tlsPort === 0 ? null : ads.tlsPort, admin: admin.port }, 'control plane started');
     return cp;
+  }
+
+  /**
+   * Re-reads the CA: a changed trust bundle (root rotation) is pushed to every sidecar as the new
+   * ROOTCA secret and trusted for new secure-port handshakes; the secure port's own certificate is
+   * renewed when past half its lifetime. Synchronous; a no-op without a CA. Errors are logged and
+   * keep the current material.
+   */
+  refreshTrust(): void {
+    const ca = this.options.ca;
+    if (ca === undefined || this.tlsCertificates === null) return;
+    const log = this.options.runtime.logger;
+    try {
+      const next = translateOptionsFor(this.options);
+      const bundle = next.mtls!.trustBundlePem;
+      let material: AdsTlsMaterial = this.tlsCertificates.current;
+      if (this.options.runtime.clock.now() >= this.renewAt) {
+        const issued = issueServingMaterial(ca, this.options);
+        material = issued.material;
+        this.renewAt = issued.renewAt;
+        log.info({ renewAt: new Date(issued.renewAt).toISOString() }, 'secure xDS serving certificate renewed');
+      }
+      this.tlsCertificates.update({ ...material, trustBundlePem: bundle });
+      if (bundle !== this.translateOptions.mtls?.trustBundlePem) {
+        this.translateOptions = next;
+        log.info('mesh trust bundle changed; pushing ROOTCA');
+        this.ads.notify();
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'trust refresh failed; keeping the current certificates');
+    }
   }
 
   /** Validates a changed snapshot; applies it whole or rejects it whole. */
@@ -166,9 +255,13 @@ export class ControlPlane {
   }
 
   get xdsPort(): number { return this.ads.port; }
+  /** The secure (mTLS) xDS port; 0 without a CA. */
+  get xdsTlsPort(): number { return this.ads.tlsPort; }
   get adminPort(): number { return this.admin.port; }
 
   async stop(): Promise<void> {
+    if (this.trustTimer !== null) clearInterval(this.trustTimer);
+    this.trustTimer = null;
     await this.source.close();
     await this.ads.stop();
     await this.admin.stop();
@@ -190,6 +283,42 @@ function openSource(options: ControlPlaneOptions): { source: MeshSource; name: s
     return { source: src, name: src.describe() };
   }
   return { source: new FileSource(options.configPath!, { debounceMs: options.debounceMs ?? 100 }), name: options.configPath! };
+}
+
+/** The translation options for `options`: mTLS on exactly when a CA is configured. */
+function translateOptionsFor(options: ControlPlaneOptions): TranslateOptions {
+  if (options.ca === undefined) return DEFAULT_TRANSLATE_OPTIONS;
+  return Object.freeze({
+    ...DEFAULT_TRANSLATE_OPTIONS,
+    mtls: Object.freeze({
+      trustDomain: options.ca.trustDomain,
+      trustBundlePem: options.ca.trustBundlePem(),
+      rootNamespace: options.rootNamespace ?? 'istio-system',
+    }),
+  });
+}
+
+/**
+ * A fresh serving key and certificate for the secure xDS port (the control plane's SPIFFE ID,
+ * `CONTROL_PLANE_IDENTITY`, plus DNS/IP SANs clients check the host name against),
+ * and the wall time at which to renew it (half its lifetime).
+ */
+function issueServingMaterial(ca: ControlPlaneCa, options: ControlPlaneOptions): { material: AdsTlsMaterial; renewAt: number } {
+  const rootNs = options.rootNamespace ?? 'istio-system';
+  const host = options.host ?? '127.0.0.1';
+  const ips = ['127.0.0.1', '::1'];
+  const { namespace, serviceAccount } = CONTROL_PLANE_IDENTITY;
+  const dns = ['localhost', serviceAccount, `${serviceAccount}.${namespace}.svc`, `istiod.${rootNs}.svc`];
+  if (isIP(host) !== 0) {
+    if (!ips.includes(host) && host !== '0.0.0.0' && host !== '::') ips.push(host);
+  } else if (!dns.includes(host)) dns.push(host);
+  const issued = ca.issueWithNewKey(CONTROL_PLANE_IDENTITY, { dnsNames: dns, ipAddresses: ips });
+  const start = issued.notBefore.getTime();
+  const end = issued.notAfter.getTime();
+  return {
+    material: { trustBundlePem: ca.trustBundlePem(), certChainPem: issued.certChainPem.join(''), privateKeyPem: issued.keyPem },
+    renewAt: start + (end - start) / 2,
+  };
 }
 
 function sameFiles(a: MeshSourceSnapshot, b: MeshSourceSnapshot): boolean {

@@ -10,6 +10,8 @@ import { routerRegistration } from './router/config';
 import { localRateLimitRegistration } from './local-ratelimit/config';
 import { faultRegistration } from './fault/config';
 import { createGlobalRateLimitRegistration } from './ratelimit/global-ratelimit';
+import { rbacRegistration } from './rbac/config';
+import { createJwtAuthnRegistration } from './jwt-authn/registration';
 
 type TypedConfig = Record<string, unknown>;
 
@@ -54,5 +56,7 @@ export function defaultExtensionRegistry(): ExtensionRegistry {
   return new ExtensionRegistry().register(routerRegistration)
     .register(localRateLimitRegistration)
     .register(faultRegistration)
-    .register(createGlobalRateLimitRegistration());
+    .register(rbacRegistration)
+    .register(createGlobalRateLimitRegistration())
+    .register(createJwtAuthnRegistration());
 }

@@ -2,7 +2,8 @@
  * The HTTP connection manager of one listener (Envoy's HCM): the compiled, immutable per-listener
  * config (route table, filter factories, limits) plus the per-request entry points for HTTP/2
  * streams and HTTP/1.1 requests. For each request it enforces the header limits, prepares the
- * forwarded headers (x-request-id, x-forwarded-for, x-forwarded-proto), matches the route once,
+ * forwarded headers (x-request-id, x-forwarded-for, x-forwarded-proto, x-forwarded-client-cert),
+ * attaches the connection's verified peer identity (`StreamContext.peer`), matches the route once,
  * runs the filter chain with an indexed loop and hands the request to the router (or answers a
  * direct response / redirect). A new config builds a new HttpConnectionManager; requests in flight
  * keep the one they started with.
@@ -21,6 +22,7 @@ import { StreamContext, type FilterChainDriver, type RequestHeaders } from '../f
 import type { ListenerStats } from '../observability/metrics';
 import type { CompiledRoute, RouteTable } from '../routing/route-table';
 import { applyHeaderMutations } from '../routing/header-mutations';
+import type { DownstreamConnection } from './downstream-connection';
 import { H1Downstream } from './h1-downstream';
 import { H2Downstream } from './h2-downstream';
 
@@ -51,12 +53,13 @@ export class HttpConnectionManager implements FilterChainDriver {
   }
 
   /** Entry point for one HTTP/2 stream ('stream' event of the listener's h2 server). */
-  handleH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], scheme: string, remoteAddress: string): void {
+  handleH2Stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, flags: number, rawHeaders: string[], conn: DownstreamConnection): void {
     const ds = new H2Downstream(stream, (flags & FLAG_END_STREAM) !== 0, this.model.serverName);
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] ?? 'GET', headers[':path'] ?? '/', headers[':authority'] ?? '',
-      scheme, headers as RequestHeaders, isGrpcContentType(headers['content-type']), remoteAddress, this.runtime.clock.monotonic(),
+      conn.scheme, headers as RequestHeaders, isGrpcContentType(headers['content-type']), conn.remoteAddress, this.runtime.clock.monotonic(),
     );
+    ctx.peer = conn.peer;
     this.stats.streamsActive.inc();
     (stream as Tagged)[kCtx] = ctx;
     stream.on('close', onH2StreamClose);
@@ -66,11 +69,12 @@ export class HttpConnectionManager implements FilterChainDriver {
       sendLocalReply(ctx, overflow);
       return;
     }
-    this.dispatch(ctx);
+    this.dispatch(ctx, conn);
   }
 
   /** Entry point for one HTTP/1.1 request (the listener's h1 server 'request' event). */
-  handleH1Request(req: IncomingMessage, res: ServerResponse, scheme: string, draining: boolean): void {
+  handleH1Request(req: IncomingMessage, res: ServerResponse, draining: boolean, conn: DownstreamConnection): void {
+    const scheme = conn.scheme;
     const src = req.headers;
     const headers: RequestHeaders = Object.create(null);
     headers[':method'] = req.method ?? 'GET';
@@ -84,8 +88,9 @@ export class HttpConnectionManager implements FilterChainDriver {
     const ds = new H1Downstream(req, res, hasBody, draining, this.model.serverName);
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] as string, headers[':path'] as string, headers[':authority'] as string,
-      scheme, headers, isGrpcContentType(src['content-type']), req.socket.remoteAddress ?? '', this.runtime.clock.monotonic(),
+      scheme, headers, isGrpcContentType(src['content-type']), conn.remoteAddress, this.runtime.clock.monotonic(),
     );
+    ctx.peer = conn.peer;
     this.stats.streamsActive.inc();
     (res as Tagged)[kCtx] = ctx;
     res.on('close', onH1ResponseClose);
@@ -98,7 +103,7 @@ export class HttpConnectionManager implements FilterChainDriver {
       sendLocalReply(ctx, new BadRequestError('invalid request target'));
       return;
     }
-    this.dispatch(ctx);
+    this.dispatch(ctx, conn);
   }
 
   /** Envoy's max_request_headers_kb and max_headers_count; null when within limits. */
@@ -112,9 +117,10 @@ export class HttpConnectionManager implements FilterChainDriver {
   }
 
   /** Common request path after the codec: headers, route, filters, action. */
-  private dispatch(ctx: StreamContext): void {
+  private dispatch(ctx: StreamContext, conn: DownstreamConnection): void {
     const model = this.model;
     const headers = ctx.headers;
+    conn.applyXfcc(headers, model);
     // Envoy: an edge proxy (use_remote_address) replaces a client's x-request-id unless told to keep it.
     if (model.generateRequestId && (headers['x-request-id'] === undefined || this.replaceRequestId)) headers['x-request-id'] = randomUUID();
     const xff = headers['x-forwarded-for'];

@@ -9,14 +9,17 @@
  * configuration it names is known, so a switch to a new RDS name never passes through "no route".
  * A changed address binds the new listener before draining the old one; other socket-level changes
  * (TLS, codec, HTTP/2 settings) drain the old one first and bind again. Removed listeners drain.
- * An RDS update rebuilds the connection manager of every listener that references it.
+ * An RDS update rebuilds the connection manager of every listener that references it. SDS secrets
+ * go to the SecretManager, whose listeners (TLS listeners and SDS-backed clusters) rebuild their
+ * TLS contexts in place.
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
-import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, RouteConfigModel } from '../config/model';
+import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, RouteConfigModel, SecretModel } from '../config/model';
 import type { HttpConnectionManager } from '../listeners/connection-manager';
 import type { Listener } from '../listeners/listener';
 import type { ClusterManager } from '../upstream/cluster-manager';
+import type { SecretManager } from '../transport/identity/secret-manager';
 import type { AdsConfigSink, ApplyFailure, XdsUpdate } from '../xds/ads-client';
 
 /** What DynamicConfig needs from the composition root. */
@@ -34,6 +37,8 @@ export interface DynamicConfigHost {
   /** How long a replaced or removed listener may drain. */
   readonly drainTimeMs: number;
   readonly logger: Logger;
+  /** Where SDS secrets go. */
+  readonly secrets: SecretManager;
 }
 
 export class DynamicConfig implements AdsConfigSink {
@@ -104,6 +109,11 @@ export class DynamicConfig implements AdsConfigSink {
         this.pending.delete(lname);
       }
     }
+    return [];
+  }
+
+  async applySecrets(update: XdsUpdate<SecretModel>): Promise<readonly ApplyFailure[]> {
+    this.host.secrets.applySds(update.upserts, update.removals);
     return [];
   }
 

@@ -5,8 +5,16 @@
  * (src/xds/ads-client.ts) towards the control plane named by the static ADS cluster, applying what
  * it accepts through DynamicConfig; `/ready` then waits for the first complete config. Everything is
  * wired explicitly here (no module-level state), so tests can run several sidecars in one process.
+ *
+ * TLS secrets: one SecretManager per sidecar feeds listeners and clusters whose TLS contexts name
+ * SDS secrets. With a workload identity configured (`SidecarOptions.identity`, or node metadata
+ * `CA_ADDRESS` + `TRUST_DOMAIN` [+ `CA_TOKEN_FILE`, `CERT_TTL_SECONDS`, `ROTATE_FRACTION`] in the
+ * bootstrap; the SPIFFE ID comes from node metadata NAMESPACE and SERVICE_ACCOUNT) the sidecar
+ * requests its certificate from the CA at start and keeps rotating it; `default` and `ROOTCA` are
+ * then served locally and `/ready` waits for the first certificate.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 import { ConfigError } from '../core/errors';
 import { createRuntime, type Runtime } from '../core/runtime';
@@ -23,6 +31,9 @@ import { DEFAULT_H2_MAX_SESSION_MEMORY_MB, Listener } from '../listeners/listene
 import { SidecarMetrics, type ClusterStats } from '../observability/metrics';
 import { RouteTable } from '../routing/route-table';
 import { ClusterManager } from '../upstream/cluster-manager';
+import { IstioCaClient, type CertificateSigner } from '../transport/identity/ca-client';
+import { SecretManager, WORKLOAD_CERT_SECRET } from '../transport/identity/secret-manager';
+import { WorkloadIdentity } from '../transport/identity/workload-identity';
 import { AdsClient } from '../xds/ads-client';
 import { loadEnvoyProtos } from '../xds/protos';
 import { AdminServer, type AdminSource } from './admin/admin-server';
@@ -47,6 +58,31 @@ export interface SidecarOptions {
   readonly adminAddressPath?: string;
   /** node:http2 maxSessionMemory per downstream connection, MB (default 10). */
   readonly h2MaxSessionMemoryMb?: number;
+  /** The workload identity (mesh CA); overrides the bootstrap's node metadata CA_ADDRESS etc. */
+  readonly identity?: SidecarIdentityOptions;
+}
+
+/** How the sidecar obtains its SPIFFE certificate. */
+export interface SidecarIdentityOptions {
+  /** `host:port` of the CA (required unless `signer` is given). */
+  readonly caAddress?: string;
+  /** File holding the bearer token for the CA (re-read on every request); none → no token. */
+  readonly caTokenFile?: string;
+  /** Channel credentials towards the CA (default insecure). */
+  readonly caCredentials?: grpc.ChannelCredentials;
+  /** Default 'cluster.local'. */
+  readonly trustDomain?: string;
+  /** Default: node metadata NAMESPACE / SERVICE_ACCOUNT. */
+  readonly namespace?: string;
+  readonly serviceAccount?: string;
+  /** Requested lifetime (default 24 h) and renewal point (default 0.5 of the lifetime). */
+  readonly certTtlMs?: number;
+  readonly rotateFraction?: number;
+  /** Retry backoff towards the CA (defaults 500 ms / 30 s). */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  /** A signer to use instead of the gRPC CA client (tests, embedded CAs). */
+  readonly signer?: CertificateSigner;
 }
 
 export const DEFAULT_DRAIN_TIME_MS = 5000;
@@ -59,6 +95,10 @@ export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
   private draining: Promise<void> | null = null;
   private ads: AdsClient | null = null;
+  /** TLS secrets by name (SDS and the workload identity), for listeners and clusters. */
+  readonly secrets: SecretManager;
+  private identity: WorkloadIdentity | null = null;
+  private signer: CertificateSigner | null = null;
   private dynamic: DynamicConfig | null = null;
   private readonly routerDeps: RouterDeps;
   private closed = false;
@@ -73,7 +113,9 @@ export class Sidecar implements AdminSource {
     readonly clusters: ClusterManager,
     private readonly extensions: ExtensionRegistry,
     private readonly options: SidecarOptions,
+    secrets: SecretManager,
   ) {
+    this.secrets = secrets;
     this.admin = new AdminServer(this);
     this.routerDeps = {
       runtime,
@@ -109,10 +151,14 @@ export class Sidecar implements AdminSource {
       }
       adsTarget = ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
     }
+    const identityOptions = resolveIdentityOptions(options.identity, bootstrap, source);
     const metrics = new SidecarMetrics(runtime.metrics, true);
-    const clusters = new ClusterManager(runtime);
+    const secrets = new SecretManager(runtime.logger.child({ component: 'secrets' }));
+    const clusters = new ClusterManager(runtime, { secrets });
+    const sidecar = new Sidecar(runtime, bootstrap, metrics, clusters, registry, options, secrets);
+    // The identity first, so that SDS-backed static clusters and listeners warm as soon as it arrives.
+    if (identityOptions !== null) sidecar.startIdentity(identityOptions);
     clusters.update(bootstrap.clusters);
-    const sidecar = new Sidecar(runtime, bootstrap, metrics, clusters, registry, options);
     try {
       await sidecar.startListeners();
       const admin = await sidecar.admin.listen(bootstrap.admin);
@@ -134,6 +180,34 @@ export class Sidecar implements AdminSource {
     }
   }
 
+  /** Creates the workload identity, feeds it into the SecretManager and requests the first certificate. */
+  private startIdentity(o: ResolvedIdentityOptions): void {
+    const signer = o.signer ?? new IstioCaClient({
+      target: o.caAddress!,
+      token: o.caTokenFile === null ? () => null : readTokenFile.bind(null, o.caTokenFile),
+      credentials: o.caCredentials,
+      clock: this.runtime.clock,
+    });
+    this.signer = o.signer === undefined ? signer : null; // close only what we created
+    const identity = new WorkloadIdentity({
+      trustDomain: o.trustDomain,
+      namespace: o.namespace,
+      serviceAccount: o.serviceAccount,
+      signer,
+      runtime: this.runtime,
+      ttlMs: o.certTtlMs,
+      rotateFraction: o.rotateFraction,
+      retryBaseMs: o.retryBaseMs,
+      retryMaxMs: o.retryMaxMs,
+    });
+    this.identity = identity;
+    this.secrets.attachIdentity(identity);
+    identity.start().catch(() => { /* closed before the first certificate */ });
+  }
+
+  /** The workload identity, or null when none is configured. */
+  get workloadIdentity(): WorkloadIdentity | null { return this.identity; }
+
   /** Starts the ADS client towards `target` with DynamicConfig as its sink. */
   private startAds(target: string, protos: protobuf.Root): void {
     const ads = this.bootstrap.ads!;
@@ -147,6 +221,7 @@ export class Sidecar implements AdminSource {
       createListener: (model, hcm) => self.createListener(model, hcm),
       drainTimeMs: this.options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS,
       logger: this.runtime.logger,
+      secrets: this.secrets,
     });
     this.ads = new AdsClient({
       target,
@@ -161,6 +236,8 @@ export class Sidecar implements AdminSource {
       backoffMaxMs: this.options.xdsBackoffMaxMs,
       lds: ads.ldsFromAds,
       cds: ads.cdsFromAds,
+      staticSecretNames: staticSecretNames(this.bootstrap),
+      localSecretNames: this.identity !== null ? [WORKLOAD_CERT_SECRET] : [],
     });
     this.ads.start();
   }
@@ -172,6 +249,7 @@ export class Sidecar implements AdminSource {
     return new Listener(model, hcm, hcm.stats, {
       h2MaxSessionMemoryMb: this.options.h2MaxSessionMemoryMb ?? DEFAULT_H2_MAX_SESSION_MEMORY_MB,
       logger: this.runtime.logger.child({ listener: model.name }),
+      secrets: this.secrets,
     });
   }
 
@@ -205,6 +283,7 @@ export class Sidecar implements AdminSource {
 
   isReady(): boolean {
     if (this.draining !== null || this.closed) return false;
+    if (this.identity !== null && this.identity.current() === null) return false;
     for (const l of this.listeners.values()) if (l.address() === null) return false;
     if (this.bootstrap.ads !== null && (this.ads === null || !this.ads.initialConfigComplete())) return false;
     if (!this.clusters.allWarm()) return false;
@@ -315,6 +394,9 @@ export class Sidecar implements AdminSource {
     if (this.closed) return;
     this.closed = true;
     this.ads?.close();
+    this.identity?.close();
+    this.signer?.close();
+    this.secrets.close();
     for (const l of this.listeners.values()) l.destroy();
     // Upstream sessions get a short grace period to finish (drain already waited for requests),
     // then whatever is left is destroyed: close() never hangs on a stuck upstream.
@@ -327,4 +409,66 @@ export class Sidecar implements AdminSource {
     await this.admin.close();
     this.runtime.timers.close();
   }
+}
+
+interface ResolvedIdentityOptions extends Omit<SidecarIdentityOptions, 'caTokenFile'> {
+  readonly trustDomain: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly caTokenFile: string | null;
+}
+
+/**
+ * The identity configuration from the options, else from node metadata (CA_ADDRESS, TRUST_DOMAIN,
+ * CA_TOKEN_FILE, CERT_TTL_SECONDS, ROTATE_FRACTION); null when neither asks for one. Throws a
+ * ConfigError naming the missing piece (namespace / service account) when one is asked for.
+ */
+function resolveIdentityOptions(o: SidecarIdentityOptions | undefined, bootstrap: BootstrapModel, source: string): ResolvedIdentityOptions | null {
+  const md = bootstrap.node.metadata;
+  const mdString = (k: string): string | undefined => (typeof md[k] === 'string' && md[k] !== '' ? md[k] as string : undefined);
+  const mdNumber = (k: string): number | undefined => {
+    const v = md[k];
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+    return Number.isFinite(n) ? n : undefined;
+  };
+  const caAddress = o?.caAddress ?? mdString('CA_ADDRESS');
+  if (o === undefined && caAddress === undefined) return null;
+  const errors: Array<{ path: string; message: string }> = [];
+  if (caAddress === undefined && o?.signer === undefined) errors.push({ path: 'node.metadata.CA_ADDRESS', message: 'the CA address is required for a workload identity' });
+  const namespace = o?.namespace ?? mdString('NAMESPACE');
+  const serviceAccount = o?.serviceAccount ?? mdString('SERVICE_ACCOUNT');
+  if (namespace === undefined) errors.push({ path: 'node.metadata.NAMESPACE', message: 'is required for a workload identity' });
+  if (serviceAccount === undefined) errors.push({ path: 'node.metadata.SERVICE_ACCOUNT', message: 'is required for a workload identity' });
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  const ttlSeconds = mdNumber('CERT_TTL_SECONDS');
+  return {
+    ...o,
+    caAddress,
+    caTokenFile: o?.caTokenFile ?? mdString('CA_TOKEN_FILE') ?? null,
+    trustDomain: o?.trustDomain ?? mdString('TRUST_DOMAIN') ?? 'cluster.local',
+    namespace: namespace!,
+    serviceAccount: serviceAccount!,
+    certTtlMs: o?.certTtlMs ?? (ttlSeconds === undefined ? undefined : ttlSeconds * 1000),
+    rotateFraction: o?.rotateFraction ?? mdNumber('ROTATE_FRACTION'),
+  };
+}
+
+/** Reads the CA token file (trimmed); re-read per request so a rotated token is picked up. */
+function readTokenFile(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** SDS names referenced by the bootstrap's static listeners and clusters. */
+function staticSecretNames(b: BootstrapModel): string[] {
+  const names = new Set<string>();
+  for (const x of [...b.listeners.map((l) => l.tls), ...b.clusters.map((c) => c.tls)]) {
+    if (x === null) continue;
+    if (x.certificateSdsName !== null) names.add(x.certificateSdsName);
+    if (x.validationSdsName !== null) names.add(x.validationSdsName);
+  }
+  return [...names];
 }

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { DownstreamTlsModel } from '../config/model';
-import { buildDownstreamTlsServerOptions, checkDownstreamPeer } from './downstream-tls';
+import { X509Certificate, createHash } from 'node:crypto';
+import type { SecretModel } from '../config/model';
+import {
+  buildDownstreamTlsServerOptions, checkDownstreamPeer, localUriSans, peerIdentityFromCertificate, requestsClientCertificate, resolveDownstreamTls,
+} from './downstream-tls';
+import type { SecretSource } from './secret-source';
 import { TestPki, type TestCa, type TestLeaf } from '../../test/fakes/openssl-pki';
 
 let pki: TestPki;
@@ -102,4 +107,53 @@ test('SAN matchers refuse a valid certificate with the wrong identity', async (t
   assert.equal(await dial(port, goodClient), 'ok');
   assert.equal(await dial(port, otherSaClient), 'refused');
   assert.deepEqual(verdicts, [null, 'client certificate subject alt names do not match']);
+});
+
+function secretsOf(list: SecretModel[]): SecretSource {
+  const map = new Map(list.map((x) => [x.name, x]));
+  return {
+    get: (name) => map.get(name) ?? null,
+    onChange: () => () => {},
+    whenReady: (name) => (map.has(name) ? Promise.resolve(map.get(name)!) : new Promise(() => {})),
+  };
+}
+
+test('resolveDownstreamTls: inline models pass through; SDS names are filled from the secret source', () => {
+  const inline = model({ trustedCa: caA.cert });
+  assert.equal(resolveDownstreamTls(inline, null), inline);
+  const sds = model({ certChain: null, privateKey: null, certificateSdsName: 'default', validationSdsName: 'ROOTCA', requireClientCertificate: true,
+    matchSubjectAltNames: [{ type: 'URI', matcher: { kind: 'prefix', value: 'spiffe://td/', ignoreCase: false } }] });
+  assert.equal(requestsClientCertificate(sds), true);
+  assert.equal(buildDownstreamTlsServerOptions(sds).rejectUnauthorized, true);
+  assert.equal(resolveDownstreamTls(sds, null), null, 'no secret source');
+  const cert = { name: 'default', tlsCertificate: { certChain: serverLeaf.cert, privateKey: serverLeaf.key }, validationContext: null };
+  assert.equal(resolveDownstreamTls(sds, secretsOf([cert])), null, 'trust bundle still missing');
+  const ca: SecretModel = { name: 'ROOTCA', tlsCertificate: null,
+    validationContext: { trustedCa: caA.cert, matchSubjectAltNames: [{ type: 'DNS', matcher: { kind: 'exact', value: 'x', ignoreCase: false } }] } };
+  const r = resolveDownstreamTls(sds, secretsOf([cert, ca]))!;
+  assert.equal(r.certChain, serverLeaf.cert);
+  assert.equal(r.privateKey, serverLeaf.key);
+  assert.equal(r.trustedCa, caA.cert);
+  assert.deepEqual(r.matchSubjectAltNames.map((x) => x.type), ['URI', 'DNS'], 'inline matchers first, then the secret\'s');
+});
+
+test('peerIdentityFromCertificate: SPIFFE parts, SANs, RFC 2253 subject, SHA-256 hash', () => {
+  const x509 = new X509Certificate(goodClient.cert);
+  const p = peerIdentityFromCertificate(x509);
+  assert.equal(p.spiffeId, 'spiffe://td/ns/default/sa/frontend');
+  assert.equal(p.principal, 'td/ns/default/sa/frontend');
+  assert.equal(p.trustDomain, 'td');
+  assert.equal(p.namespace, 'default');
+  assert.equal(p.serviceAccount, 'frontend');
+  assert.deepEqual(p.uriSans, ['spiffe://td/ns/default/sa/frontend']);
+  assert.deepEqual(p.dnsSans, []);
+  assert.equal(p.subject, 'CN=frontend');
+  assert.equal(p.certSha256, createHash('sha256').update(x509.raw).digest('hex'));
+  const server = peerIdentityFromCertificate(new X509Certificate(serverLeaf.cert));
+  assert.equal(server.spiffeId, null);
+  assert.equal(server.principal, null);
+  assert.deepEqual(server.dnsSans, ['sidecar.test']);
+  assert.deepEqual(localUriSans(goodClient.cert), ['spiffe://td/ns/default/sa/frontend']);
+  assert.deepEqual(localUriSans(serverLeaf.cert), []);
+  assert.deepEqual(localUriSans(null), []);
 });

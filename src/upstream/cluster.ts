@@ -5,7 +5,10 @@
  * first use with options (TLS included) built once per cluster, drives STRICT_DNS resolution, and
  * tracks warming (Envoy's cluster initialisation: STATIC is warm at once, STRICT_DNS after its first
  * resolution attempt, EDS after its first ClusterLoadAssignment). A Cluster is immutable in its
- * model: a changed model means a new Cluster (see ClusterManager).
+ * model: a changed model means a new Cluster (see ClusterManager). When the TLS model names SDS
+ * secrets, the TLS options come from the SecretSource (`SdsUpstreamTls`, rebuilt in place when a
+ * secret changes: new connections use the new certificate, open sessions keep theirs), and the
+ * cluster publishes no picker and is not warm until every referenced secret is known.
  *
  * Events (EventEmitter): `'warm'` once, when the first endpoint set arrives; `'update'` after every
  * published picker; `'dns'` `(failures: number)` after every STRICT_DNS round.
@@ -16,7 +19,8 @@ import type { Logger } from 'pino';
 import type { Pool } from 'undici';
 import type { ClusterModel, EndpointModel, UpstreamTlsModel } from '../config/model';
 import type { Runtime } from '../core/runtime';
-import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
+import type { SecretSource } from '../transport/secret-source';
+import { buildUpstreamTlsOptions, SdsUpstreamTls, usesSds } from '../transport/upstream-tls';
 import { DnsResolver, type DnsResolverSink, type LookupFn } from './dns-resolver';
 import { Endpoint, endpointKey, HealthFlag, type HealthFlagBit } from './endpoint';
 import type { OutcomeSink, UpstreamOutcome } from './outcome';
@@ -47,7 +51,16 @@ export interface ClusterOptions {
   readonly factories?: UpstreamFactories;
   /** STRICT_DNS lookup override (tests). */
   readonly lookup?: LookupFn;
+  /** Where SDS secrets named by the TLS model come from (the sidecar's SecretManager). */
+  readonly secrets?: SecretSource;
 }
+
+/** Stands in when no SecretSource was given: SDS-backed clusters then never warm. */
+const NO_SECRETS: SecretSource = {
+  get: () => null,
+  onChange: () => noop,
+  whenReady: () => new Promise(noop),
+};
 
 const ALPN_H2: readonly string[] = Object.freeze(['h2']);
 const ALPN_H1: readonly string[] = Object.freeze(['http/1.1']);
@@ -82,6 +95,10 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   private h1Tls: tls.ConnectionOptions | null | undefined = undefined;
   /** Graceful closes of removed endpoints still in progress. */
   private readonly retiring = new Set<Promise<void>>();
+  /** TLS options from SDS secrets; null for plaintext or inline/file TLS material. */
+  private readonly sdsTls: SdsUpstreamTls | null;
+  /** Whether the first endpoint set arrived (warm also needs the SDS secrets). */
+  private endpointsArrived = false;
 
   constructor(model: ClusterModel, runtime: Runtime, options: ClusterOptions = {}) {
     super();
@@ -102,9 +119,14 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
       clusterName: model.name, ejections: this.resources.stats?.ejections ?? null,
     });
     this.outcomes = this.outlier;
+    this.sdsTls = null;
+    if (model.tls !== null && usesSds(model.tls)) {
+      if (options.secrets === undefined) this.logger.error('the TLS context names SDS secrets but no secret source is configured; the cluster will not warm');
+      this.sdsTls = new SdsUpstreamTls(model.tls, options.secrets ?? NO_SECRETS, onSdsTlsReady.bind(null, this));
+    }
     const hc = model.healthChecks.length > 0 ? model.healthChecks[0] : null;
     this.healthChecker = hc === null ? null : new HealthChecker(hc, this, runtime, {
-      tls: model.tls === null ? null : this.factories.tlsOptions(model.tls, hc.check.type === 'grpc' || model.protocol === 'http2' ? ALPN_H2 : ALPN_H1),
+      tls: this.tlsOptions(hc.check.type === 'grpc' || model.protocol === 'http2' ? ALPN_H2 : ALPN_H1),
       onCheckComplete: this.outlier === null ? undefined : onCheckComplete.bind(null, this.outlier),
       failures: this.resources.stats?.healthCheckFailures ?? null,
     });
@@ -187,11 +209,30 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     for (const [key, ep] of prev) if (!nextByKey.has(key)) this.retire(ep);
     this.all = Object.freeze(next);
     this.byKey = nextByKey;
+    this.endpointsArrived = true;
     this.publish();
-    if (!this.isWarm) {
-      this.isWarm = true;
-      this.emit('warm');
-    }
+    this.maybeWarm();
+  }
+
+  /** @internal The SDS secrets became usable: publish the picker held back and warm. */
+  onTlsReady(): void {
+    if (this.closed || !this.endpointsArrived) return;
+    this.publish();
+    this.maybeWarm();
+  }
+
+  /** Config time: TLS options offering `alpn` (SDS-backed or static), or null for plaintext. */
+  private tlsOptions(alpn: readonly string[]): tls.ConnectionOptions | null {
+    if (this.model.tls === null) return null;
+    if (this.sdsTls !== null) return this.sdsTls.optionsFor(alpn);
+    return this.factories.tlsOptions(this.model.tls, alpn);
+  }
+
+  private maybeWarm(): void {
+    if (this.isWarm || !this.endpointsArrived) return;
+    if (this.sdsTls !== null && !this.sdsTls.isReady()) return;
+    this.isWarm = true;
+    this.emit('warm');
   }
 
   /**
@@ -241,7 +282,7 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     if (existing !== null) return existing;
     let tlsOpts = this.h1Tls;
     if (tlsOpts === undefined) {
-      tlsOpts = this.h1Tls = this.model.tls === null ? null : this.factories.tlsOptions(this.model.tls, ALPN_H1);
+      tlsOpts = this.h1Tls = this.tlsOptions(ALPN_H1);
     }
     const pool = this.factories.h1Pool(ep.host, ep.port, this.model, tlsOpts);
     if (ep.closed) void pool.close().catch(noop);
@@ -312,6 +353,8 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   }
 
   private publish(): void {
+    // Without its SDS secrets every handshake would fail: keep failing picks until they arrive.
+    if (this.sdsTls !== null && !this.sdsTls.isReady()) return;
     this.picker = buildPicker(this.model.lbPolicy, this.all, this.pickerOptions);
     if (this.healthChecker !== null) this.healthChecker.onEndpointsChanged();
     this.emit('update');
@@ -323,6 +366,7 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     if (this.resolver !== null) this.resolver.stop();
     if (this.outlier !== null) this.outlier.close();
     if (this.healthChecker !== null) this.healthChecker.close();
+    if (this.sdsTls !== null) this.sdsTls.close();
     this.picker = new FailPicker(this.name);
   }
 
@@ -337,7 +381,7 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     const m = this.model;
     return Object.freeze({
       connectTimeoutMs: m.connectTimeoutMs,
-      tls: m.tls === null ? null : this.factories.tlsOptions(m.tls, ALPN_H2),
+      tls: this.tlsOptions(ALPN_H2),
       maxConcurrentStreams: m.http2MaxConcurrentStreams,
       initialStreamWindowSize: m.http2InitialStreamWindowSize,
       initialConnectionWindowSize: m.http2InitialConnectionWindowSize,
@@ -349,6 +393,10 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
 }
 
 function noop(): void {}
+
+function onSdsTlsReady(cluster: Cluster): void {
+  cluster.onTlsReady();
+}
 
 function connectionsActive(ep: Endpoint): number {
   let n = 0;

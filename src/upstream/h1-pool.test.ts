@@ -7,22 +7,10 @@ import type { ClusterModel, UpstreamTlsModel } from '../config/model';
 import { buildUpstreamTlsOptions } from '../transport/upstream-tls';
 import { TestPki } from '../../test/fakes/openssl-pki';
 import { createH1Pool } from './h1-pool';
-import { DEFAULT_CIRCUIT_BREAKERS, DEFAULT_RING_HASH } from '../config/compile/cluster';
+import { clusterModel } from '../../test/fakes/upstream-fakes';
 
 function cluster(over: Partial<ClusterModel> = {}): ClusterModel {
-  return {
-    name: 'c', type: 'STATIC', connectTimeoutMs: 5000, lbPolicy: 'ROUND_ROBIN', leastRequestChoiceCount: 2,
-    endpoints: [], edsServiceName: null, protocol: 'http1', http2MaxConcurrentStreams: 2147483647,
-    http2InitialStreamWindowSize: 268435456, http2InitialConnectionWindowSize: 268435456, idleTimeoutMs: 3_600_000,
-    maxRequestsPerConnection: null, tls: null, dnsRefreshRateMs: 5000,
-    leastRequestActiveRequestBias: 1,
-    ringHash: DEFAULT_RING_HASH,
-    healthyPanicThresholdPercent: 50,
-    circuitBreakers: DEFAULT_CIRCUIT_BREAKERS,
-    outlierDetection: null,
-    healthChecks: [],
-    dnsLookupFamily: 'AUTO', ...over,
-  };
+  return clusterModel('c', { protocol: 'http1', ...over });
 }
 
 async function listen(t: { after(fn: () => unknown): void }, server: http.Server | https.Server | net.Server): Promise<{ port: number; connections: () => number }> {

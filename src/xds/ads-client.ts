@@ -2,8 +2,11 @@
  * The sidecar's ADS client (State of the World, xds_protocol "Aggregated Discovery Service") on
  * @grpc/grpc-js. It owns one `StreamAggregatedResources` stream at a time: sends the node on the
  * first request of each stream, subscribes wildcard CDS and LDS, then RDS names referenced by the
- * accepted listeners and EDS names of the accepted EDS clusters (re-sending a subscription whenever
- * that set changes). Each response is processed in arrival order: every resource is decoded and
+ * accepted listeners, EDS names of the accepted EDS clusters, and SDS `Secret` names referenced by
+ * the TLS contexts of accepted listeners and clusters plus the bootstrap's (`staticSecretNames`),
+ * minus names served locally (`localSecretNames`, e.g. the workload certificate `default`),
+ * re-sending a subscription whenever a set changes. Secrets do not gate `initialConfigComplete`
+ * (a cluster waiting for its secret is simply not warm yet). Each response is processed in arrival order: every resource is decoded and
  * compiled (`xds-resources.ts`); valid ones that changed go to the `AdsConfigSink`, invalid ones
  * keep their last good version (gRFC A46) and the response is NACKed with `error_detail` listing
  * every error as `resource <name>: <path>: <message>`. LDS/CDS responses are full state: accepted
@@ -19,7 +22,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type * as protobuf from 'protobufjs';
 import type { Clock, RandomSource } from '../core/clock';
-import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel, RouteConfigModel } from '../config/model';
+import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel, RouteConfigModel, SecretModel } from '../config/model';
 import type { CompileDeps } from '../config/compile/http-filter-compiler';
 import { protoIncludeDirs } from './protos';
 import { decodeResource, isFullState, TYPE_OF_URL, URL_OF_TYPE, type XdsModels, type XdsType } from './xds-resources';
@@ -27,7 +30,7 @@ import { jsonToStruct } from './proto-struct';
 
 const COMPONENT = 'xds';
 /** Request order on a new stream: clusters before listeners (make-before-break). */
-const SUBSCRIBE_ORDER: readonly XdsType[] = ['cds', 'eds', 'lds', 'rds'];
+const SUBSCRIBE_ORDER: readonly XdsType[] = ['cds', 'eds', 'lds', 'rds', 'sds'];
 /** google.rpc.Code INVALID_ARGUMENT. */
 const INVALID_ARGUMENT = 3;
 
@@ -52,6 +55,8 @@ export interface AdsConfigSink {
   applyEndpoints(update: XdsUpdate<ClusterLoadAssignmentModel>): Promise<readonly ApplyFailure[]>;
   applyListeners(update: XdsUpdate<ListenerModel>): Promise<readonly ApplyFailure[]>;
   applyRoutes(update: XdsUpdate<RouteConfigModel>): Promise<readonly ApplyFailure[]>;
+  /** SDS secrets (optional: a sink without it never subscribes to secrets). */
+  applySecrets?(update: XdsUpdate<SecretModel>): Promise<readonly ApplyFailure[]>;
 }
 
 export interface AdsClientOptions {
@@ -75,6 +80,10 @@ export interface AdsClientOptions {
   /** Subscribe wildcard LDS / CDS (bootstrap `lds_config` / `cds_config` over ADS; default true). */
   readonly lds?: boolean;
   readonly cds?: boolean;
+  /** SDS names referenced by the bootstrap's static listeners and clusters (always subscribed). */
+  readonly staticSecretNames?: readonly string[];
+  /** SDS names never requested from the server (provided locally: the workload identity's `default`). */
+  readonly localSecretNames?: readonly string[];
 }
 
 /** The last NACK of a type. */
@@ -177,7 +186,9 @@ export class AdsClient {
       eds: new TypeState('eds', false),
       lds: new TypeState('lds', options.lds ?? true),
       rds: new TypeState('rds', false),
+      sds: new TypeState('sds', false),
     };
+    if (options.sink.applySecrets !== undefined) this.types.sds.names = this.referencedSecretNames();
     this.log = options.logger.child({ component: COMPONENT, xds_server: options.target });
     this.backoffBase = options.backoffBaseMs ?? 100;
     this.backoffMax = options.backoffMaxMs ?? 10_000;
@@ -213,9 +224,9 @@ export class AdsClient {
     return new Promise((resolve) => this.completeWaiters.push(resolve));
   }
 
-  /** Per-type protocol status, in CDS, EDS, LDS, RDS order. */
+  /** Per-type protocol status, in CDS, EDS, LDS, RDS, SDS order (SDS only once it was requested). */
   status(): AdsTypeStatus[] {
-    return SUBSCRIBE_ORDER.map((t) => {
+    return SUBSCRIBE_ORDER.filter((t) => t !== 'sds' || this.types.sds.requested || this.types.sds.received).map((t) => {
       const s = this.types[t];
       return {
         typeUrl: URL_OF_TYPE[t],
@@ -432,6 +443,7 @@ export class AdsClient {
       case 'cds': return sink.applyClusters({ upserts: upserts as ClusterModel[], removals });
       case 'eds': return sink.applyEndpoints({ upserts: upserts as ClusterLoadAssignmentModel[], removals });
       case 'lds': return sink.applyListeners({ upserts: upserts as ListenerModel[], removals });
+      case 'sds': return sink.applySecrets === undefined ? Promise.resolve([]) : sink.applySecrets({ upserts: upserts as SecretModel[], removals });
       default: return sink.applyRoutes({ upserts: upserts as RouteConfigModel[], removals });
     }
   }
@@ -453,9 +465,24 @@ export class AdsClient {
     }
     await this.resubscribe(this.types.rds, rds);
     await this.resubscribe(this.types.eds, eds);
+    if (this.options.sink.applySecrets !== undefined) await this.resubscribe(this.types.sds, this.referencedSecretNames());
   }
 
-  private async resubscribe(st: TypeState<'rds'> | TypeState<'eds'>, names: Set<string>): Promise<void> {
+  /** SDS names referenced by accepted listeners and clusters and by the bootstrap, minus local ones. */
+  private referencedSecretNames(): Set<string> {
+    const names = new Set<string>(this.options.staticSecretNames ?? []);
+    const add = (tls: { certificateSdsName: string | null; validationSdsName: string | null } | null): void => {
+      if (tls === null) return;
+      if (tls.certificateSdsName !== null) names.add(tls.certificateSdsName);
+      if (tls.validationSdsName !== null) names.add(tls.validationSdsName);
+    };
+    for (const l of this.types.lds.accepted.values()) add(l.model.tls);
+    for (const c of this.types.cds.accepted.values()) add(c.model.tls);
+    for (const n of this.options.localSecretNames ?? []) names.delete(n);
+    return names;
+  }
+
+  private async resubscribe(st: TypeState<'rds'> | TypeState<'eds'> | TypeState<'sds'>, names: Set<string>): Promise<void> {
     const current = st.names!;
     if (current.size === names.size && [...names].every((n) => current.has(n))) return;
     st.names = names;
@@ -464,7 +491,8 @@ export class AdsClient {
     if (dropped.length > 0) {
       for (const name of dropped) st.accepted.delete(name);
       if (st.type === 'rds') await this.options.sink.applyRoutes({ upserts: [], removals: dropped });
-      else await this.options.sink.applyEndpoints({ upserts: [], removals: dropped });
+      else if (st.type === 'eds') await this.options.sink.applyEndpoints({ upserts: [], removals: dropped });
+      else await this.options.sink.applySecrets?.({ upserts: [], removals: dropped });
     }
     // Subscribing to nothing after something is an explicit unsubscribe; never subscribed, nothing to say.
     if (names.size > 0 || st.requested) this.sendRequest(st as TypeState<XdsType>, null);

@@ -1,5 +1,5 @@
 /**
- * The four core xDS resource types as the sidecar consumes them: their type URLs, which are
+ * The xDS resource types the sidecar consumes (the four core ones plus SDS `Secret`): their type URLs, which are
  * full-state in State of the World (LDS, CDS), and `decodeResource`, which turns one
  * `DiscoveryResponse.resources[i]` (`{type_url, value}`) into its name plus the compiled data-plane
  * model (`config/compile/*`) or every validation error with its field path. Never throws: malformed
@@ -8,22 +8,24 @@
  */
 import type * as protobuf from 'protobufjs';
 import type { ValidationResult } from '../core/errors';
-import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, RouteConfigModel } from '../config/model';
+import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, RouteConfigModel, SecretModel } from '../config/model';
 import { compileCluster } from '../config/compile/cluster';
 import { compileClusterLoadAssignment } from '../config/compile/cluster-load-assignment';
 import type { CompileDeps } from '../config/compile/http-filter-compiler';
 import { compileListener } from '../config/compile/listener';
 import { decodeProtoBinary, type ProtoObject } from '../config/compile/proto-json';
 import { compileRouteConfiguration } from '../config/compile/route-configuration';
+import { compileSecret } from '../config/compile/secret';
 
 export const XDS_TYPE_URL = {
   LISTENER: 'type.googleapis.com/envoy.config.listener.v3.Listener',
   ROUTE: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
   CLUSTER: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   ENDPOINT: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  SECRET: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
 } as const;
 
-export type XdsType = 'lds' | 'rds' | 'cds' | 'eds';
+export type XdsType = 'lds' | 'rds' | 'cds' | 'eds' | 'sds';
 
 /** Type URL → short name, and back. */
 export const TYPE_OF_URL: ReadonlyMap<string, XdsType> = new Map<string, XdsType>([
@@ -31,12 +33,14 @@ export const TYPE_OF_URL: ReadonlyMap<string, XdsType> = new Map<string, XdsType
   [XDS_TYPE_URL.ROUTE, 'rds'],
   [XDS_TYPE_URL.CLUSTER, 'cds'],
   [XDS_TYPE_URL.ENDPOINT, 'eds'],
+  [XDS_TYPE_URL.SECRET, 'sds'],
 ]);
 export const URL_OF_TYPE: Readonly<Record<XdsType, string>> = {
   lds: XDS_TYPE_URL.LISTENER,
   rds: XDS_TYPE_URL.ROUTE,
   cds: XDS_TYPE_URL.CLUSTER,
   eds: XDS_TYPE_URL.ENDPOINT,
+  sds: XDS_TYPE_URL.SECRET,
 };
 
 /** Compiled model per short type name. */
@@ -45,6 +49,7 @@ export interface XdsModels {
   rds: RouteConfigModel;
   cds: ClusterModel;
   eds: ClusterLoadAssignmentModel;
+  sds: SecretModel;
 }
 export type XdsModel = XdsModels[XdsType];
 
@@ -66,6 +71,7 @@ const FULL_NAME: Readonly<Record<XdsType, string>> = {
   rds: 'envoy.config.route.v3.RouteConfiguration',
   cds: 'envoy.config.cluster.v3.Cluster',
   eds: 'envoy.config.endpoint.v3.ClusterLoadAssignment',
+  sds: 'envoy.extensions.transport_sockets.tls.v3.Secret',
 };
 
 /**
@@ -96,6 +102,7 @@ export function decodeResource<K extends XdsType>(
       break;
     case 'rds': result = compileRouteConfiguration(obj, deps); break;
     case 'cds': result = compileCluster(obj, deps); break;
+    case 'sds': result = compileSecret(obj, deps); break;
     default: result = compileClusterLoadAssignment(obj); break;
   }
   return { name, ignored: false, result: result as ValidationResult<XdsModels[K]> };
@@ -106,8 +113,8 @@ function fail(path: string, message: string): ValidationResult<never> {
 }
 
 /**
- * Reads protobuf field 1 as a string from encoded bytes: `name` of Listener, RouteConfiguration and
- * Cluster, `cluster_name` of ClusterLoadAssignment. '' when absent or malformed.
+ * Reads protobuf field 1 as a string from encoded bytes: `name` of Listener, RouteConfiguration,
+ * Cluster and Secret, `cluster_name` of ClusterLoadAssignment. '' when absent or malformed.
  */
 export function readField1String(buf: Uint8Array): string {
   let pos = 0;

@@ -6,33 +6,17 @@
  * server runs under a small `sh` watchdog that kills it when our end of its stdin pipe closes, so a
  * killed test process does not leak redis-server. `findRedisBinary()` lets a test skip cleanly.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import { freePort } from './ports';
-import { waitFor } from './wait';
+import { findBinary, SupervisedProcess } from './supervised-process';
 
 /** The skip reason tests print when the binary is missing. */
 export const REDIS_MISSING = 'redis-server not found on PATH or /usr/bin (Debian/Ubuntu: apt-get install redis-server)';
 
 /** The absolute path of `redis-server` ($REDIS_SERVER_BIN, PATH, then /usr/bin), or null. */
 export function findRedisBinary(): string | null {
-  const explicit = process.env.REDIS_SERVER_BIN;
-  if (explicit !== undefined && explicit !== '') return fs.existsSync(explicit) ? explicit : null;
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/sbin'];
-  for (const dir of dirs) {
-    if (dir === '') continue;
-    const p = path.join(dir, 'redis-server');
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      if (fs.statSync(p).isFile()) return p;
-    } catch { /* not here */ }
-  }
-  return null;
+  return findBinary('redis-server', 'REDIS_SERVER_BIN', ['/usr/bin', '/usr/sbin']);
 }
-
-const WATCHDOG = 'exec 3<&0; "$@" </dev/null & pid=$!; echo "redis-pid $pid"; (read _x <&3; kill $pid 2>/dev/null) & wait $pid';
 
 /** Sends one inline command and resolves with the first reply line (e.g. `+PONG`). */
 export function redisCommand(port: number, command: string, timeoutMs = 1000): Promise<string> {
@@ -57,12 +41,11 @@ export function redisCommand(port: number, command: string, timeoutMs = 1000): P
 
 /** One running redis-server. Create with `RedisServer.start()`; always `stop()` in `after()`. */
 export class RedisServer {
-  private child: ChildProcess | null = null;
-  private redisPid = 0;
-  private output = '';
-  private exited: Promise<void> = Promise.resolve();
+  private readonly proc: SupervisedProcess;
 
-  private constructor(private readonly binary: string, readonly port: number) {}
+  private constructor(binary: string, readonly port: number) {
+    this.proc = new SupervisedProcess('redis-server', binary);
+  }
 
   /** Spawns redis-server on a free port and resolves once it answers PING. */
   static async start(): Promise<RedisServer> {
@@ -81,25 +64,16 @@ export class RedisServer {
   /** `127.0.0.1:<port>`, the filter's `redis.address`. */
   get address(): string { return `127.0.0.1:${this.port}`; }
 
-  get running(): boolean { return this.child !== null; }
+  get running(): boolean { return this.proc.running; }
 
   /** Stops the process (the port is reused by `resume()`). Idempotent. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (child === null) return;
-    const exited = this.exited;
-    child.stdin!.end(); // the watchdog SIGTERMs redis-server
-    const timer = setTimeout(() => {
-      if (this.redisPid > 0) try { process.kill(this.redisPid, 'SIGKILL'); } catch { /* gone */ }
-      child.kill('SIGKILL');
-    }, 5000);
-    await exited;
-    clearTimeout(timer);
+    await this.proc.kill();
   }
 
   /** Starts a killed server again on the same port (empty: no persistence). */
   async resume(): Promise<void> {
-    if (this.child !== null) return;
+    if (this.proc.running) return;
     await this.spawn();
   }
 
@@ -120,49 +94,18 @@ export class RedisServer {
     if (reply !== '+OK') throw new Error(`FLUSHALL: ${reply}`);
   }
 
-  private async spawn(): Promise<void> {
-    this.output = '';
-    this.redisPid = 0;
-    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'sh', this.binary,
+  private spawn(): Promise<void> {
+    return this.proc.start([
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--save', '',
       '--appendonly', 'no',
       '--protected-mode', 'no',
       '--daemonize', 'no',
-    ], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdin!.on('error', () => { /* EPIPE after the watchdog exited */ });
-    const keep = (chunk: Buffer) => {
-      this.output = (this.output + chunk.toString('utf8')).slice(-8000);
-      if (this.redisPid === 0) {
-        const m = /redis-pid (\d+)/.exec(this.output);
-        if (m !== null) this.redisPid = Number(m[1]);
-      }
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    let exitInfo: string | null = null;
-    this.exited = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        exitInfo = `exit code ${code} signal ${signal}`;
-        if (this.child === child) this.child = null;
-        resolve();
-      });
-      child.once('error', (err) => {
-        exitInfo = err.message;
-        if (this.child === child) this.child = null;
-        resolve();
-      });
+    ], {
+      check: async () => (await redisCommand(this.port, 'PING', 500)) === '+PONG',
+      timeoutMs: 10_000, intervalMs: 20, what: `redis-server PONG on 127.0.0.1:${this.port}`,
     });
-    try {
-      await waitFor(async () => {
-        if (exitInfo !== null) throw new Error(`redis-server exited (${exitInfo})`);
-        return (await redisCommand(this.port, 'PING', 500)) === '+PONG';
-      }, { timeoutMs: 10_000, intervalMs: 20, what: `redis-server PONG on 127.0.0.1:${this.port}` });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- redis-server output ---\n${this.output}`);
-    }
   }
 }
 

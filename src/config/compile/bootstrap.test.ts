@@ -87,6 +87,7 @@ const EXPECTED: BootstrapModel = {
     name: 'listener_0',
     address: { host: '0.0.0.0', port: 10000 },
     tls: null,
+    plaintextAllowed: true,
     hcm: {
       statPrefix: 'ingress_http',
       codecType: 'AUTO',
@@ -137,6 +138,8 @@ const EXPECTED: BootstrapModel = {
       preserveExternalRequestId: false,
       stripAnyHostPort: false,
       serverName: 'remora',
+      forwardClientCertDetails: 'SANITIZE',
+      setCurrentClientCertDetails: { subject: false, cert: false, chain: false, dns: false, uri: false },
     },
   }],
   clusters: [{

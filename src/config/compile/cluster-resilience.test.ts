@@ -3,18 +3,11 @@ import assert from 'node:assert/strict';
 import type * as protobuf from 'protobufjs';
 import YAML from 'yaml';
 import { loadEnvoyProtos } from '../../xds/protos';
-import type { ConfigIssue, ValidationResult } from '../../core/errors';
+import type { ValidationResult } from '../../core/errors';
 import type { BootstrapModel, ClusterModel } from '../model';
 import { compileBootstrap } from './bootstrap';
 import { compileCluster, DEFAULT_CIRCUIT_BREAKERS, DEFAULT_OUTLIER_DETECTION } from './cluster';
-import type { CompileDeps, HttpFilterCompiler } from './http-filter-compiler';
-import { parseProtoJson } from './proto-json';
-
-const noFilters: HttpFilterCompiler = {
-  compile: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-  compilePerRoute: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-};
-const deps: CompileDeps = { filters: noFilters, readFile: () => { throw new Error('no files'); } };
+import { expectConfigError, parseAndCompile } from '../../../test/fakes/compile-support';
 
 let root: protobuf.Root;
 before(() => {
@@ -23,18 +16,10 @@ before(() => {
 
 /** Parses and compiles one Cluster document through the real entry point (as CDS does). */
 function compileC(doc: unknown): ValidationResult<ClusterModel> {
-  const parsed = parseProtoJson(root, 'envoy.config.cluster.v3.Cluster', doc, '');
-  if (!parsed.ok) return parsed;
-  return compileCluster(parsed.value, deps);
+  return parseAndCompile(root, 'envoy.config.cluster.v3.Cluster', doc, compileCluster);
 }
 
-function expectError<T>(r: ValidationResult<T>, pathStr: string, message?: RegExp): void {
-  assert.equal(r.ok, false, 'expected errors');
-  const errs = (r as { errors: readonly ConfigIssue[] }).errors;
-  const hit = errs.find((e) => e.path === pathStr);
-  assert.ok(hit, `no error at ${pathStr}; got ${JSON.stringify(errs)}`);
-  if (message !== undefined) assert.match(hit.message, message);
-}
+const expectError = expectConfigError;
 
 function ok<T>(r: ValidationResult<T>): T {
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
@@ -141,9 +126,7 @@ describe('cluster resilience: happy paths', () => {
     const json = JSON.parse(JSON.stringify({ static_resources: { clusters: [YAML.parse(GOLDEN_CLUSTER)] } })
       .replace(/"circuit_breakers"/g, '"circuitBreakers"').replace(/"outlier_detection"/g, '"outlierDetection"')
       .replace(/"health_checks"/g, '"healthChecks"').replace(/"ring_hash_lb_config"/g, '"ringHashLbConfig"'));
-    const parsed = parseProtoJson(root, 'envoy.config.bootstrap.v3.Bootstrap', json, '');
-    assert.ok(parsed.ok, JSON.stringify(parsed));
-    const b: BootstrapModel = ok(compileBootstrap(parsed.value, deps));
+    const b: BootstrapModel = ok(parseAndCompile(root, 'envoy.config.bootstrap.v3.Bootstrap', json, compileBootstrap));
     assert.deepEqual(b.clusters[0], GOLDEN_EXPECTED);
   });
 
@@ -272,8 +255,6 @@ describe('cluster resilience: bad config is rejected with the field path', () =>
 
   it('errors inside a bootstrap carry the full static_resources path', () => {
     const doc = { static_resources: { clusters: [cluster({ circuit_breakers: { thresholds: [{ retry_budget: { budget_percent: { value: 101 } } }] } })] } };
-    const parsed = parseProtoJson(root, 'envoy.config.bootstrap.v3.Bootstrap', doc, '');
-    assert.ok(parsed.ok);
-    expectError(compileBootstrap(parsed.value, deps), `static_resources.clusters[0].${CB}.retry_budget.budget_percent.value`, /0\.\.100/);
+    expectError(parseAndCompile(root, 'envoy.config.bootstrap.v3.Bootstrap', doc, compileBootstrap), `static_resources.clusters[0].${CB}.retry_budget.budget_percent.value`, /0\.\.100/);
   });
 });

@@ -2,9 +2,12 @@
  * Compiles `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager` into
  * `HttpConnectionManagerModel`: codec, routes (inline `route_config` or `rds` over ADS), the HTTP
  * filter chain (each filter compiled by the HttpFilterCompiler; the router must be last and only
- * last, names unique), timeouts, header limits, HTTP/2 settings and the request-id / XFF knobs.
+ * last, names unique), timeouts, header limits, HTTP/2 settings, the request-id / XFF knobs and
+ * x-forwarded-client-cert handling (`forward_client_cert_details`, `set_current_client_cert_details`).
  */
-import type { CodecType, HttpConnectionManagerModel, HttpFilterModel, RouteConfigModel } from '../model';
+import type {
+  ClientCertDetailsModel, CodecType, ForwardClientCertModel, HttpConnectionManagerModel, HttpFilterModel, RouteConfigModel,
+} from '../model';
 import type { ValidationResult } from '../../core/errors';
 import {
   bool, checkAdsConfigSource, CompileDeps, Issues, joinPath, list, msg, num, onlyFields, optDurationMs, str, wrapped, wrappedInt,
@@ -33,6 +36,7 @@ export function compileHcmInto(issues: Issues, deps: CompileDeps, h: ProtoObject
     'request_headers_timeout', 'common_http_protocol_options', 'max_request_headers_kb', 'http2_protocol_options',
     'use_remote_address', 'xff_num_trusted_hops', 'generate_request_id', 'preserve_external_request_id',
     'strip_any_host_port', 'server_name', 'server_header_transformation',
+    'forward_client_cert_details', 'set_current_client_cert_details',
   ]);
   const statPrefix = str(h, 'stat_prefix') ?? '';
   if (statPrefix === '') issues.add(joinPath(path, 'stat_prefix'), 'is required');
@@ -89,8 +93,34 @@ export function compileHcmInto(issues: Issues, deps: CompileDeps, h: ProtoObject
     preserveExternalRequestId: bool(h, 'preserve_external_request_id') ?? false,
     stripAnyHostPort: bool(h, 'strip_any_host_port') ?? false,
     serverName,
+    forwardClientCertDetails: compileForwardClientCert(issues, h, path),
+    setCurrentClientCertDetails: compileClientCertDetails(issues, h, path),
   };
   return issues.count === before ? model : null;
+}
+
+const FORWARD_CLIENT_CERT: readonly ForwardClientCertModel[] = ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'];
+
+/** `forward_client_cert_details` (x-forwarded-client-cert), default SANITIZE. */
+function compileForwardClientCert(issues: Issues, h: ProtoObject, path: string): ForwardClientCertModel {
+  const v = str(h, 'forward_client_cert_details') ?? 'SANITIZE';
+  if ((FORWARD_CLIENT_CERT as readonly string[]).includes(v)) return v as ForwardClientCertModel;
+  issues.add(joinPath(path, 'forward_client_cert_details'), `${v} is not supported by Remora`);
+  return 'SANITIZE';
+}
+
+/** `set_current_client_cert_details` (`subject` is a BoolValue, the rest plain bools). */
+function compileClientCertDetails(issues: Issues, h: ProtoObject, path: string): ClientCertDetailsModel {
+  const d = msg(h, 'set_current_client_cert_details') ?? {};
+  const dp = joinPath(path, 'set_current_client_cert_details');
+  onlyFields(issues, d, dp, ['subject', 'cert', 'chain', 'dns', 'uri']);
+  return {
+    subject: wrapped<boolean>(d, 'subject') ?? false,
+    cert: bool(d, 'cert') ?? false,
+    chain: bool(d, 'chain') ?? false,
+    dns: bool(d, 'dns') ?? false,
+    uri: bool(d, 'uri') ?? false,
+  };
 }
 
 function compileHttpFilters(issues: Issues, deps: CompileDeps, filters: ProtoObject[], path: string): HttpFilterModel[] {

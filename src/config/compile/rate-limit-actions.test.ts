@@ -9,15 +9,8 @@ import type * as protobuf from 'protobufjs';
 import { loadEnvoyProtos } from '../../xds/protos';
 import type { ConfigIssue, ValidationResult } from '../../core/errors';
 import type { RouteConfigModel, RouteForwardModel } from '../model';
-import type { CompileDeps, HttpFilterCompiler } from './http-filter-compiler';
-import { parseProtoJson } from './proto-json';
+import { expectConfigError, parseAndCompile } from '../../../test/fakes/compile-support';
 import { compileRouteConfiguration } from './route-configuration';
-
-const noFilters: HttpFilterCompiler = {
-  compile: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-  compilePerRoute: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-};
-const deps: CompileDeps = { filters: noFilters, readFile: () => { throw new Error('no files'); } };
 
 let root: protobuf.Root;
 before(() => {
@@ -25,9 +18,7 @@ before(() => {
 });
 
 function compileRc(doc: unknown): ValidationResult<RouteConfigModel> {
-  const parsed = parseProtoJson(root, 'envoy.config.route.v3.RouteConfiguration', doc, '');
-  if (!parsed.ok) return parsed;
-  return compileRouteConfiguration(parsed.value, deps);
+  return parseAndCompile(root, 'envoy.config.route.v3.RouteConfiguration', doc, compileRouteConfiguration);
 }
 
 /** Two routes (`/a` with `routeA` merged into its action, `/` plain); `vh` merged into the virtual host. */
@@ -54,13 +45,7 @@ function errorPaths(r: ValidationResult<unknown>): string[] {
   return (r as { errors: readonly ConfigIssue[] }).errors.map((e) => e.path);
 }
 
-function expectError(r: ValidationResult<unknown>, path: string, message?: RegExp): void {
-  assert.equal(r.ok, false, 'expected errors');
-  const errs = (r as { errors: readonly ConfigIssue[] }).errors;
-  const hit = errs.find((e) => e.path === path);
-  assert.ok(hit, `no error at ${path}; got ${JSON.stringify(errs)}`);
-  if (message !== undefined) assert.match(hit.message, message);
-}
+const expectError = expectConfigError;
 
 const RL = 'virtual_hosts[0].routes[0].route.rate_limits';
 

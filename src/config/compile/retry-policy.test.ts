@@ -3,17 +3,10 @@ import assert from 'node:assert/strict';
 import type * as protobuf from 'protobufjs';
 import YAML from 'yaml';
 import { loadEnvoyProtos } from '../../xds/protos';
-import type { ConfigIssue, ValidationResult } from '../../core/errors';
+import type { ValidationResult } from '../../core/errors';
 import { RetryOn, type RouteConfigModel, type RouteForwardModel } from '../model';
-import type { CompileDeps, HttpFilterCompiler } from './http-filter-compiler';
-import { parseProtoJson } from './proto-json';
+import { expectConfigError, parseAndCompile } from '../../../test/fakes/compile-support';
 import { compileRouteConfiguration } from './route-configuration';
-
-const noFilters: HttpFilterCompiler = {
-  compile: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-  compilePerRoute: (_n, _tc, p) => ({ ok: false, errors: [{ path: p, message: 'no filters in this test' }] }),
-};
-const deps: CompileDeps = { filters: noFilters, readFile: () => { throw new Error('no files'); } };
 
 let root: protobuf.Root;
 before(() => {
@@ -22,18 +15,10 @@ before(() => {
 
 /** Parses and compiles a RouteConfiguration document through the real entry point (as RDS does). */
 function compileRc(doc: unknown): ValidationResult<RouteConfigModel> {
-  const parsed = parseProtoJson(root, 'envoy.config.route.v3.RouteConfiguration', doc, '');
-  if (!parsed.ok) return parsed;
-  return compileRouteConfiguration(parsed.value, deps);
+  return parseAndCompile(root, 'envoy.config.route.v3.RouteConfiguration', doc, compileRouteConfiguration);
 }
 
-function expectError<T>(r: ValidationResult<T>, pathStr: string, message?: RegExp): void {
-  assert.equal(r.ok, false, 'expected errors');
-  const errs = (r as { errors: readonly ConfigIssue[] }).errors;
-  const hit = errs.find((e) => e.path === pathStr);
-  assert.ok(hit, `no error at ${pathStr}; got ${JSON.stringify(errs)}`);
-  if (message !== undefined) assert.match(hit.message, message);
-}
+const expectError = expectConfigError;
 
 /** A one-route config; `route` is merged into the route action, `vh` into the virtual host. */
 function rc(route: Record<string, unknown>, vh: Record<string, unknown> = {}): any {

@@ -4,11 +4,20 @@
  * `UpstreamTlsModel`. Certificate material is read here (DataSource filename | inline_string |
  * inline_bytes) so the data plane never touches files; cipher names are checked against Node's
  * OpenSSL. Only TLS 1.2 and 1.3 are supported.
+ *
+ * SDS references (secrets delivered over ADS, or the sidecar's own workload identity under the
+ * Istio names `default` and `ROOTCA`): `tls_certificate_sds_secret_configs[0]` sets
+ * `certificateSdsName`; `validation_context_sds_secret_config` or
+ * `combined_validation_context.validation_context_sds_secret_config` sets `validationSdsName`
+ * (the combined form's `default_validation_context` contributes SAN matchers and an optional
+ * trusted CA). Only `sds_config: {ads: {}}` is accepted. Remora deviation (mesh mTLS): a context
+ * whose certificate comes from SDS defaults to TLS 1.3 only when `tls_params` leaves the version
+ * unset; TLS 1.2 stays available by setting `tls_minimum_protocol_version: TLSv1_2`.
  */
 import * as tls from 'node:tls';
 import type { DownstreamTlsModel, SanMatcherModel, UpstreamTlsModel } from '../model';
 import {
-  CompileDeps, compileDataSource, Issues, joinPath, list, msg, onlyFields, str, strList, wrapped,
+  CompileDeps, checkAdsConfigSource, compileDataSource, Issues, joinPath, list, msg, onlyFields, str, strList, wrapped,
 } from './context';
 import type { ProtoObject } from './proto-json';
 import { compileSanMatcher, compileStringMatcher } from './string-matcher';
@@ -21,6 +30,8 @@ type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 interface CommonTls {
   certChain: Buffer | null;
   privateKey: Buffer | null;
+  certSds: string | null;
+  validationSds: string | null;
   trustedCa: Buffer | null;
   san: SanMatcherModel[];
   alpn: string[] | null;
@@ -39,7 +50,7 @@ function tlsVersion(issues: Issues, v: string | undefined, path: string, dflt: T
 
 function compileCommon(issues: Issues, deps: CompileDeps, c: ProtoObject | undefined, path: string, side: 'downstream' | 'upstream'): CommonTls {
   const out: CommonTls = {
-    certChain: null, privateKey: null, trustedCa: null, san: [], alpn: null,
+    certChain: null, privateKey: null, certSds: null, validationSds: null, trustedCa: null, san: [], alpn: null,
     minVersion: 'TLSv1.2', maxVersion: side === 'downstream' ? 'TLSv1.3' : 'TLSv1.2', cipherSuites: null,
   };
   if (c === undefined) {
@@ -47,33 +58,47 @@ function compileCommon(issues: Issues, deps: CompileDeps, c: ProtoObject | undef
     return out;
   }
   const cp = joinPath(path, 'common_tls_context');
-  onlyFields(issues, c, cp, ['tls_params', 'tls_certificates', 'validation_context', 'alpn_protocols']);
+  onlyFields(issues, c, cp, [
+    'tls_params', 'tls_certificates', 'validation_context', 'alpn_protocols',
+    'tls_certificate_sds_secret_configs', 'validation_context_sds_secret_config', 'combined_validation_context',
+  ]);
   const certs = list(c, 'tls_certificates');
+  const sdsCerts = list(c, 'tls_certificate_sds_secret_configs');
   if (certs.length > 1) issues.add(joinPath(cp, 'tls_certificates'), 'at most one certificate is supported by Remora');
-  if (certs.length === 0 && side === 'downstream') issues.add(joinPath(cp, 'tls_certificates'), 'a server certificate is required');
+  if (sdsCerts.length > 1) issues.add(joinPath(cp, 'tls_certificate_sds_secret_configs'), 'at most one SDS certificate is supported by Remora');
+  if (certs.length > 0 && sdsCerts.length > 0) issues.add(joinPath(cp, 'tls_certificate_sds_secret_configs'), 'cannot be combined with tls_certificates');
+  if (certs.length === 0 && sdsCerts.length === 0 && side === 'downstream') issues.add(joinPath(cp, 'tls_certificates'), 'a server certificate is required');
   if (certs.length > 0) {
-    const tp = `${cp}.tls_certificates[0]`;
-    onlyFields(issues, certs[0]!, tp, ['certificate_chain', 'private_key']);
-    out.certChain = compileDataSource(issues, deps, msg(certs[0]!, 'certificate_chain'), joinPath(tp, 'certificate_chain'));
-    out.privateKey = compileDataSource(issues, deps, msg(certs[0]!, 'private_key'), joinPath(tp, 'private_key'));
+    const tc = compileTlsCertificate(issues, deps, certs[0]!, `${cp}.tls_certificates[0]`);
+    out.certChain = tc.certChain;
+    out.privateKey = tc.privateKey;
   }
+  if (sdsCerts.length > 0) out.certSds = compileSdsSecretConfig(issues, sdsCerts[0]!, `${cp}.tls_certificate_sds_secret_configs[0]`);
   const vc = msg(c, 'validation_context');
+  const vcSds = msg(c, 'validation_context_sds_secret_config');
+  const combined = msg(c, 'combined_validation_context');
+  if ([vc, vcSds, combined].filter((x) => x !== undefined).length > 1) {
+    issues.add(cp, 'only one of validation_context, validation_context_sds_secret_config and combined_validation_context may be set');
+  }
   if (vc !== undefined) {
-    const vp = joinPath(cp, 'validation_context');
-    onlyFields(issues, vc, vp, ['trusted_ca', 'match_typed_subject_alt_names', 'match_subject_alt_names']);
-    if (vc['trusted_ca'] !== undefined) out.trustedCa = compileDataSource(issues, deps, msg(vc, 'trusted_ca'), joinPath(vp, 'trusted_ca'));
-    const typed = list(vc, 'match_typed_subject_alt_names');
-    for (let i = 0; i < typed.length; i++) {
-      const m = compileSanMatcher(issues, typed[i]!, `${vp}.match_typed_subject_alt_names[${i}]`);
-      if (m !== null) out.san.push(m);
+    const v = compileValidationContext(issues, deps, vc, joinPath(cp, 'validation_context'));
+    out.trustedCa = v.trustedCa;
+    out.san.push(...v.matchSubjectAltNames);
+  }
+  if (vcSds !== undefined) out.validationSds = compileSdsSecretConfig(issues, vcSds, joinPath(cp, 'validation_context_sds_secret_config'));
+  if (combined !== undefined) {
+    const cvp = joinPath(cp, 'combined_validation_context');
+    onlyFields(issues, combined, cvp, ['default_validation_context', 'validation_context_sds_secret_config']);
+    const dflt = msg(combined, 'default_validation_context');
+    if (dflt === undefined) issues.add(joinPath(cvp, 'default_validation_context'), 'is required');
+    else {
+      const v = compileValidationContext(issues, deps, dflt, joinPath(cvp, 'default_validation_context'));
+      out.trustedCa = v.trustedCa;
+      out.san.push(...v.matchSubjectAltNames);
     }
-    // Deprecated untyped form: Envoy matches it against every SAN type.
-    const untyped = list(vc, 'match_subject_alt_names');
-    for (let i = 0; i < untyped.length; i++) {
-      const m = compileStringMatcher(issues, untyped[i], `${vp}.match_subject_alt_names[${i}]`);
-      if (m === null) continue;
-      for (const type of ['DNS', 'URI', 'IP_ADDRESS', 'EMAIL'] as const) out.san.push({ type, matcher: m });
-    }
+    const sds = msg(combined, 'validation_context_sds_secret_config');
+    if (sds === undefined) issues.add(joinPath(cvp, 'validation_context_sds_secret_config'), 'is required');
+    else out.validationSds = compileSdsSecretConfig(issues, sds, joinPath(cvp, 'validation_context_sds_secret_config'));
   }
   if (c['alpn_protocols'] !== undefined) {
     out.alpn = strList(c, 'alpn_protocols');
@@ -82,6 +107,11 @@ function compileCommon(issues: Issues, deps: CompileDeps, c: ProtoObject | undef
     }
   }
   const tp = msg(c, 'tls_params');
+  // Mesh mTLS (certificate from SDS): TLS 1.3 unless tls_params says otherwise.
+  if (out.certSds !== null) {
+    out.minVersion = 'TLSv1.3';
+    out.maxVersion = 'TLSv1.3';
+  }
   if (tp !== undefined) {
     const pp = joinPath(cp, 'tls_params');
     onlyFields(issues, tp, pp, ['tls_minimum_protocol_version', 'tls_maximum_protocol_version', 'cipher_suites']);
@@ -102,6 +132,48 @@ function compileCommon(issues: Issues, deps: CompileDeps, c: ProtoObject | undef
   return out;
 }
 
+/** Compiles a `TlsCertificate` (certificate_chain + private_key DataSources) found at `path`. */
+export function compileTlsCertificate(issues: Issues, deps: CompileDeps, tc: ProtoObject, path: string): { certChain: Buffer | null; privateKey: Buffer | null } {
+  onlyFields(issues, tc, path, ['certificate_chain', 'private_key']);
+  return {
+    certChain: compileDataSource(issues, deps, msg(tc, 'certificate_chain'), joinPath(path, 'certificate_chain')),
+    privateKey: compileDataSource(issues, deps, msg(tc, 'private_key'), joinPath(path, 'private_key')),
+  };
+}
+
+/**
+ * Compiles a `CertificateValidationContext` found at `path`: `trusted_ca` (null when absent) and
+ * the SAN matchers (typed, plus the deprecated untyped form, matched against every SAN type).
+ */
+export function compileValidationContext(issues: Issues, deps: CompileDeps, vc: ProtoObject, path: string): { trustedCa: Buffer | null; matchSubjectAltNames: SanMatcherModel[] } {
+  onlyFields(issues, vc, path, ['trusted_ca', 'match_typed_subject_alt_names', 'match_subject_alt_names']);
+  const out: { trustedCa: Buffer | null; matchSubjectAltNames: SanMatcherModel[] } = { trustedCa: null, matchSubjectAltNames: [] };
+  if (vc['trusted_ca'] !== undefined) out.trustedCa = compileDataSource(issues, deps, msg(vc, 'trusted_ca'), joinPath(path, 'trusted_ca'));
+  const typed = list(vc, 'match_typed_subject_alt_names');
+  for (let i = 0; i < typed.length; i++) {
+    const m = compileSanMatcher(issues, typed[i]!, `${path}.match_typed_subject_alt_names[${i}]`);
+    if (m !== null) out.matchSubjectAltNames.push(m);
+  }
+  // Deprecated untyped form: Envoy matches it against every SAN type.
+  const untyped = list(vc, 'match_subject_alt_names');
+  for (let i = 0; i < untyped.length; i++) {
+    const m = compileStringMatcher(issues, untyped[i], `${path}.match_subject_alt_names[${i}]`);
+    if (m === null) continue;
+    for (const type of ['DNS', 'URI', 'IP_ADDRESS', 'EMAIL'] as const) out.matchSubjectAltNames.push({ type, matcher: m });
+  }
+  return out;
+}
+
+/** Compiles an `SdsSecretConfig` (`name` + `sds_config: {ads: {}}`); returns the name or null. */
+export function compileSdsSecretConfig(issues: Issues, sds: ProtoObject, path: string): string | null {
+  const before = issues.count;
+  onlyFields(issues, sds, path, ['name', 'sds_config']);
+  const name = str(sds, 'name') ?? '';
+  if (name === '') issues.add(joinPath(path, 'name'), 'is required');
+  checkAdsConfigSource(issues, msg(sds, 'sds_config'), joinPath(path, 'sds_config'));
+  return issues.count === before ? name : null;
+}
+
 /**
  * Compiles a `DownstreamTlsContext` ProtoObject found at `path`. `defaultAlpn` is the ALPN list to
  * advertise when `alpn_protocols` is unset (derived from the HCM codec by the listener compiler).
@@ -111,15 +183,16 @@ export function compileDownstreamTls(issues: Issues, deps: CompileDeps, ctx: Pro
   onlyFields(issues, ctx, path, ['common_tls_context', 'require_client_certificate']);
   const c = compileCommon(issues, deps, msg(ctx, 'common_tls_context'), path, 'downstream');
   const requireClient = wrapped<boolean>(ctx, 'require_client_certificate') ?? false;
-  if (requireClient && c.trustedCa === null && issues.count === before) {
-    issues.add(joinPath(path, 'require_client_certificate'), 'requires common_tls_context.validation_context.trusted_ca');
+  if (requireClient && c.trustedCa === null && c.validationSds === null && issues.count === before) {
+    issues.add(joinPath(path, 'require_client_certificate'), 'requires common_tls_context.validation_context.trusted_ca (or an SDS validation context)');
   }
-  if (issues.count !== before || c.certChain === null || c.privateKey === null) return null;
+  if (issues.count !== before) return null;
+  if (c.certSds === null && (c.certChain === null || c.privateKey === null)) return null;
   return {
     certChain: c.certChain,
     privateKey: c.privateKey,
-    certificateSdsName: null,
-    validationSdsName: null,
+    certificateSdsName: c.certSds,
+    validationSdsName: c.validationSds,
     trustedCa: c.trustedCa,
     requireClientCertificate: requireClient,
     matchSubjectAltNames: c.san,
@@ -144,8 +217,8 @@ export function compileUpstreamTls(issues: Issues, deps: CompileDeps, ctx: Proto
   return {
     certChain: c.certChain,
     privateKey: c.privateKey,
-    certificateSdsName: null,
-    validationSdsName: null,
+    certificateSdsName: c.certSds,
+    validationSdsName: c.validationSds,
     trustedCa: c.trustedCa,
     sni: sni === '' ? null : sni,
     matchSubjectAltNames: c.san,

@@ -14,9 +14,12 @@ import { MeshDocumentCache } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
 import { workloadIndexKey } from './model';
 import type {
-  DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, RateLimitPolicy, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
+  DestinationRule, MeshConfig, MeshConfigIssue, MeshKind, PeerAuthentication, RateLimitPolicy, ResourceMeta, ServiceEntry, VirtualService, WorkloadEntry,
 } from './model';
 import { checkRateLimitPolicies, readRateLimitPolicy, REMORA_API_VERSION } from './rate-limit-policy';
+import { checkPeerAuthentications, readPeerAuthentication } from './peer-authentication';
+import { readAuthorizationPolicy, SECURITY_API_VERSIONS, type AuthorizationPolicy } from './authorization-policy';
+import { readRequestAuthentication, type RequestAuthentication } from './request-authentication';
 import { readServiceEntry, readWorkloadEntry } from './service-entry';
 import { readDestinationRule, readVirtualService } from './virtual-service';
 
@@ -24,7 +27,7 @@ import { readDestinationRule, readVirtualService } from './virtual-service';
 export const NETWORKING_API_VERSIONS: readonly string[] = [
   'networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3',
 ];
-const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy'];
+const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication'];
 const METADATA_FIELDS = [
   'name', 'namespace', 'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'managedFields', 'finalizers', 'ownerReferences', 'generateName',
@@ -52,6 +55,9 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   const vss: Parsed<VirtualService>[] = [];
   const drs: Parsed<DestinationRule>[] = [];
   const rlps: Parsed<RateLimitPolicy>[] = [];
+  const pas: Parsed<PeerAuthentication>[] = [];
+  const azps: AuthorizationPolicy[] = [];
+  const ras: RequestAuthentication[] = [];
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
@@ -99,6 +105,9 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
         case 'VirtualService': vss.push({ ctx, value: read.value as VirtualService }); break;
         case 'DestinationRule': drs.push({ ctx, value: read.value as DestinationRule }); break;
         case 'RateLimitPolicy': rlps.push({ ctx, value: read.value as RateLimitPolicy }); break;
+        case 'PeerAuthentication': pas.push({ ctx, value: read.value as PeerAuthentication }); break;
+        case 'AuthorizationPolicy': azps.push(read.value as AuthorizationPolicy); break;
+        case 'RequestAuthentication': ras.push(read.value as RequestAuthentication); break;
       }
     }
   }
@@ -106,8 +115,9 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   cache.sweep();
   checkReferences(ses, wes, vss, drs);
   checkRateLimitPolicies(rlps, wes.map((p) => p.value));
+  checkPeerAuthentications(pas, wes.map((p) => p.value));
   if (issues.length > 0) return { ok: false, errors: issues };
-  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value) }) };
+  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value), peerAuthentications: pas.map((p) => p.value), authorizationPolicies: azps, requestAuthentications: ras }) };
 }
 
 /** One document validated on its own (no cross-document rule applied yet). */
@@ -115,7 +125,7 @@ interface DocRead {
   /** `kind/namespace/name`, unique across the config. */
   readonly id: string;
   readonly meta: ResourceMeta;
-  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy;
+  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy | AuthorizationPolicy | PeerAuthentication | RequestAuthentication;
 }
 
 /**
@@ -138,7 +148,7 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   else if (!(KINDS as readonly string[]).includes(kind)) ctx.err(['kind'], `unknown kind '${kind}'; supported: ${KINDS.join(', ')}`);
   else kindOk = true;
   const apiVersion = ctx.string(value, 'apiVersion', [], true);
-  const versions = kind === 'RateLimitPolicy' ? [REMORA_API_VERSION] : NETWORKING_API_VERSIONS;
+  const versions = kind === 'RateLimitPolicy' ? [REMORA_API_VERSION] : kind === 'AuthorizationPolicy' || kind === 'PeerAuthentication' || kind === 'RequestAuthentication' ? SECURITY_API_VERSIONS : NETWORKING_API_VERSIONS;
   if (apiVersion !== undefined && !versions.includes(apiVersion)) {
     ctx.err(['apiVersion'], `unknown apiVersion '${apiVersion}'${kindOk ? ` for ${kind}` : ''}; expected one of ${versions.join(', ')}`);
   }
@@ -171,6 +181,9 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
     case 'VirtualService': read = readVirtualService(ctx, meta, value['spec']); break;
     case 'DestinationRule': read = readDestinationRule(ctx, meta, value['spec']); break;
     case 'RateLimitPolicy': read = readRateLimitPolicy(ctx, meta, value['spec']); break;
+    case 'AuthorizationPolicy': read = readAuthorizationPolicy(ctx, meta, value['spec']); break;
+    case 'PeerAuthentication': read = readPeerAuthentication(ctx, meta, value['spec']); break;
+    case 'RequestAuthentication': read = readRequestAuthentication(ctx, meta, value['spec']); break;
   }
   return read === null ? null : { id: `${kind}/${namespace}/${name}`, meta, value: read };
 }

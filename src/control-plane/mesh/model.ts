@@ -6,6 +6,9 @@
  * input of translation (`translate/`); nothing downstream re-validates it.
  */
 
+import type { AuthorizationPolicy } from './authorization-policy';
+import type { RequestAuthentication } from './request-authentication';
+
 /** Kubernetes-style labels (string → string). */
 export type Labels = Readonly<Record<string, string>>;
 
@@ -19,7 +22,7 @@ export interface ResourceMeta {
   readonly index: number;
 }
 
-export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy';
+export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication';
 
 /** ServiceEntry port protocols Remora supports (Istio names, upper-cased). */
 export type PortProtocol = 'GRPC' | 'HTTP' | 'HTTP2' | 'TCP';
@@ -312,6 +315,22 @@ export interface RateLimitPolicy {
   } | null;
 }
 
+// ------------------------------------------------------------------- PeerAuthentication
+
+/** Istio `MutualTLS.Mode`; UNSET inherits from the enclosing scope (port → workload → namespace → mesh). */
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+/** `security.istio.io/v1` PeerAuthentication: the mTLS mode the selected workloads' inbound sidecars accept. */
+export interface PeerAuthentication {
+  readonly meta: ResourceMeta;
+  /** `selector.matchLabels` (non-empty); null = namespace-wide (mesh-wide in the root namespace). */
+  readonly selector: Labels | null;
+  /** `mtls.mode`; UNSET when `mtls` or its mode is absent. */
+  readonly mode: MtlsMode;
+  /** `portLevelMtls`, sorted by port (only with a selector); [] when none. */
+  readonly portLevelMtls: readonly { readonly port: number; readonly mode: MtlsMode }[];
+}
+
 /** The whole validated mesh. Arrays are in (file, index) order; indexes are keyed by host. */
 export interface MeshConfig {
   readonly serviceEntries: readonly ServiceEntry[];
@@ -320,6 +339,12 @@ export interface MeshConfig {
   readonly destinationRules: readonly DestinationRule[];
   /** RateLimitPolicies in (file, index) order; at most one selects a given WorkloadEntry. Absent = none. */
   readonly rateLimitPolicies?: readonly RateLimitPolicy[];
+  /** PeerAuthentications in (file, index) order (see mesh/peer-authentication.ts). Absent = none. */
+  readonly peerAuthentications?: readonly PeerAuthentication[];
+  /** AuthorizationPolicies in (file, index) order (see mesh/authorization-policy.ts). Absent = none. */
+  readonly authorizationPolicies?: readonly AuthorizationPolicy[];
+  /** RequestAuthentications in (file, index) order (see mesh/request-authentication.ts). Absent = none. */
+  readonly requestAuthentications?: readonly RequestAuthentication[];
   /** host → the ServiceEntry declaring it (a host is declared at most once). */
   readonly serviceByHost: ReadonlyMap<string, ServiceEntry>;
   /** host → the VirtualService bound to it (at most one per host). */

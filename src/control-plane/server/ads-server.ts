@@ -12,6 +12,8 @@
  * re-queries the provider (for one group or all connected groups) after a config change.
  * `DeltaAggregatedResources` answers UNIMPLEMENTED. Per-stream status goes to `PushStatus`,
  * counters to `XdsMetrics`. Streams never wait on each other, so one node's NACK blocks nobody.
+ * With `tls`, the same service is also bound on a secure port (mTLS with the mesh CA, `ads-tls.ts`):
+ * a stream there speaks for the identity in its client certificate, whatever the node claims.
  */
 import * as grpc from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
@@ -29,6 +31,7 @@ import {
 } from './ads-proto';
 import { passThroughSerialize, ResponsePrefixCache, withNonce } from './discovery-response-encoder';
 import { AdsStreamState, responseFor, transitionalFor, isFullStateType, type PlannedResponse, type TypeSubscription } from './ads-stream';
+import { peerIdentityOf, type AdsTlsCertificates, type NodePeerIdentity } from './ads-tls';
 import { PushStatus, shortTypeName } from './push-status';
 import type { XdsMetrics } from './xds-metrics';
 
@@ -61,6 +64,23 @@ export interface AdsServerOptions {
   readonly evictIdleSnapshots?: boolean;
   /** `control_plane.identifier` put in every response (default 'remora'). */
   readonly identifier?: string;
+  /** Also serve ADS over mTLS (the secure xDS port); null/absent = plaintext port only. */
+  readonly tls?: AdsTlsOptions | null;
+  /**
+   * Registers further services on the same gRPC server before it binds (e.g. the mesh CA's
+   * `addCaService`, served on the secure port like Istio's 15012). Called once by `start()`.
+   */
+  readonly extraServices?: ((server: grpc.Server) => void) | null;
+}
+
+/** The secure xDS port: mutual TLS with certificates from the mesh CA. */
+export interface AdsTlsOptions {
+  /** Listen port (Istio: 15012; 0 = ephemeral). */
+  readonly port: number;
+  /** Serving certificate and client trust bundle, swappable live. */
+  readonly certificates: AdsTlsCertificates;
+  /** Client certificates must carry a SPIFFE ID of this trust domain. */
+  readonly trustDomain: string;
 }
 
 type AdsCall = grpc.ServerDuplexStream<WireDiscoveryRequest, WireDiscoveryResponse>;
@@ -74,6 +94,8 @@ interface Group {
 interface LiveStream {
   readonly state: AdsStreamState;
   readonly call: AdsCall;
+  /** The identity proven by the client certificate (secure port); null on the plaintext port. */
+  readonly peer: NodePeerIdentity | null;
 }
 
 /** The ADS server. Construct, `start()`, and `stop()` when done. */
@@ -95,6 +117,7 @@ export class AdsServer {
   private readonly streams = new Set<LiveStream>();
   private server: grpc.Server | null = null;
   private boundPort = 0;
+  private boundTlsPort = 0;
   private nextNonce = 0;
   private readonly prefixes: ResponsePrefixCache;
   private nextStreamId = 0;
@@ -124,25 +147,36 @@ export class AdsServer {
         call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'Delta xDS is not implemented; use StreamAggregatedResources' });
       },
     });
+    this.options.extraServices?.(server);
     const host = this.options.host ?? '127.0.0.1';
-    const port = this.options.port ?? 15010;
-    const addr = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-    return new Promise((resolve, reject) => {
-      server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-        if (err !== null) {
-          reject(err);
-          return;
-        }
-        this.server = server;
-        this.boundPort = bound;
-        resolve(bound);
-      });
+    const address = (port: number): string => (host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`);
+    const bind = (port: number, creds: grpc.ServerCredentials): Promise<number> => new Promise((resolve, reject) => {
+      server.bindAsync(address(port), creds, (err, bound) => (err !== null ? reject(err) : resolve(bound)));
     });
+    const tls = this.options.tls ?? null;
+    return (async () => {
+      try {
+        this.boundPort = await bind(this.options.port ?? 15010, grpc.ServerCredentials.createInsecure());
+        if (tls !== null) this.boundTlsPort = await bind(tls.port, tls.certificates.serverCredentials());
+      } catch (err) {
+        server.forceShutdown();
+        this.boundPort = 0;
+        this.boundTlsPort = 0;
+        throw err;
+      }
+      this.server = server;
+      return this.boundPort;
+    })();
   }
 
   /** The bound port (0 before `start()`). */
   get port(): number {
     return this.boundPort;
+  }
+
+  /** The bound secure (mTLS) port; 0 before `start()` or without `tls`. */
+  get tlsPort(): number {
+    return this.boundTlsPort;
   }
 
   /** Number of open streams. */
@@ -179,7 +213,19 @@ export class AdsServer {
   // ----------------------------------------------------------------------------------- streams
 
   private onStream(call: AdsCall): void {
-    const live: LiveStream = { state: new AdsStreamState(++this.nextStreamId), call };
+    let peer: NodePeerIdentity | null = null;
+    const tls = this.options.tls ?? null;
+    if (tls !== null) {
+      const p = peerIdentityOf(call, tls.trustDomain);
+      if (p.kind === 'rejected') {
+        this.metrics?.streamsRejected.inc();
+        this.logger.warn({ reason: p.reason, peer: call.getPeer() }, 'secure xDS stream refused');
+        call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `client certificate rejected: ${p.reason}` });
+        return;
+      }
+      if (p.kind === 'verified') peer = p.identity;
+    }
+    const live: LiveStream = { state: new AdsStreamState(++this.nextStreamId), call, peer };
     this.streams.add(live);
     this.metrics?.connectedStreams.inc();
     call.on('data', (req: WireDiscoveryRequest) => {
@@ -268,14 +314,14 @@ export class AdsServer {
     const node: NodeIdentity = {
       id: wire.id ?? '',
       cluster: wire.cluster ?? '',
-      metadata: Object.freeze(structToJson(wire.metadata)),
+      metadata: Object.freeze(this.provenMetadata(live, structToJson(wire.metadata), wire.id ?? '')),
     };
     const st = live.state;
     st.node = node;
     st.userAgent = [wire.user_agent_name, wire.user_agent_version].filter((s) => typeof s === 'string' && s !== '').join('/');
     const key = this.nodeKey(node);
     st.key = key;
-    this.pushStatus.streamOpened(st.id, node, st.userAgent, key);
+    this.pushStatus.streamOpened(st.id, node, st.userAgent, key, live.peer);
     let g = this.groups.get(key);
     if (g === undefined) {
       g = { node, streams: new Set() };
@@ -283,6 +329,26 @@ export class AdsServer {
     }
     g.streams.add(live);
     if (this.cache.get(key) === null) this.refresh(key, node);
+  }
+
+  /**
+   * On the secure port the certificate, not the client, says who the node is: NAMESPACE and
+   * SERVICE_ACCOUNT are replaced by the certificate's SPIFFE ID (a differing claim is logged). On
+   * the plaintext port the metadata is taken as claimed.
+   */
+  private provenMetadata(live: LiveStream, claimed: Record<string, unknown>, nodeId: string): Record<string, unknown> {
+    const peer = live.peer;
+    if (peer === null) return claimed;
+    const ns = claimed['NAMESPACE'];
+    const sa = claimed['SERVICE_ACCOUNT'];
+    if ((ns !== undefined && ns !== peer.namespace) || (sa !== undefined && sa !== peer.serviceAccount)) {
+      this.metrics?.identityOverrides.inc();
+      this.logger.warn(
+        { node: nodeId, claimed: { namespace: ns, serviceAccount: sa }, certificate: peer.spiffeId },
+        'node metadata claims another identity than its client certificate; using the certificate',
+      );
+    }
+    return { ...claimed, NAMESPACE: peer.namespace, SERVICE_ACCOUNT: peer.serviceAccount };
   }
 
   private refresh(key: string, node: NodeIdentity): void {

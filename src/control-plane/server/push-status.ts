@@ -8,6 +8,7 @@
  */
 import type { Clock } from '../../core/clock';
 import { TYPE_URL, type NodeIdentity } from '../cache/resources';
+import type { NodePeerIdentity } from './ads-tls';
 
 export type SyncState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
 
@@ -61,6 +62,15 @@ export interface NodeStatus {
   readonly userAgent: string;
   /** ISO time the stream's first request arrived. */
   readonly connectedSince: string;
+  /**
+   * The identity the node proved with its client certificate on the secure xDS port (it replaced the
+   * claimed NAMESPACE/SERVICE_ACCOUNT); null on the plaintext port, where `namespace` /
+   * `serviceAccount` below are the node's claims.
+   */
+  readonly peer: NodePeerIdentity | null;
+  /** NAMESPACE and SERVICE_ACCOUNT translation used (proven on the secure port, claimed otherwise). */
+  readonly namespace: string | null;
+  readonly serviceAccount: string | null;
   readonly types: readonly TypeStatus[];
 }
 
@@ -86,6 +96,7 @@ class StreamRecord {
     readonly userAgent: string,
     readonly snapshotKey: string,
     readonly connectedAt: number,
+    readonly peer: NodePeerIdentity | null,
   ) {}
 
   type(typeUrl: string): TypeRecord {
@@ -106,9 +117,9 @@ export class PushStatus {
 
   constructor(private readonly clock: Clock) {}
 
-  /** A stream identified its node (first request). */
-  streamOpened(streamId: number, node: NodeIdentity, userAgent: string, snapshotKey: string): void {
-    this.streams.set(streamId, new StreamRecord(streamId, node, userAgent, snapshotKey, this.clock.now()));
+  /** A stream identified its node (first request); `peer` is its certificate identity, if any. */
+  streamOpened(streamId: number, node: NodeIdentity, userAgent: string, snapshotKey: string, peer: NodePeerIdentity | null = null): void {
+    this.streams.set(streamId, new StreamRecord(streamId, node, userAgent, snapshotKey, this.clock.now(), peer));
   }
 
   /** A stream ended; its status is dropped. */
@@ -203,6 +214,9 @@ export class PushStatus {
       snapshotKey: s.snapshotKey,
       userAgent: s.userAgent,
       connectedSince: new Date(s.connectedAt).toISOString(),
+      peer: s.peer,
+      namespace: typeof s.node.metadata['NAMESPACE'] === 'string' ? s.node.metadata['NAMESPACE'] : null,
+      serviceAccount: typeof s.node.metadata['SERVICE_ACCOUNT'] === 'string' ? s.node.metadata['SERVICE_ACCOUNT'] : null,
       types,
     };
   }

@@ -12,6 +12,7 @@ import type { ProtoObject } from '../../config/compile/proto-json';
 import { labelsMatch } from '../mesh/load-mesh-config';
 import { effectiveTrafficPolicy, workloadIndexKey, type Labels, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { adsConfigSource, http2ProtocolOptions, socketAddress } from './envoy-builders';
+import { isMtlsCandidate, upstreamTransportSocket, type BackingWorkload, type MtlsTranslateOptions } from './mtls';
 import { outboundClusterName } from './names';
 import { applyTrafficPolicy } from './resilience';
 
@@ -76,13 +77,28 @@ export interface ClusterKey {
   readonly subset: string | null;
 }
 
+/** The WorkloadEntries behind `se` (restricted to `subsetLabels`), each with its port for `port`. */
+function backingWorkloads(mesh: MeshConfig, se: ServiceEntry, port: ServicePort, subsetLabels: Labels | null): BackingWorkload[] {
+  if (se.workloadSelector === null) return [];
+  const out: BackingWorkload[] = [];
+  for (const we of selectorCandidates(mesh, se.meta.namespace, se.workloadSelector)) {
+    if (!labelsMatch(se.workloadSelector, we.labels)) continue;
+    if (subsetLabels !== null && !labelsMatch(subsetLabels, we.labels)) continue;
+    out.push({ we, port: we.ports[port.name] ?? port.targetPort ?? port.number });
+  }
+  return out;
+}
+
 /**
  * Emits the Cluster (and, for EDS clusters, its CLA) for `key` into `clusters`/`assignments`.
  * `proxyless` switches to what gRPC accepts (ROUND_ROBIN only, LOGICAL_DNS instead of STRICT_DNS).
+ * With `mtls` (the control plane has a CA) a sidecar's cluster to a mesh-internal, workload-backed
+ * service originates auto-mTLS (`mtls.ts`); proxyless clusters never do.
  */
 export function emitCluster(
   mesh: MeshConfig, key: ClusterKey, proxyless: boolean,
   clusters: Map<string, ProtoObject>, assignments: Map<string, ProtoObject>,
+  mtls: MtlsTranslateOptions | null = null,
 ): void {
   const name = outboundClusterName(key.port, key.host, key.subset);
   if (clusters.has(name)) return;
@@ -113,5 +129,9 @@ export function emitCluster(
   if (port.protocol === 'GRPC' || port.protocol === 'HTTP2') c['typed_extension_protocol_options'] = http2ProtocolOptions();
   // grpc-js-xds accepts only ROUND_ROBIN/RING_HASH: proxyless clients fall back to ROUND_ROBIN.
   applyTrafficPolicy(c, effectiveTrafficPolicy(dr, subset), port.protocol, proxyless);
+  if (mtls !== null && !proxyless && isMtlsCandidate(se.location, se.workloadSelector !== null)) {
+    const ts = upstreamTransportSocket(mesh, mtls, backingWorkloads(mesh, se, port, subset?.labels ?? null), key.port, key.host, key.subset, port.protocol);
+    if (ts !== null) c['transport_socket'] = ts;
+  }
   clusters.set(name, c);
 }

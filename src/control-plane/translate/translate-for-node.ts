@@ -15,9 +15,12 @@ import { labelsMatch } from '../mesh/load-mesh-config';
 import { workloadIndexKey, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { emitCluster, type ClusterKey } from './clusters';
 import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
+import { effectiveMtlsMode, inboundListenerChains, rootCaSecret, ROOT_CA_SECRET_NAME, type MtlsTranslateOptions } from './mtls';
 import { hostPortName, inboundClusterName, INBOUND_NAME, OUTBOUND_NAME } from './names';
 import { nodeView, type NodeView } from './node-view';
 import { addInboundRateLimits, rateLimitFilters, rateLimitPolicyFor } from './rate-limits';
+import { authorizationFilters, authorizationPoliciesFor } from './authorization';
+import { requestAuthenticationFilters } from './request-authentication';
 import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
 
@@ -28,6 +31,11 @@ export interface TranslateOptions {
   readonly inboundPort: number;
   /** Address the sidecar listeners bind (default 0.0.0.0). */
   readonly bindAddress?: string;
+  /**
+   * Automatic mTLS between sidecars (PeerAuthentication, the ROOTCA secret); null/absent = off, the
+   * output is then exactly as without it. Set when the control plane runs with a CA (`--ca-dir`).
+   */
+  readonly mtls?: MtlsTranslateOptions | null;
 }
 
 export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = Object.freeze({ outboundPort: 15001, inboundPort: 15006, bindAddress: '0.0.0.0' });
@@ -90,7 +98,7 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)) }] }],
     traffic_direction: 'OUTBOUND',
   });
-  for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints);
+  for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints, opts.mtls ?? null);
   inbound(mesh, node, we, opts, out);
 }
 
@@ -122,7 +130,9 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   const seenHost = new Set<string>();
   let fallback: string | null = null;
   const explicitPorts = new Set<number>();
+  const workloadPorts = new Set<number>();
   for (const { host, port } of backed) {
+    workloadPorts.add(we?.ports[port.name] ?? port.targetPort ?? port.number);
     const app = appPortFor(node, port);
     const cluster = inboundClusterName(app);
     fallback ??= cluster;
@@ -149,12 +159,16 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   addInboundRateLimits(vhosts, rateLimitPolicy);
   out.routes.set(INBOUND_NAME, { name: INBOUND_NAME, virtual_hosts: vhosts });
   const listenPort = node.inboundPort ?? (explicitPorts.size === 1 ? [...explicitPorts][0]! : opts.inboundPort);
+  const chain: ProtoObject = {
+    filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]) }],
+  };
+  // PeerAuthentication (mtls.ts): STRICT/PERMISSIVE wrap the chain in TLS; DISABLE or no CA keep it as is.
+  const mtls = opts.mtls ?? null;
+  const mode = mtls === null ? 'DISABLE' : effectiveMtlsMode(mesh, mtls.rootNamespace, node.namespace, node.labels, [...workloadPorts].sort((a, b) => a - b));
   out.listeners.set(INBOUND_NAME, {
     name: INBOUND_NAME,
     address: socketAddress(opts.bindAddress ?? '0.0.0.0', listenPort),
-    filter_chains: [{
-      filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, rateLimitFilters(rateLimitPolicy)) }],
-    }],
+    ...inboundListenerChains(mtls, mode, chain),
     traffic_direction: 'INBOUND',
   });
 }
@@ -224,5 +238,9 @@ export function translateForNode(mesh: MeshConfig, node: NodeIdentity, opts: Tra
     [TYPE_URL.LISTENER, sorted(out.listeners)],
     [TYPE_URL.ROUTE, sorted(out.routes)],
   ]);
+  // SDS: a sidecar (never a proxyless client: no SDS in grpc-js-xds) gets the mesh trust bundle.
+  if (opts.mtls !== undefined && opts.mtls !== null && !view.proxyless) {
+    byType.set(TYPE_URL.SECRET, sorted(new Map([[ROOT_CA_SECRET_NAME, rootCaSecret(opts.mtls)]])));
+  }
   return Object.freeze({ byType });
 }

@@ -15,8 +15,9 @@
  */
 import { compileHeaderMatcher } from '../../config/compile/route-configuration';
 import type { ValidationResult } from '../../core/errors';
-import type { HeaderMatcherModel } from '../../config/model';
-import { Issues, joinPath, list, msg, num, onlyFields, str } from '../../config/compile/context';
+import type { FractionalPercentModel, HeaderMatcherModel } from '../../config/model';
+import { compileFractionalPercent, ZERO_PERCENT } from '../../config/compile/fractional-percent';
+import { Issues, joinPath, list, msg, onlyFields } from '../../config/compile/context';
 import type { ProtoObject } from '../../config/compile/proto-json';
 import type { FilterRegistration } from '../filter';
 import { FaultFactory } from './filter';
@@ -24,12 +25,8 @@ import { FaultFactory } from './filter';
 export const FAULT_NAME = 'envoy.filters.http.fault';
 export const FAULT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
 
-/** A compiled FractionalPercent: the fault fires when `random * denominator < numerator`. */
-export interface FaultFraction {
-  readonly numerator: number;
-  /** 100, 10 000 or 1 000 000. */
-  readonly denominator: number;
-}
+/** A fault's percentage (the fault fires with probability numerator/denominator). */
+export type FaultFraction = FractionalPercentModel;
 
 export type FaultDelayModel =
   | { readonly kind: 'fixed'; readonly delayMs: number; readonly percentage: FaultFraction }
@@ -58,25 +55,10 @@ const SUPPORTED_FIELDS = [
   'disable_downstream_cluster_stats', 'filter_metadata',
 ];
 
-const DENOMINATORS: Readonly<Record<string, number>> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
-const ZERO: FaultFraction = { numerator: 0, denominator: 100 };
-
 /** A FractionalPercent at `path`; absent → 0%. A numerator beyond the denominator's scale is rejected. */
 export function compileFaultFraction(issues: Issues, o: ProtoObject | undefined, path: string): FaultFraction {
-  if (o === undefined) return ZERO;
-  onlyFields(issues, o, path, ['numerator', 'denominator']);
-  const numerator = num(o, 'numerator') ?? 0;
-  const denName = str(o, 'denominator') ?? 'HUNDRED';
-  const denominator = DENOMINATORS[denName];
-  if (denominator === undefined) {
-    issues.add(joinPath(path, 'denominator'), `unknown denominator '${denName}' (HUNDRED, TEN_THOUSAND or MILLION)`);
-    return ZERO;
-  }
-  if (!Number.isInteger(numerator) || numerator < 0 || numerator > denominator) {
-    issues.add(joinPath(path, 'numerator'), `must be an integer in 0..${denominator} for denominator ${denName}, got ${numerator}`);
-    return ZERO;
-  }
-  return { numerator, denominator };
+  if (o === undefined) return ZERO_PERCENT;
+  return compileFractionalPercent(issues, o, path) ?? ZERO_PERCENT;
 }
 
 function compileDelay(issues: Issues, d: ProtoObject, path: string): FaultDelayModel | null {

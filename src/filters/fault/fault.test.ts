@@ -5,37 +5,18 @@
  * per-route override, the asynchronous delay (continueChain after the timer; nothing after the
  * client left) and the counters.
  */
+import { RecordingDownstream } from '../../../test/fakes/recording-downstream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { seededRandom } from '../../core/clock';
 import { createRuntime, type Runtime } from '../../core/runtime';
 import { SidecarMetrics } from '../../observability/metrics';
 import type { CompiledRoute } from '../../routing/route-table';
 import { FilterStatus } from '../filter';
-import { StreamContext, type Downstream, type FilterChainDriver } from '../stream-context';
+import { StreamContext, type FilterChainDriver } from '../stream-context';
 import { compileFault, faultRegistration, type FaultConfig } from './config';
 import { FaultFactory } from './filter';
 
-class FakeDownstream implements Downstream {
-  readonly protocol = 'h2' as const;
-  readonly body = null;
-  readonly sink = new PassThrough();
-  responseStarted = false;
-  closed = false;
-  status = 0;
-  headers: OutgoingHttpHeaders = {};
-  respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.responseStarted = true;
-    this.status = status;
-    this.headers = headers;
-    if (endStream) this.closed = true;
-  }
-  write(): boolean { return true; }
-  end(): void { this.closed = true; }
-  reset(): void { this.closed = true; }
-}
 
 /** Records resumes; resolves `resumed` on the first. */
 class Driver implements FilterChainDriver {
@@ -62,8 +43,8 @@ function setup(seed = 1): { runtime: Runtime; stats: ReturnType<SidecarMetrics['
   return { runtime, stats: new SidecarMetrics(runtime.metrics, false).forListener('l1') };
 }
 
-function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: FaultConfig } = {}): { ctx: StreamContext; ds: FakeDownstream; driver: Driver } {
-  const ds = new FakeDownstream();
+function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: FaultConfig } = {}): { ctx: StreamContext; ds: RecordingDownstream; driver: Driver } {
+  const ds = new RecordingDownstream();
   const headers = { ':method': 'GET', ':path': '/x', ...(opts.headers ?? {}) };
   const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0);
   const driver = new Driver();

@@ -10,6 +10,8 @@
  * `runtime.random` (seedable in tests). The factory has no per-stream state besides `PendingDelay`, so
  * `createFilter()` returns the factory itself.
  */
+import { PerRouteStates } from '../per-route';
+import { sampleFraction } from '../../core/fraction';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RandomSource } from '../../core/clock';
 import { FaultAbortError } from '../../core/errors';
@@ -61,9 +63,7 @@ function sample(random: RandomSource, f: FaultFraction, ctx: StreamContext, perc
     const h = headerInt(ctx, percentageHeader);
     if (h >= 0 && h < numerator) numerator = h;
   }
-  if (numerator >= f.denominator) return true;
-  if (numerator === 0) return false;
-  return random.next() * f.denominator < numerator;
+  return sampleFraction(numerator, f.denominator, random);
 }
 
 /** One compiled config with its header matchers. */
@@ -86,9 +86,8 @@ function onDelayElapsed(p: PendingDelay): void {
 export class FaultFactory implements HttpFilterFactory, HttpFilter {
   private readonly random: RandomSource;
   private readonly timers: Timers;
-  private readonly filterName: string;
   private readonly listenerState: FaultState;
-  private readonly perRoute = new WeakMap<FaultConfig, FaultState>();
+  private readonly perRoute: PerRouteStates<FaultConfig, FaultState>;
   private readonly delaysInjected: CounterChild;
   private readonly abortsInjected: CounterChild;
   private readonly overflow: CounterChild;
@@ -96,12 +95,12 @@ export class FaultFactory implements HttpFilterFactory, HttpFilter {
   /** Faults (delays in progress) active through this factory. */
   private active = 0;
 
-  /** Built at config time; `ctx.filterName`, when supplied, is the HCM's name for this filter (per-route lookup). */
+  /** Built at config time; per-route overrides are found under `ctx.filterName` (the HCM's name for this filter). */
   constructor(config: FaultConfig, ctx: FilterFactoryContext) {
     this.random = ctx.runtime.random;
     this.timers = ctx.runtime.timers;
-    this.filterName = ctx.filterName;
     this.listenerState = new FaultState(config);
+    this.perRoute = new PerRouteStates(ctx.filterName, isFaultConfig, buildFaultState);
     const reg = ctx.runtime.metrics;
     const l = ctx.listenerName;
     this.delaysInjected = counter(reg, 'remora_fault_delays_injected_total', 'Requests delayed by the fault filter.').labels(l);
@@ -178,20 +177,19 @@ export class FaultFactory implements HttpFilterFactory, HttpFilter {
   }
 
   private stateFor(ctx: StreamContext): FaultState {
-    const route = ctx.route;
-    if (route === null) return this.listenerState;
-    const pr = route.model.perFilterConfig[this.filterName] as FaultConfig | undefined;
-    if (pr === undefined || pr.kind !== 'fault') return this.listenerState;
-    let s = this.perRoute.get(pr);
-    if (s === undefined) {
-      s = new FaultState(pr);
-      this.perRoute.set(pr, s);
-    }
-    return s;
+    return this.perRoute.forRoute(ctx.route, this.listenerState);
   }
 
   /** Delays currently pending through this factory (tests). */
   activeFaultsForTest(): number {
     return this.active;
   }
+}
+
+function isFaultConfig(c: unknown): c is FaultConfig {
+  return (c as FaultConfig).kind === 'fault';
+}
+
+function buildFaultState(c: FaultConfig): FaultState {
+  return new FaultState(c);
 }

@@ -21,7 +21,8 @@
  *   true`), per Remora's error mapping; the HTTP status is `status` (default 429).
  */
 import type { ValidationResult } from '../../core/errors';
-import type { HeaderValueOptionModel } from '../../config/model';
+import type { FractionalPercentModel, HeaderValueOptionModel } from '../../config/model';
+import { compileFractionalPercent, ZERO_PERCENT } from '../../config/compile/fractional-percent';
 import { bool, Issues, joinPath, list, msg, num, onlyFields, str, UNSUPPORTED, wrapped } from '../../config/compile/context';
 import { compileHeaderMutations } from '../../config/compile/headers';
 import type { ProtoObject } from '../../config/compile/proto-json';
@@ -33,12 +34,8 @@ import { descriptorKey } from '../../routing/rate-limit-descriptors';
 export const LOCAL_RATELIMIT_NAME = 'envoy.filters.http.local_ratelimit';
 export const LOCAL_RATELIMIT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 
-/** A compiled `envoy.type.v3.FractionalPercent`: sample with `random < numerator / denominator`. */
-export interface FractionModel {
-  readonly numerator: number;
-  /** 100, 10 000 or 1 000 000. */
-  readonly denominator: number;
-}
+/** A compiled `envoy.type.v3.FractionalPercent` (enablement and enforcement). */
+export type FractionModel = FractionalPercentModel;
 
 export interface LocalRateLimitDescriptorModel {
   /** The entries in order, as configured. */
@@ -75,7 +72,6 @@ const SUPPORTED_FIELDS = [
   'vh_rate_limits', 'always_consume_default_token_bucket', 'rate_limited_as_resource_exhausted',
 ];
 
-const DENOMINATORS: Readonly<Record<string, number>> = { HUNDRED: 100, TEN_THOUSAND: 10_000, MILLION: 1_000_000 };
 
 /** envoy.type.v3.StatusCode names → codes. */
 const HTTP_STATUS_CODES: Readonly<Record<string, number>> = {
@@ -94,33 +90,18 @@ const HTTP_STATUS_CODES: Readonly<Record<string, number>> = {
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
-const ZERO: FractionModel = { numerator: 0, denominator: 100 };
+const ZERO: FractionModel = ZERO_PERCENT;
 
 /** The lookup key of a descriptor entry list (the route's request descriptors use the same form). */
 export { descriptorKey };
 
-/**
- * Compiles an `envoy.type.v3.FractionalPercent` at `path`. A numerator above the denominator's scale
- * is rejected (Envoy would clamp it to 100%; an operator who wrote it most likely meant something else).
- */
+/** Compiles a required `envoy.type.v3.FractionalPercent` at `path`. */
 export function compileFraction(issues: Issues, o: ProtoObject | undefined, path: string): FractionModel | null {
   if (o === undefined) {
     issues.add(path, 'is required');
     return null;
   }
-  onlyFields(issues, o, path, ['numerator', 'denominator']);
-  const numerator = num(o, 'numerator') ?? 0;
-  const denName = str(o, 'denominator') ?? 'HUNDRED';
-  const denominator = DENOMINATORS[denName];
-  if (denominator === undefined) {
-    issues.add(joinPath(path, 'denominator'), `unknown denominator '${denName}' (HUNDRED, TEN_THOUSAND or MILLION)`);
-    return null;
-  }
-  if (!Number.isInteger(numerator) || numerator < 0 || numerator > denominator) {
-    issues.add(joinPath(path, 'numerator'), `must be an integer in 0..${denominator} for denominator ${denName}, got ${numerator}`);
-    return null;
-  }
-  return { numerator, denominator };
+  return compileFractionalPercent(issues, o, path);
 }
 
 /** Compiles an `envoy.type.v3.TokenBucket` at `path` (max_tokens ≥ 1, tokens_per_fill ≥ 1, fill_interval > 0). */

@@ -19,6 +19,8 @@
  * `request_headers_to_add_when_not_enforced`. With `enable_x_ratelimit_headers` the most restrictive
  * bucket is reported in `x-ratelimit-limit`, `-remaining` and `-reset` on every response of the stream.
  */
+import { PerRouteStates } from '../per-route';
+import { sampleFraction as sampleFractionOf } from '../../core/fraction';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock, RandomSource } from '../../core/clock';
 import { RateLimitedError } from '../../core/errors';
@@ -69,9 +71,7 @@ function counter<L extends string>(registry: Registry, name: string, help: strin
 
 /** True with probability numerator/denominator; draws no random number at 0% or 100%. */
 export function sampleFraction(f: FractionModel, random: RandomSource): boolean {
-  if (f.numerator >= f.denominator) return true;
-  if (f.numerator === 0) return false;
-  return random.next() * f.denominator < f.numerator;
+  return sampleFractionOf(f.numerator, f.denominator, random);
 }
 
 /** Applies one Envoy header-append action to request headers. */
@@ -123,28 +123,24 @@ export class LocalRateLimitFactory implements HttpFilterFactory, HttpFilter {
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly listenerName: string;
-  /** The key of this filter's entry in a route's `typed_per_filter_config`. */
-  private readonly filterName: string;
   private readonly requests: Counter<'listener' | 'stat_prefix' | 'decision'>;
   private readonly listenerState: LimiterState;
-  private readonly perRoute = new WeakMap<LocalRateLimitConfig, LimiterState>();
+  private readonly perRoute: PerRouteStates<LocalRateLimitConfig, LimiterState>;
   /** Scratch arrays for descriptor matching (the filter runs synchronously; never re-entered). */
   private readonly keys: string[] = [];
   private readonly buckets: TokenBucket[] = [];
 
-  /**
-   * Built at config time. `ctx.filterName` (when the composition root supplies it) is the HCM's name
-   * for this filter, used to find per-route overrides; it defaults to the canonical name.
-   */
+  /** Built at config time; per-route overrides are found under `ctx.filterName` (the HCM's name for this filter). */
   constructor(config: LocalRateLimitConfig, ctx: FilterFactoryContext, private readonly descriptors: DescriptorSource = ROUTE_DESCRIPTORS) {
     this.clock = ctx.runtime.clock;
     this.random = ctx.runtime.random;
     this.listenerName = ctx.listenerName;
-    this.filterName = ctx.filterName;
     this.requests = counter(ctx.runtime.metrics, 'remora_local_ratelimit_requests_total',
       'Requests checked by the local rate limit filter, by decision (allowed, limited, limited_not_enforced).',
       ['listener', 'stat_prefix', 'decision'] as const);
     this.listenerState = new LimiterState(config, this.clock.monotonic(), this.requests, this.listenerName);
+    this.perRoute = new PerRouteStates(ctx.filterName, isLocalRateLimitConfig,
+      (c) => new LimiterState(c, this.clock.monotonic(), this.requests, this.listenerName));
   }
 
   /** The filter is stateless per stream: every stream shares this instance. */
@@ -208,16 +204,7 @@ export class LocalRateLimitFactory implements HttpFilterFactory, HttpFilter {
 
   /** The route's override state (created on first use), else the listener's. */
   private stateFor(ctx: StreamContext): LimiterState {
-    const route = ctx.route;
-    if (route === null) return this.listenerState;
-    const pr = route.model.perFilterConfig[this.filterName] as LocalRateLimitConfig | undefined;
-    if (pr === undefined || pr.kind !== 'local_ratelimit') return this.listenerState;
-    let s = this.perRoute.get(pr);
-    if (s === undefined) {
-      s = new LimiterState(pr, this.clock.monotonic(), this.requests, this.listenerName);
-      this.perRoute.set(pr, s);
-    }
-    return s;
+    return this.perRoute.forRoute(ctx.route, this.listenerState);
   }
 
   /** Tokens left in the listener-level default bucket at `now` (tests). */
@@ -225,4 +212,8 @@ export class LocalRateLimitFactory implements HttpFilterFactory, HttpFilter {
     const b = this.listenerState.defaultBucket;
     return b === null ? -1 : b.available(this.clock.monotonic());
   }
+}
+
+function isLocalRateLimitConfig(c: unknown): c is LocalRateLimitConfig {
+  return (c as LocalRateLimitConfig).kind === 'local_ratelimit';
 }

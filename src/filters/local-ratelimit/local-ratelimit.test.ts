@@ -4,17 +4,16 @@
  * deterministically), enabled/enforced sampling, x-ratelimit-* headers, per-route overrides and the
  * metrics, against a recording fake Downstream.
  */
+import { RecordingDownstream } from '../../../test/fakes/recording-downstream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { seededRandom, type Clock } from '../../core/clock';
 import { createRuntime, type Runtime } from '../../core/runtime';
 import { SidecarMetrics } from '../../observability/metrics';
 import type { CompiledRoute } from '../../routing/route-table';
 import { CompiledRateLimits } from '../../routing/rate-limit-descriptors';
 import { FilterStatus } from '../filter';
-import { StreamContext, type Downstream } from '../stream-context';
+import { StreamContext } from '../stream-context';
 import { compileLocalRateLimit, compileLocalRateLimitPerRoute, descriptorKey, localRateLimitRegistration, type LocalRateLimitConfig } from './config';
 import { LocalRateLimitFactory, type DescriptorSource } from './filter';
 import { TokenBucket } from './token-bucket';
@@ -25,24 +24,6 @@ class FakeClock implements Clock {
   monotonic(): number { return this.t; }
 }
 
-class FakeDownstream implements Downstream {
-  readonly protocol = 'h2' as const;
-  readonly body = null;
-  readonly sink = new PassThrough();
-  responseStarted = false;
-  closed = false;
-  status = 0;
-  headers: OutgoingHttpHeaders = {};
-  respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.responseStarted = true;
-    this.status = status;
-    this.headers = headers;
-    if (endStream) this.closed = true;
-  }
-  write(): boolean { return true; }
-  end(): void { this.closed = true; }
-  reset(): void { this.closed = true; }
-}
 
 function setup(): { runtime: Runtime; clock: FakeClock; stats: ReturnType<SidecarMetrics['forListener']> } {
   const clock = new FakeClock();
@@ -51,8 +32,8 @@ function setup(): { runtime: Runtime; clock: FakeClock; stats: ReturnType<Sideca
   return { runtime, clock, stats };
 }
 
-function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: LocalRateLimitConfig } = {}): { ctx: StreamContext; ds: FakeDownstream } {
-  const ds = new FakeDownstream();
+function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: LocalRateLimitConfig } = {}): { ctx: StreamContext; ds: RecordingDownstream } {
+  const ds = new RecordingDownstream();
   const headers = { ':method': 'GET', ':path': '/x', ...(opts.headers ?? {}) };
   const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0);
   if (opts.perRoute !== undefined) {
@@ -160,7 +141,7 @@ test('max_tokens 5: 5 pass, then 429 with x-ratelimit headers and response_heade
   const c = cfg({ enable_x_ratelimit_headers: 'DRAFT_VERSION_03', response_headers_to_add: [{ header: { key: 'x-limited', value: 'yes' } }] });
   const f = localRateLimitRegistration.createFactory(c, { runtime, listenerName: 'l1', filterName: 'envoy.filters.http.local_ratelimit' }) as LocalRateLimitFactory;
   const results: number[] = [];
-  let last: { ctx: StreamContext; ds: FakeDownstream } | null = null;
+  let last: { ctx: StreamContext; ds: RecordingDownstream } | null = null;
   for (let i = 0; i < 10; i++) {
     const r = ctxFor(stats);
     const st = f.createFilter().onRequestHeaders(r.ctx);
@@ -253,7 +234,7 @@ test('the default descriptor source is the route rate_limits: per-header and rem
   ]);
   const route = { model: { perFilterConfig: {} }, rateLimits } as unknown as CompiledRoute;
   const req = (user: string | null, remote = '10.0.0.1'): FilterStatus => {
-    const ds = new FakeDownstream();
+    const ds = new RecordingDownstream();
     const headers: Record<string, string> = { ':method': 'GET', ':path': '/x' };
     if (user !== null) headers['x-user'] = user;
     const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, false, remote, 0);

@@ -34,6 +34,8 @@ export class GlobalRateLimitFilterFactory implements HttpFilterFactory {
     readonly clock: Clock,
     /** Keeps this factory's reference in the limiter pool alive exactly as long as the factory. */
     readonly lease: object | null = null,
+    /** The filter's name in `http_filters`: the key of its per-route overrides. */
+    readonly filterName: string = GLOBAL_RATELIMIT_NAME,
   ) {
     const redis = config.redis!;
     this.keyPrefix = redis.keyPrefix;
@@ -59,7 +61,7 @@ export class GlobalRateLimitFilter implements HttpFilter, RateLimitHandler {
     let base = f.base;
     const route = ctx.route;
     if (route !== null) {
-      const override = route.model.perFilterConfig[GLOBAL_RATELIMIT_NAME] as GlobalRateLimitConfig | undefined;
+      const override = route.model.perFilterConfig[f.filterName] as GlobalRateLimitConfig | undefined;
       if (override !== undefined) {
         if (override.disabled) return FilterStatus.Continue;
         cfg = override;

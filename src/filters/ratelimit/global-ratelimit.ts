@@ -90,7 +90,7 @@ export function createGlobalRateLimitRegistration(options: RedisRateLimiterOptio
       // as long as the factory (the factory references it, nothing else does).
       const lease = {};
       const limiter = pool.acquire(runtime, { host: redis.host, port: redis.port }, lease);
-      const factory = new GlobalRateLimitFilterFactory(config, limiter, pool.metrics(runtime.metrics), runtime.clock, lease);
+      const factory = new GlobalRateLimitFilterFactory(config, limiter, pool.metrics(runtime.metrics), runtime.clock, lease, ctx.filterName);
       return factory;
     },
   };

@@ -1,0 +1,89 @@
+/**
+ * PEM helpers for certificate material handled by the workload identity: splitting a bundle of
+ * concatenated certificates, DER ⇄ PEM, and reading the validity window and fingerprint of a
+ * certificate through node:crypto's X509Certificate. Pure functions; nothing here touches files.
+ */
+import { X509Certificate } from 'node:crypto';
+
+const CERT_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** Every `CERTIFICATE` PEM block in `text`, in order, each normalised to end with a newline. */
+export function splitPemCertificates(text: string | Buffer): string[] {
+  const s = typeof text === 'string' ? text : text.toString('utf8');
+  const out: string[] = [];
+  const matches = s.match(CERT_BLOCK);
+  if (matches === null) return out;
+  for (let i = 0; i < matches.length; i++) out.push(matches[i]!.trim() + '\n');
+  return out;
+}
+
+/** One PEM block of `label` for DER bytes (64-column base64, as OpenSSL writes it). */
+export function derToPem(der: Uint8Array, label: string): string {
+  const b64 = Buffer.from(der).toString('base64');
+  let body = '';
+  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}
+
+/** The DER bytes of the first PEM block of `label` in `pem`; throws when there is none. */
+export function pemToDer(pem: string | Buffer, label: string): Buffer {
+  const s = typeof pem === 'string' ? pem : pem.toString('utf8');
+  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`);
+  const m = re.exec(s);
+  if (m === null) throw new Error(`no ${label} PEM block`);
+  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
+}
+
+/**
+ * The union of PEM bundles: each certificate once (by SHA-256 fingerprint), in fingerprint order, so
+ * equal sets of roots give byte-equal bundles whatever order the sources listed them in.
+ */
+export function mergePemBundles(bundles: ReadonlyArray<string | Buffer | null>): Buffer {
+  const byKey = new Map<string, string>();
+  for (let i = 0; i < bundles.length; i++) {
+    const b = bundles[i];
+    if (b === null || b === undefined) continue;
+    const certs = splitPemCertificates(b);
+    for (let j = 0; j < certs.length; j++) {
+      let key: string;
+      try {
+        key = new X509Certificate(certs[j]!).fingerprint256;
+      } catch {
+        key = certs[j]!;
+      }
+      if (!byKey.has(key)) byKey.set(key, certs[j]!);
+    }
+  }
+  const keys = [...byKey.keys()].sort();
+  let out = '';
+  for (let i = 0; i < keys.length; i++) out += byKey.get(keys[i]!);
+  return Buffer.from(out, 'utf8');
+}
+
+/** Validity window and identity facts of one certificate. */
+export interface CertificateInfo {
+  /** Milliseconds since the epoch. */
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
+  /** URI SANs (`spiffe://…`). */
+  readonly uriSans: readonly string[];
+}
+
+/** Parses one PEM certificate; throws on malformed input. */
+export function certificateInfo(pem: string | Buffer): CertificateInfo {
+  const c = new X509Certificate(pem);
+  const uris: string[] = [];
+  const san = c.subjectAltName;
+  if (san !== undefined) {
+    for (const part of san.split(', ')) if (part.startsWith('URI:')) uris.push(part.slice(4));
+  }
+  return {
+    notBefore: Date.parse(c.validFrom),
+    notAfter: Date.parse(c.validTo),
+    serialNumber: c.serialNumber,
+    fingerprint256: c.fingerprint256,
+    uriSans: uris,
+  };
+}
