@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../core/clock';
 import { DEFAULT_TRUST_DOMAIN, MeshCa, loadRoot } from '../control-plane/ca/mesh-ca';
+import { TokenFileAuthenticator } from '../control-plane/ca/ca-authenticator';
+import { addCaService } from '../control-plane/ca/ca-service';
 import { createRuntime } from '../core/runtime';
 import { ControlPlane, MeshConfigError } from '../control-plane/control-plane';
 import { formatMeshIssue, loadMeshConfig } from '../control-plane/mesh';
@@ -34,6 +36,8 @@ replicas may share one etcd: each serves whatever is under the prefix.
   --xds-tls-port <port>   secure ADS port with --ca-dir (default 15012); the node identity comes from
                           the client certificate's SPIFFE ID
   --root-namespace <ns>   namespace whose PeerAuthentication without selector is mesh-wide (default istio-system)
+  --ca-tokens <file>      with --ca-dir: serve the mesh CA (istio.v1.auth.IstioCertificateService) on the
+                          xDS ports; YAML/JSON map token → {namespace, serviceAccount} (docs/security.md)
   --log-level <level>     pino level (default info)
 `;
 
@@ -45,6 +49,7 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       config: { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, host: { type: 'string' },
       debounce: { type: 'string' }, etcd: { type: 'string' }, 'etcd-prefix': { type: 'string' }, 'log-level': { type: 'string' },
       'ca-dir': { type: 'string' }, 'xds-tls-port': { type: 'string' }, 'root-namespace': { type: 'string' },
+      'ca-tokens': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -68,7 +73,9 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
     }
   }
   if (values['ca-dir'] === undefined && values['xds-tls-port'] !== undefined) throw new UsageError('--xds-tls-port requires --ca-dir');
+  if (values['ca-dir'] === undefined && values['ca-tokens'] !== undefined) throw new UsageError('--ca-tokens requires --ca-dir');
   const ca = values['ca-dir'] !== undefined ? loadCaDir(values['ca-dir']) : undefined;
+  const tokens = values['ca-tokens'] !== undefined ? loadCaTokens(values['ca-tokens']) : null;
   const sourceName = values.config ?? `etcd ${values.etcd} prefix ${etcd?.prefix}`;
   const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info' });
   let cp: ControlPlane;
@@ -84,6 +91,7 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       ca,
       xdsTlsPort: values['xds-tls-port'] !== undefined ? parsePort(values['xds-tls-port'], '--xds-tls-port') : 15012,
       rootNamespace: values['root-namespace'],
+      extraServices: ca !== undefined && tokens !== null ? (server) => addCaService(server, ca, tokens, { runtime }) : undefined,
     });
   } catch (err) {
     if (err instanceof MeshConfigError) throw new UsageError(`${sourceName}: ${err.message}`);
@@ -98,6 +106,15 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
   });
   await cp.stop();
   process.exit(0);
+}
+
+/** The CA's bootstrap-token file, or a usage error naming what is wrong with it. */
+function loadCaTokens(file: string): TokenFileAuthenticator {
+  try {
+    return TokenFileAuthenticator.fromFile(file);
+  } catch (err) {
+    throw new UsageError(`--ca-tokens ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** The mesh CA in `dir` (`remora ca init` layout); its trust domain is the root's subject O. */

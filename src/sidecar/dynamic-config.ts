@@ -180,6 +180,7 @@ function sameSocketSettings(a: ListenerModel, b: ListenerModel): boolean {
   const y = b.hcm;
   return isDeepStrictEqual(a.address, b.address)
     && isDeepStrictEqual(a.tls, b.tls)
+    && a.plaintextAllowed === b.plaintextAllowed
     && x.codecType === y.codecType
     && x.maxHeadersCount === y.maxHeadersCount
     && x.maxRequestHeadersBytes === y.maxRequestHeadersBytes

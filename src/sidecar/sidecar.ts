@@ -250,6 +250,7 @@ export class Sidecar implements AdminSource {
       h2MaxSessionMemoryMb: this.options.h2MaxSessionMemoryMb ?? DEFAULT_H2_MAX_SESSION_MEMORY_MB,
       logger: this.runtime.logger.child({ listener: model.name }),
       secrets: this.secrets,
+      onConnectionRejected: (reason) => hcm.stats.connectionRejected(reason),
     });
   }
 
@@ -284,7 +285,8 @@ export class Sidecar implements AdminSource {
   isReady(): boolean {
     if (this.draining !== null || this.closed) return false;
     if (this.identity !== null && this.identity.current() === null) return false;
-    for (const l of this.listeners.values()) if (l.address() === null) return false;
+    // A listener whose certificate comes from SDS is bound but refuses TLS until the secret arrives.
+    for (const l of this.listeners.values()) if (l.address() === null || !l.ready) return false;
     if (this.bootstrap.ads !== null && (this.ads === null || !this.ads.initialConfigComplete())) return false;
     if (!this.clusters.allWarm()) return false;
     // Static clusters must have endpoints; an xDS cluster is ready once its assignment arrived (even empty).

@@ -4,6 +4,7 @@
  * claims), serves the ROOTCA secret and auto-mTLS listeners, and refuses clients without a
  * certificate or with another CA's. Also `peerIdentityOf` on certificates without a usable identity.
  */
+import { repoPath } from '../../../test/fakes/paths';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -23,7 +24,7 @@ import { ControlPlane } from '../control-plane';
 import { AdsTlsCertificates, peerIdentityOf } from './ads-tls';
 import { loadAdsDefinition } from './ads-proto';
 
-const FIXTURE = path.join(__dirname, '../../../test/fixtures/mesh/mtls.yaml');
+const FIXTURE = repoPath('test', 'fixtures', 'mesh', 'mtls.yaml');
 const definition = loadAdsDefinition();
 const protos = loadEnvoyProtos();
 

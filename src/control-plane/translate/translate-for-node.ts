@@ -159,12 +159,13 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   addInboundRateLimits(vhosts, rateLimitPolicy);
   out.routes.set(INBOUND_NAME, { name: INBOUND_NAME, virtual_hosts: vhosts });
   const listenPort = node.inboundPort ?? (explicitPorts.size === 1 ? [...explicitPorts][0]! : opts.inboundPort);
-  const chain: ProtoObject = {
-    filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]) }],
-  };
   // PeerAuthentication (mtls.ts): STRICT/PERMISSIVE wrap the chain in TLS; DISABLE or no CA keep it as is.
   const mtls = opts.mtls ?? null;
   const mode = mtls === null ? 'DISABLE' : effectiveMtlsMode(mesh, mtls.rootNamespace, node.namespace, node.labels, [...workloadPorts].sort((a, b) => a - b));
+  const hcm = hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]);
+  // Over mTLS the app learns its caller from x-forwarded-client-cert (Istio's inbound settings).
+  if (mode !== 'DISABLE') Object.assign(hcm, INBOUND_XFCC);
+  const chain: ProtoObject = { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] };
   out.listeners.set(INBOUND_NAME, {
     name: INBOUND_NAME,
     address: socketAddress(opts.bindAddress ?? '0.0.0.0', listenPort),
@@ -172,6 +173,12 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     traffic_direction: 'INBOUND',
   });
 }
+
+/** The inbound HCM's XFCC handling with mTLS: this hop appended (By, Hash, Subject, URI, DNS) to a trusted chain. */
+const INBOUND_XFCC: ProtoObject = Object.freeze({
+  forward_client_cert_details: 'APPEND_FORWARD',
+  set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
+});
 
 function inboundRoute(cluster: string): ProtoObject {
   return {
