@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../core/clock';
 import { CaError } from '../control-plane/ca/ca-errors';
 import { DEFAULT_ROOT_TTL_MS, DEFAULT_TRUST_DOMAIN, MeshCa, createSelfSignedRoot, loadRoot } from '../control-plane/ca/mesh-ca';
-import type { CaKeyType } from '../control-plane/ca/x509';
+import type { CaKeyType } from '../transport/x509';
 import { UsageError, parseDurationMs, parsePositiveInt } from './args';
 
 export const ROOT_CERT_FILE = 'root-cert.pem';

@@ -16,7 +16,7 @@ import { CaTokenFileError, TokenFileAuthenticator } from './ca-authenticator';
 import { loadCaDefinition, type WireCertificateResponse } from './ca-proto';
 import { CaServer } from './ca-service';
 import { MeshCa } from './mesh-ca';
-import { createCsr, generateKeyPair } from './x509';
+import { createCsr, generateKeyPair } from '../../transport/x509';
 
 const clock: Clock = { now: () => NOW, monotonic: () => 0 };
 const NOW = Date.now();

@@ -17,4 +17,4 @@ export {
 export {
   createCsr, createRootCa, generateKeyPair, issueLeafCertificate, loadSigningMaterial, parseAndVerifyCsr, pemCertificates, randomSerial, toPem,
   type CaKeyType, type CsrOptions, type CsrParseResult, type ParsedCsr, type SigningMaterial,
-} from './x509';
+} from '../../transport/x509';

@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import type { Clock } from '../../core/clock';
 import { CaError } from './ca-errors';
 import { CLOCK_SKEW_MS, MeshCa, createSelfSignedRoot } from './mesh-ca';
-import { createCsr, generateKeyPair, pemCertificates } from './x509';
+import { createCsr, generateKeyPair, pemCertificates } from '../../transport/x509';
 
 class FakeClock implements Clock {
   constructor(public t: number) {}

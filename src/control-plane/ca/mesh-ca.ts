@@ -20,7 +20,7 @@ import {
   toPem,
   type CaKeyType,
   type SigningMaterial,
-} from './x509';
+} from '../../transport/x509';
 
 /** A service account in a namespace: the only thing a caller can prove and get a certificate for. */
 export interface WorkloadIdentity {

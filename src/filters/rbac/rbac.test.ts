@@ -4,38 +4,19 @@
  * against synthetic streams (peer identity and request principal set directly), ALLOW / DENY /
  * LOG semantics, shadow rules only counted, the per-route override and disable, and the counters.
  */
+import { RecordingDownstream } from '../../../test/fakes/recording-downstream';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
-import type { OutgoingHttpHeaders } from 'node:http';
 import { createRuntime, type Runtime } from '../../core/runtime';
 import { SidecarMetrics } from '../../observability/metrics';
 import type { CompiledRoute } from '../../routing/route-table';
 import type { PeerIdentity, RequestPrincipal } from '../../transport/peer-identity';
 import { FilterStatus } from '../filter';
-import { StreamContext, type Downstream } from '../stream-context';
+import { StreamContext } from '../stream-context';
 import { compileRbac, compileRbacPerRoute, rbacRegistration, RBAC_NAME, type RbacConfig } from './config';
 import { authorityPort, RbacFactory } from './filter';
 import { CidrRange, IpScratch } from './ip-address';
 
-class FakeDownstream implements Downstream {
-  readonly protocol = 'h2' as const;
-  readonly body = null;
-  readonly sink = new PassThrough();
-  responseStarted = false;
-  closed = false;
-  status = 0;
-  headers: OutgoingHttpHeaders = {};
-  respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean): void {
-    this.responseStarted = true;
-    this.status = status;
-    this.headers = headers;
-    if (endStream) this.closed = true;
-  }
-  write(): boolean { return true; }
-  end(): void { this.closed = true; }
-  reset(): void { this.closed = true; }
-}
 
 function peer(spiffeId: string | null, dns: string[] = []): PeerIdentity {
   return {
@@ -58,8 +39,8 @@ function setup(): { runtime: Runtime; stats: ReturnType<SidecarMetrics['forListe
   return { runtime, stats: new SidecarMetrics(runtime.metrics, false).forListener('l1') };
 }
 
-function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, r: Req): { ctx: StreamContext; ds: FakeDownstream } {
-  const ds = new FakeDownstream();
+function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, r: Req): { ctx: StreamContext; ds: RecordingDownstream } {
+  const ds = new RecordingDownstream();
   const method = r.method ?? 'GET';
   const path = r.path ?? '/';
   const authority = r.authority ?? 'svc:8080';
@@ -87,7 +68,7 @@ function pol(perms: unknown[] | null, ids: unknown[] | null): Record<string, unk
 }
 
 /** Runs one request through a fresh factory for `config`; returns allowed + the factory's runtime. */
-function run(config: RbacConfig, r: Req): { allowed: boolean; ds: FakeDownstream; runtime: Runtime } {
+function run(config: RbacConfig, r: Req): { allowed: boolean; ds: RecordingDownstream; runtime: Runtime } {
   const { runtime, stats } = setup();
   const f = new RbacFactory(config, { runtime, listenerName: 'l1', filterName: RBAC_NAME });
   const { ctx, ds } = ctxFor(stats, r);

@@ -2,11 +2,11 @@
  * X.509 building blocks of the mesh CA, on `@peculiar/asn1-*` schemas with node:crypto doing every
  * key operation: a self-signed root (ECDSA P-256 or RSA), PKCS#10 CSR parsing and verification
  * (signature, allowed key types, the identities the CSR asks for), workload leaf issuance with a
- * single SPIFFE URI SAN, and a CSR builder for agents and tests. Everything here is pure: the
- * caller supplies times and serial bytes (RFC 5280 profile; SPIFFE X.509-SVID profile,
- * https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md). Parsers return values
- * (`CsrParseResult`) instead of throwing. Nothing in this file imports control-plane code, so the
- * sidecar side may reuse it (via a move to transport/) without pulling the CA in.
+ * single SPIFFE URI SAN, and the CSR builder the sidecar's workload identity (and tests) use.
+ * Everything here is pure: the caller supplies times and serial bytes (RFC 5280 profile; SPIFFE
+ * X.509-SVID profile, https://github.com/spiffe/spiffe/blob/main/standards/X509-SVID.md). Parsers
+ * return values (`CsrParseResult`) instead of throwing. Shared by the control plane's CA and the
+ * sidecar, hence in transport/.
  */
 import * as crypto from 'node:crypto';
 import { AsnConvert, AsnParser, AsnSerializer, OctetString } from '@peculiar/asn1-schema';
@@ -319,7 +319,8 @@ export function createCsr(options: CsrOptions): string {
   for (const dns of options.dnsNames ?? []) names.push(new GeneralName({ dNSName: dns }));
   const attributes = new Attributes();
   if (names.length > 0) {
-    const exts = new Extensions([extension(id_ce_subjectAltName, false, new SubjectAlternativeName(names))]);
+    // RFC 5280 §4.2.1.6: with an empty subject the subjectAltName extension is critical.
+    const exts = new Extensions([extension(id_ce_subjectAltName, options.commonName === undefined, new SubjectAlternativeName(names))]);
     attributes.push(new Attribute({ type: OID_EXTENSION_REQUEST, values: [AsnSerializer.serialize(exts)] }));
   }
   const info = new CertificationRequestInfo({
