@@ -327,7 +327,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const root = repoRoot();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-mtls-bench-'));
-  process.once('exit', () => fs.rmSync(tmp, { recursive: true, force: true })); // also on SIGINT/error
+  // REMORA_BENCH_KEEP=1 keeps the temp dir (bootstraps, certificates, sidecar logs) for inspection.
+  if (process.env.REMORA_BENCH_KEEP === undefined) process.once('exit', () => fs.rmSync(tmp, { recursive: true, force: true }));
   const cmd = resolveRemoraCommand(root, opts.remoraBin, tmp);
   if (typeof cmd === 'string') {
     process.stderr.write(`cannot run the sidecar: ${cmd}\n`);
