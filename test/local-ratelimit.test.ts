@@ -8,7 +8,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { EchoServer } from './fakes/echo-server';
@@ -16,6 +19,7 @@ import { createEchoClient, unary, type EchoClient, type UnaryResult } from './fa
 import { HttpBackend } from './fakes/http-backend';
 import { httpRequest } from './fakes/http-client';
 import { SidecarHarness } from './fakes/sidecar-harness';
+import { TestPki, type TestLeaf } from './fakes/openssl-pki';
 import { ROUTER_TYPE, routeTo, type ListenerSpec } from './fakes/bootstrap';
 
 const execFileP = promisify(execFile);
@@ -235,5 +239,74 @@ describe('local rate limit descriptors from route rate_limits', { timeout: 60_00
   it('a route with its own rate_limits does not use the virtual host ones', async () => {
     // Only the route's generic_key descriptor applies: alice (already limited above) is admitted once.
     assert.deepEqual([(await get('/own', 'alice')).status, (await get('/own', 'alice')).status], [200, 429]);
+  });
+});
+
+describe('local rate limit descriptors from the mTLS peer principal', { timeout: 60_000 }, () => {
+  const pki = new TestPki();
+  const ca = pki.createCa('mesh-root');
+  const server = pki.issue(ca, 'sidecar', ['URI:spiffe://cluster.local/ns/demo/sa/server']);
+  const caller = pki.issue(ca, 'client', ['URI:spiffe://cluster.local/ns/demo/sa/client']);
+  const other = pki.issue(ca, 'other', ['URI:spiffe://cluster.local/ns/demo/sa/other']);
+  let backend: HttpBackend;
+  let sidecar: SidecarHarness;
+
+  before(async () => {
+    backend = await HttpBackend.start('b-peer');
+    const dir = fs.mkdtempSync(path.join(pki.dir, 'srv-'));
+    fs.writeFileSync(path.join(dir, 'server.crt'), server.cert);
+    fs.writeFileSync(path.join(dir, 'server.key'), server.key);
+    const hour = '3600s';
+    sidecar = await SidecarHarness.start({
+      listeners: [{
+        name: 'peer-rl',
+        tls: { certPath: path.join(dir, 'server.crt'), keyPath: path.join(dir, 'server.key'), caPath: ca.certPath, requireClientCertificate: true },
+        virtualHosts: [{
+          name: 'default',
+          domains: ['*'],
+          rate_limits: [{ actions: [{ metadata: {
+            descriptor_key: 'peer',
+            metadata_key: { key: 'istio_authn', path: [{ key: 'source.principal' }] },
+          } }] }],
+          routes: [routeTo('http-up', { prefix: '/' })],
+        }],
+        hcm: {
+          http_filters: [
+            {
+              name: 'envoy.filters.http.local_ratelimit',
+              typed_config: lrl({ max_tokens: 100, fill_interval: hour }, {
+                descriptors: [{ entries: [{ key: 'peer', value: 'cluster.local/ns/demo/sa/client' }], token_bucket: { max_tokens: 2, fill_interval: hour } }],
+              }),
+            },
+            { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } },
+          ],
+        },
+      }],
+      clusters: [{ name: 'http-up', endpoints: [{ host: '127.0.0.1', port: backend.port }] }],
+    });
+  });
+
+  after(async () => {
+    await sidecar?.close();
+    await backend?.close();
+    pki.cleanup();
+  });
+
+  const get = (leaf: TestLeaf): Promise<number> => new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: sidecar.port('peer-rl'), path: '/x', agent: false,
+      cert: leaf.cert, key: leaf.key, ca: ca.cert, checkServerIdentity: () => undefined,
+    }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+    req.on('error', reject);
+    req.end();
+  });
+
+  it('the client principal has its own bucket; another principal uses the default one', async () => {
+    const fromClient = [];
+    for (let i = 0; i < 4; i++) fromClient.push(await get(caller));
+    assert.deepEqual(fromClient, [200, 200, 429, 429]);
+    const fromOther = [];
+    for (let i = 0; i < 4; i++) fromOther.push(await get(other));
+    assert.deepEqual(fromOther, [200, 200, 200, 200]);
   });
 });

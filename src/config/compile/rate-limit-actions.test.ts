@@ -117,7 +117,7 @@ describe('route rate_limits compile', () => {
     expectError(r, `${RL}[4].actions[0].header_value_match.headers`, /at least one/);
     expectError(r, `${RL}[4].actions[1].header_value_match.headers[0].name`, /required/);
     expectError(r, `${RL}[5].actions[0].masked_remote_address`, /not supported/);
-    expectError(r, `${RL}[5].actions[1].metadata`, /not supported/);
+    expectError(r, `${RL}[5].actions[1].metadata.metadata_key`, /mTLS peer principal/);
     expectError(r, `${RL}[6].actions[0].generic_key.descriptor_value`, /control characters/);
     expectError(r, `${RL}[7].limit`, /not supported/);
   });

@@ -42,7 +42,10 @@ const ACTION_KINDS = [
   'source_cluster', 'destination_cluster', 'request_headers', 'remote_address', 'generic_key', 'header_value_match',
   'dynamic_metadata', 'metadata', 'extension', 'masked_remote_address', 'query_parameter_value_match',
 ];
-const SUPPORTED_ACTIONS = ['destination_cluster', 'request_headers', 'remote_address', 'generic_key', 'header_value_match'];
+const SUPPORTED_ACTIONS = ['destination_cluster', 'request_headers', 'remote_address', 'generic_key', 'header_value_match', 'metadata'];
+
+/** The one metadata the sidecar has for rate limiting: Istio's peer principal (`istio_authn` / `source.principal`). */
+export const PEER_PRINCIPAL_METADATA = Object.freeze({ filter: 'istio_authn', key: 'source.principal' });
 
 /** Descriptor keys and constant values end up in the filter's lookup keys, which use control characters as separators. */
 function checkText(issues: Issues, v: string, path: string): void {
@@ -101,6 +104,21 @@ function compileAction(issues: Issues, a: ProtoObject, path: string, compileHead
       }
       if (issues.count !== before) return null;
       return { kind: 'header_value_match', descriptorKey, descriptorValue, expectMatch: wrapped<boolean>(o, 'expect_match') ?? true, headers };
+    }
+    case 'metadata': {
+      // Only the mTLS peer principal (Istio's authn metadata) is available on the stream.
+      onlyFields(issues, o, p, ['descriptor_key', 'metadata_key', 'source', 'skip_if_absent']);
+      const descriptorKey = str(o, 'descriptor_key') ?? '';
+      if (descriptorKey === '') issues.add(joinPath(p, 'descriptor_key'), 'is required');
+      checkText(issues, descriptorKey, joinPath(p, 'descriptor_key'));
+      const mk = msg(o, 'metadata_key') ?? {};
+      const segs = list(mk, 'path');
+      const segKey = segs.length === 1 ? str(segs[0]!, 'key') : undefined;
+      if (str(mk, 'key') !== PEER_PRINCIPAL_METADATA.filter || segKey !== PEER_PRINCIPAL_METADATA.key) {
+        issues.add(joinPath(p, 'metadata_key'), `only {key: ${PEER_PRINCIPAL_METADATA.filter}, path: [{key: ${PEER_PRINCIPAL_METADATA.key}}]} (the mTLS peer principal) is supported by Remora`);
+      }
+      if ((str(o, 'source') ?? 'DYNAMIC') !== 'DYNAMIC') issues.add(joinPath(p, 'source'), 'only DYNAMIC is supported by Remora');
+      return issues.count === before ? { kind: 'source_principal', descriptorKey } : null;
     }
     case 'destination_cluster':
       onlyFields(issues, o, p, []);

@@ -56,7 +56,8 @@ export const ROUTE_DESCRIPTORS: DescriptorSource = {
   collect(ctx: StreamContext, out: string[]): void {
     const route = ctx.route;
     if (route === null || route.rateLimits === null) return;
-    route.rateLimits.populate(ctx.headers, ctx.remoteAddress, null, out);
+    const peer = ctx.peer;
+    route.rateLimits.populate(ctx.headers, ctx.remoteAddress, peer === null ? null : peer.principal, out);
   },
 };
 
