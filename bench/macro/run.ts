@@ -9,19 +9,19 @@
  * Usage: node --import tsx bench/macro/run.ts [--duration 10] [--warmup 2] [--skip-nginx]
  *        [--only direct,remora,remora-resilience,nginx] [--rounds 1] [--cpu-prof] [--remora-bin <file|tsc outDir>]
  */
-import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import { exitedWith, freePort, startUpstream, toolVersion, verifyEcho } from './bench-processes';
 import { ChildRegistry } from './children';
 import { summarizeProfileFile } from './cpu-profile';
 import { measure, runH2load, h2loadArgs, type LoadResult, type LoadSpec } from './h2load';
 import { describeFeatureCounters, diffFeatureCounters, fetchFeatureCounters, type FeatureCounters } from './feature-counters';
 import { detectNginx, startNginx, type NginxProcess } from './nginx';
 import { cpuMicros, cpuMicrosSum, rssBytesSum, RssPeakSampler } from './proc-stats';
-import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, loadBenchService, repoRoot } from './proto';
+import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, repoRoot } from './proto';
 import { resolveRemoraCommand, startRemora, waitRemoraReady, type RemoraProcess } from './remora';
 import { PATHS, renderLoadTable, renderResilienceSummary, representative, type PathName, type PathOutcome, type Row } from './report';
 
@@ -110,18 +110,6 @@ export function parseOptions(argv: readonly string[]): Options {
   return { duration, warmup, paths, rounds, cpuProf, remoraBin };
 }
 
-/** A free TCP port on 127.0.0.1 (bind :0, read, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** Resolves once 127.0.0.1:port accepts a connection; rejects after timeoutMs or when `alive()` turns false. */
 async function waitForPort(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = performance.now() + timeoutMs;
@@ -139,47 +127,6 @@ async function waitForPort(port: number, timeoutMs: number, alive: () => boolean
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`127.0.0.1:${port} not accepting after ${timeoutMs} ms`);
-}
-
-/** Forks upstream.{ts,js} next to this file and waits for its port. */
-function startUpstream(children: ChildRegistry): Promise<{ child: ChildProcess; port: number }> {
-  const file = path.join(__dirname, `upstream${path.extname(__filename)}`);
-  const child = children.track(fork(file, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not report a port within 15 s')), 15000);
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`upstream exited (${code ?? sig}) during startup`));
-    });
-    child.once('message', (m: { type?: string; port?: number }) => {
-      clearTimeout(timer);
-      if (m.type === 'listening' && typeof m.port === 'number') resolve({ child, port: m.port });
-      else reject(new Error(`unexpected upstream message ${JSON.stringify(m)}`));
-    });
-  });
-}
-
-/** One real grpc-js unary call through `port`; resolves if the reply's payload_size matches. */
-function verifyEcho(port: number): Promise<void> {
-  const Bench = loadBenchService();
-  const client = new Bench(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const payload = Buffer.from('remora-bench');
-  return new Promise<void>((resolve, reject) => {
-    client.Echo({ payload }, { deadline: new Date(Date.now() + 5000) }, (err: grpc.ServiceError | null, reply: { payload_size: number }) => {
-      client.close();
-      if (err !== null) reject(new Error(`grpc-js Echo failed: ${err.code} ${err.details}`));
-      else if (reply.payload_size !== payload.length) reject(new Error(`grpc-js Echo: payload_size ${reply.payload_size}, want ${payload.length}`));
-      else resolve();
-    });
-  });
-}
-
-function toolVersion(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
-  } catch {
-    return 'not installed';
-  }
 }
 
 /** A path ready to be loaded: its URL port, proxy pids (empty for direct), a stopper. */
@@ -260,13 +207,6 @@ async function bringUp(ctx: Context, p: PathName, round: number): Promise<Active
     await ctx.children.stop(remora.child);
     throw e;
   }
-}
-
-/** 'code N' / 'signal S' once `child` has exited, else null. */
-function exitedWith(child: ChildProcess): string | null {
-  if (child.exitCode !== null) return `code ${child.exitCode}`;
-  if (child.signalCode !== null) return `signal ${child.signalCode}`;
-  return null;
 }
 
 /** Runs warm-up plus one measured load on `active`, sampling CPU and RSS around the measured run. */

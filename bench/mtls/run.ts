@@ -10,16 +10,14 @@
  *
  * Usage: node --import tsx bench/mtls/run.ts [--duration 10] [--warmup 2] [--rounds 1] [--remora-bin <file|tsc outDir>]
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import { exitedWith, freePort, startUpstream, toolVersion, verifyEcho } from '../macro/bench-processes';
 import { ChildRegistry } from '../macro/children';
 import { h2loadArgs, measure, runH2load, type LoadResult, type LoadSpec } from '../macro/h2load';
 import { cpuMicros, rssBytes, RssPeakSampler } from '../macro/proc-stats';
-import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, loadBenchService, repoRoot } from '../macro/proto';
+import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, repoRoot } from '../macro/proto';
 import { resolveRemoraCommand, waitRemoraReady, type RemoraCommand, type RemoraProcess } from '../macro/remora';
 import { LISTENER_B, renderSidecarABootstrap, renderSidecarBBootstrap } from './bootstrap';
 import { issueBenchCertificates, type BenchCertFiles } from './certs';
@@ -97,66 +95,6 @@ export function pairLoad(bodyFile: string): LoadSpec {
 
 function log(msg: string): void {
   process.stderr.write(`bench-mtls: ${msg}\n`);
-}
-
-/** A free TCP port on 127.0.0.1 (bind :0, read, close). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Null while `child` runs, else 'code N' / 'signal S'. */
-function exitedWith(child: ChildProcess): string | null {
-  if (child.exitCode !== null) return `code ${child.exitCode}`;
-  if (child.signalCode !== null) return `signal ${child.signalCode}`;
-  return null;
-}
-
-/** Forks the macro bench's upstream (upstream.ts under tsx, upstream.js when compiled) and waits for its port. */
-function startUpstream(children: ChildRegistry): Promise<{ child: ChildProcess; port: number }> {
-  const file = path.join(__dirname, '..', 'macro', `upstream${path.extname(__filename)}`);
-  const child = children.track(fork(file, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('upstream did not report a port within 15 s')), 15000);
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      reject(new Error(`upstream exited (${code ?? sig}) during startup`));
-    });
-    child.once('message', (m: { type?: string; port?: number }) => {
-      clearTimeout(timer);
-      if (m.type === 'listening' && typeof m.port === 'number') resolve({ child, port: m.port });
-      else reject(new Error(`unexpected upstream message ${JSON.stringify(m)}`));
-    });
-  });
-}
-
-/** One real grpc-js unary call with a 1 KiB payload through `port`; resolves if the reply's payload_size matches. */
-function verifyEcho(port: number): Promise<void> {
-  const Bench = loadBenchService();
-  const client = new Bench(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const payload = Buffer.alloc(1024, 0x61);
-  return new Promise<void>((resolve, reject) => {
-    client.Echo({ payload }, { deadline: new Date(Date.now() + 5000) }, (err: grpc.ServiceError | null, reply: { payload_size: number }) => {
-      client.close();
-      if (err !== null) reject(new Error(`grpc-js Echo failed: ${err.code} ${err.details}`));
-      else if (reply.payload_size !== payload.length) reject(new Error(`grpc-js Echo: payload_size ${reply.payload_size}, want ${payload.length}`));
-      else resolve();
-    });
-  });
-}
-
-function toolVersion(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n')[0];
-  } catch {
-    return 'not installed';
-  }
 }
 
 interface Context {
@@ -250,7 +188,7 @@ async function runRound(ctx: Context, round: number): Promise<PairRound> {
     const idleB = rssBytes(pidB);
     const b0 = await readB(b.admin);
     try {
-      await verifyEcho(aPort);
+      await verifyEcho(aPort, Buffer.alloc(1024, 0x61));
     } catch (e) {
       throw new Error(`pair verification through A → mTLS → B: ${(e as Error).message}\nA log:\n${pa.logTail(8)}\nB log:\n${b.p.logTail(8)}`);
     }
