@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { formatMeshIssue, loadMeshConfig, parseDurationMs, type MeshConfig, type MeshConfigIssue } from './index';
+import { formatMeshIssue, loadMeshConfig, parseDurationMs } from './index';
+import { acceptedMesh as ok, expectMeshIssue as expectIssue, rejectedMesh as errors } from '../../../test/fakes/mesh-config-support';
 
 /** The repository root (the folder holding package.json), from source or from dist/. */
 function repoRoot(): string {
@@ -39,28 +40,6 @@ spec:
 ${http}`;
 }
 
-function load(...docs: string[]) {
-  return loadMeshConfig(new Map([['mesh.yaml', docs.join('---\n')]]));
-}
-
-function ok(...docs: string[]): MeshConfig {
-  const r = load(...docs);
-  if (!r.ok) assert.fail(r.errors.map(formatMeshIssue).join('\n'));
-  return r.config;
-}
-
-function errors(...docs: string[]): readonly MeshConfigIssue[] {
-  const r = load(...docs);
-  assert.equal(r.ok, false, 'expected the config to be rejected');
-  return r.ok ? [] : r.errors;
-}
-
-/** Asserts exactly one issue matches `path` and `message`, and returns it. */
-function expectIssue(issues: readonly MeshConfigIssue[], p: string, message: RegExp): MeshConfigIssue {
-  const found = issues.filter((i) => i.path === p && message.test(i.message));
-  assert.equal(found.length, 1, `expected one issue at ${p} matching ${message}; got:\n${issues.map(formatMeshIssue).join('\n')}`);
-  return found[0]!;
-}
 
 test('the example mesh validates, with namespaces, indexes and a deep-frozen result', () => {
   const file = path.join(repoRoot(), 'examples/mesh.yaml');

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './index';
+import { acceptedMesh as ok, expectMeshIssue as expectIssue, rejectedMesh as errors } from '../../../test/fakes/mesh-config-support';
 
 const SE = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -55,26 +55,6 @@ ${spec.split('\n').filter((l) => l !== '').map((l) => `  ${l}`).join('\n')}
 `;
 }
 
-function load(...docs: string[]) {
-  return loadMeshConfig(new Map([['mesh.yaml', docs.join('---\n')]]));
-}
-
-function ok(...docs: string[]): MeshConfig {
-  const r = load(...docs);
-  if (!r.ok) assert.fail(r.errors.map(formatMeshIssue).join('\n'));
-  return r.config;
-}
-
-function errors(...docs: string[]): readonly MeshConfigIssue[] {
-  const r = load(...docs);
-  assert.equal(r.ok, false, 'expected the config to be rejected');
-  return r.ok ? [] : r.errors;
-}
-
-function expectIssue(issues: readonly MeshConfigIssue[], p: string, message: RegExp): void {
-  const found = issues.filter((i) => i.path === p && message.test(i.message));
-  assert.equal(found.length, 1, `expected one issue at ${p} matching ${message}; got:\n${issues.map(formatMeshIssue).join('\n')}`);
-}
 
 // ------------------------------------------------------------------------- retries
 
