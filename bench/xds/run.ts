@@ -78,7 +78,7 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
   fs.writeFileSync(file, generateMesh(opts.services));
   const here = __dirname;
   const cp = children.track(fork(path.join(here, 'control-plane-proc.ts'), ['--config', file, '--debounce-ms', String(opts.debounceMs)], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(process.env.REMORA_BENCH_CP_PROF !== undefined ? ['--cpu-prof', '--cpu-prof-dir', process.env.REMORA_BENCH_CP_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...profileArgs(process.env.REMORA_BENCH_CP_PROF)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));
   const ready = await waitMessage<{ xdsPort: number; pid: number }>(cp, (m) => m['type'] === 'ready', 60_000, 'control plane ready');
   const pid = cp.pid!;
@@ -195,3 +195,8 @@ main().then(() => process.exit(0), (err: unknown) => {
   process.stderr.write(`bench/xds: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   children.stopAll().finally(() => process.exit(1));
 });
+
+/** `--cpu-prof` into `dir` when set (REMORA_BENCH_CP_PROF=<dir> profiles the control plane). */
+function profileArgs(dir: string | undefined): string[] {
+  return dir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
+}
