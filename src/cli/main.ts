@@ -21,7 +21,7 @@ Usage:
                  [--log-level info] [--h2-max-session-memory-mb 10]
   remora sidecar --xds <host:port> --node-id <id> [--workload <name>] [--namespace <ns>]
                  [--service-account <sa>] [--app-port <port> ...] [--label k=v ...] [--cluster <c>]
-                 [--admin-port 15000]
+                 [--admin-port 15000] [--xds-tls --ca-address <host:port> --ca-token-file <file>]
   remora control-plane --config <file|dir> [--xds-port 15010] [--admin-port 15014]
   remora validate <mesh.yaml|dir>      check mesh config offline (exit 2 when invalid)
   remora ca init --dir <dir> | remora ca issue --dir <dir> --ns <ns> --sa <sa> --out <prefix>
@@ -42,6 +42,11 @@ Runs the data plane from an Envoy v3 Bootstrap (YAML or JSON; see docs/bootstrap
 control plane over ADS (xDS v3, State of the World).
   --bootstrap <file>              Envoy-shaped bootstrap (static resources and/or dynamic_resources.ads_config)
   --xds <host:port>               control plane ADS address (insecure gRPC); builds the bootstrap in memory
+  --xds-tls                       connect to the control plane's secure xDS port (--xds-tls-port) over
+                                  mTLS with the workload certificate; requires --xds and --ca-address;
+                                  the server must present spiffe://<trust-domain>/ns/remora-system/sa/
+                                  remora-control-plane and chain to the CA's roots
+  --xds-server-id <spiffe-id>     with --xds-tls: the SPIFFE ID the control plane must present
   --node-id <id>                  node.id (required with --xds)
   --cluster <name>                node.cluster (default: --workload, else --node-id)
   --workload <name>               node metadata WORKLOAD_NAME
@@ -113,6 +118,8 @@ async function sidecarCommand(args: string[]): Promise<void> {
       'log-level': { type: 'string' },
       'h2-max-session-memory-mb': { type: 'string' },
       xds: { type: 'string' },
+      'xds-tls': { type: 'boolean' },
+      'xds-server-id': { type: 'string' },
       'node-id': { type: 'string' },
       cluster: { type: 'string' },
       workload: { type: 'string' },
@@ -137,6 +144,11 @@ async function sidecarCommand(args: string[]): Promise<void> {
     return;
   }
   let bootstrapJson: unknown;
+  const identity = identityFlags(values);
+  if (values['xds-tls'] === true && values.xds === undefined) throw new UsageError('--xds-tls requires --xds (with --bootstrap, give the ADS cluster a transport_socket instead)');
+  if (values['xds-server-id'] !== undefined && values['xds-tls'] !== true) throw new UsageError('--xds-server-id requires --xds-tls');
+  if (values['xds-tls'] === true && identity === undefined) throw new UsageError(`--xds-tls requires a workload identity: --ca-address (and usually --ca-token-file)\n\n${SIDECAR_USAGE}`);
+  if (values['xds-server-id'] !== undefined && !/^spiffe:\/\/[^/]+\/.+/.test(values['xds-server-id'])) throw new UsageError(`--xds-server-id: expected spiffe://<trust-domain>/<path>, got '${values['xds-server-id']}'`);
   if (values.xds !== undefined) {
     if (values.bootstrap !== undefined) throw new UsageError('--xds and --bootstrap are mutually exclusive');
     if (values['node-id'] === undefined || values['node-id'] === '') throw new UsageError(`--node-id is required with --xds\n\n${SIDECAR_USAGE}`);
@@ -164,6 +176,7 @@ async function sidecarCommand(args: string[]): Promise<void> {
       adminPort,
       outboundPort: values['outbound-port'] !== undefined ? parsePort(values['outbound-port'], '--outbound-port') : undefined,
       inboundPort: values['inbound-port'] !== undefined ? parsePort(values['inbound-port'], '--inbound-port') : undefined,
+      xdsTls: values['xds-tls'] === true ? { trustDomain: identity?.trustDomain, serverSpiffeId: values['xds-server-id'] } : null,
     });
   } else if (values.bootstrap === undefined) {
     throw new UsageError(`--bootstrap or --xds is required\n\n${SIDECAR_USAGE}`);
@@ -177,7 +190,7 @@ async function sidecarCommand(args: string[]): Promise<void> {
     drainTimeMs: values['drain-time'] !== undefined ? parseDurationMs(values['drain-time'], '--drain-time') : undefined,
     adminAddressPath: values['admin-address-path'],
     h2MaxSessionMemoryMb: values['h2-max-session-memory-mb'] !== undefined ? parsePositiveInt(values['h2-max-session-memory-mb'], '--h2-max-session-memory-mb') : undefined,
-    identity: identityFlags(values),
+    identity,
   });
   const onSignal = (signal: string) => {
     runtime.logger.info({ signal }, 'signal received, draining');

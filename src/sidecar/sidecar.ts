@@ -12,6 +12,12 @@
  * bootstrap; the SPIFFE ID comes from node metadata NAMESPACE and SERVICE_ACCOUNT) the sidecar
  * requests its certificate from the CA at start and keeps rotating it; `default` and `ROOTCA` are
  * then served locally and `/ready` waits for the first certificate.
+ *
+ * Secure xDS: when the static ADS cluster has an UpstreamTlsContext (`remora sidecar --xds-tls`, or
+ * a bootstrap like Istio's `xds-grpc` cluster), the ADS client connects over mTLS with it
+ * (`AdsTlsCredentials`): SDS `default` / `ROOTCA` there must be the workload identity's (the
+ * secrets cannot come over the stream they secure), and the first stream waits for the first
+ * certificate; reconnects after a rotation present the renewed one.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type * as grpc from '@grpc/grpc-js';
@@ -32,9 +38,9 @@ import { SidecarMetrics, type ClusterStats } from '../observability/metrics';
 import { RouteTable } from '../routing/route-table';
 import { ClusterManager } from '../upstream/cluster-manager';
 import { IstioCaClient, type CertificateSigner } from '../transport/identity/ca-client';
-import { SecretManager, WORKLOAD_CERT_SECRET } from '../transport/identity/secret-manager';
+import { ROOT_CA_SECRET, SecretManager, WORKLOAD_CERT_SECRET } from '../transport/identity/secret-manager';
 import { WorkloadIdentity } from '../transport/identity/workload-identity';
-import { AdsClient } from '../xds/ads-client';
+import { AdsClient, AdsTlsCredentials } from '../xds/ads-client';
 import { loadEnvoyProtos } from '../xds/protos';
 import { AdminServer, type AdminSource } from './admin/admin-server';
 import { DynamicConfig } from './dynamic-config';
@@ -95,6 +101,7 @@ export class Sidecar implements AdminSource {
   private readonly admin: AdminServer;
   private draining: Promise<void> | null = null;
   private ads: AdsClient | null = null;
+  private adsTls: AdsTlsCredentials | null = null;
   /** TLS secrets by name (SDS and the workload identity), for listeners and clusters. */
   readonly secrets: SecretManager;
   private identity: WorkloadIdentity | null = null;
@@ -152,6 +159,7 @@ export class Sidecar implements AdminSource {
       adsTarget = ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
     }
     const identityOptions = resolveIdentityOptions(options.identity, bootstrap, source);
+    if (bootstrap.ads !== null) checkAdsTls(bootstrap, identityOptions !== null, source);
     const metrics = new SidecarMetrics(runtime.metrics, true);
     const secrets = new SecretManager(runtime.logger.child({ component: 'secrets' }));
     const clusters = new ClusterManager(runtime, { secrets });
@@ -223,8 +231,13 @@ export class Sidecar implements AdminSource {
       logger: this.runtime.logger,
       secrets: this.secrets,
     });
+    const adsCluster = this.bootstrap.clusters.find((c) => c.name === ads.clusterName)!;
+    const adsTls = adsCluster.tls === null ? null : new AdsTlsCredentials(adsCluster.tls, this.secrets);
+    this.adsTls = adsTls;
     this.ads = new AdsClient({
       target,
+      credentials: adsTls?.credentials,
+      channelOptions: adsTls?.channelOptions(),
       node: this.bootstrap.node,
       root: protos,
       compileDeps: { filters: this.extensions, readFile: (p) => readFileSync(p) },
@@ -239,7 +252,15 @@ export class Sidecar implements AdminSource {
       staticSecretNames: staticSecretNames(this.bootstrap),
       localSecretNames: this.identity !== null ? [WORKLOAD_CERT_SECRET] : [],
     });
-    this.ads.start();
+    if (adsTls === null) {
+      this.ads.start();
+      return;
+    }
+    // mTLS: the first stream waits for the workload certificate and the trust bundle.
+    const client = this.ads;
+    adsTls.whenReady().then(() => {
+      if (!this.closed && this.draining === null) client.start();
+    }, () => { /* never rejects */ });
   }
 
   /** The ADS client, or null for a static-only bootstrap. */
@@ -396,6 +417,7 @@ export class Sidecar implements AdminSource {
     if (this.closed) return;
     this.closed = true;
     this.ads?.close();
+    this.adsTls?.close();
     this.identity?.close();
     this.signer?.close();
     this.secrets.close();
@@ -462,6 +484,36 @@ function readTokenFile(path: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Checks the static ADS cluster's TLS context (when it has one): its SDS secrets can only be the
+ * workload identity's `default` / `ROOTCA` (served locally; any other name would have to come over
+ * the very stream it secures), which then requires a workload identity, and it must verify the
+ * server (inline `trusted_ca` or `ROOTCA`). Throws a ConfigError naming the cluster otherwise.
+ */
+function checkAdsTls(b: BootstrapModel, hasIdentity: boolean, source: string): void {
+  const index = b.clusters.findIndex((c) => c.name === b.ads!.clusterName);
+  const tls = b.clusters[index]?.tls ?? null;
+  if (tls === null) return;
+  const path = `static_resources.clusters[${index}].transport_socket`;
+  const errors: Array<{ path: string; message: string }> = [];
+  const allowed: Array<[string | null, string, string]> = [
+    [tls.certificateSdsName, WORKLOAD_CERT_SECRET, 'tls_certificate_sds_secret_configs'],
+    [tls.validationSdsName, ROOT_CA_SECRET, 'validation_context_sds_secret_config'],
+  ];
+  for (const [name, expected, field] of allowed) {
+    if (name !== null && name !== expected) {
+      errors.push({ path: `${path}.${field}`, message: `the ADS cluster can only use the workload identity's SDS secret '${expected}', not '${name}' (secrets cannot come over the stream they secure)` });
+    }
+  }
+  if ((tls.certificateSdsName !== null || tls.validationSdsName !== null) && !hasIdentity) {
+    errors.push({ path, message: "the ADS cluster's TLS context uses the workload identity's SDS secrets ('default' / 'ROOTCA'): configure a workload identity (--ca-address, or node metadata CA_ADDRESS)" });
+  }
+  if (tls.trustedCa === null && tls.validationSdsName === null) {
+    errors.push({ path, message: "the ADS cluster's TLS context must verify the control plane (a trusted_ca or the 'ROOTCA' secret)" });
+  }
+  if (errors.length > 0) throw new ConfigError(source, errors);
 }
 
 /** SDS names referenced by the bootstrap's static listeners and clusters. */

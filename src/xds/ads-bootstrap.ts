@@ -3,10 +3,34 @@
  * `remora sidecar --xds <host:port> --node-id <id> ...` stands for: the node with Istio-style
  * metadata (WORKLOAD_NAME, NAMESPACE, SERVICE_ACCOUNT, APP_PORTS, LABELS), the admin address, one
  * static HTTP/2 cluster `xds-grpc` pointing at the control plane, and `dynamic_resources` with LDS
- * and CDS over ADS on that cluster.
+ * and CDS over ADS on that cluster. With `xdsTls` (`--xds-tls`, the control plane's secure port) the
+ * cluster gets an UpstreamTlsContext presenting the workload certificate (SDS `default`) and
+ * verifying the server against the trust bundle (SDS `ROOTCA`) and the control plane's SPIFFE ID,
+ * as Istio's own bootstrap does for its `xds-grpc` cluster; the sidecar serves both secrets from
+ * its workload identity.
  */
 
 export const XDS_CLUSTER_NAME = 'xds-grpc';
+/**
+ * The control plane's workload identity (namespace / service account of its serving certificate on
+ * the secure xDS port). Mirrors `CONTROL_PLANE_IDENTITY` in src/control-plane/ca/ca-service.ts, which
+ * this layer may not import; test/secure-ads-sidecar.test.ts keeps the two equal.
+ */
+export const CONTROL_PLANE_NAMESPACE = 'remora-system';
+export const CONTROL_PLANE_SERVICE_ACCOUNT = 'remora-control-plane';
+
+/** The SPIFFE ID the control plane's secure xDS port presents in `trustDomain`. */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/${CONTROL_PLANE_NAMESPACE}/sa/${CONTROL_PLANE_SERVICE_ACCOUNT}`;
+}
+
+/** mTLS towards the control plane's secure xDS port. */
+export interface AdsBootstrapTlsOptions {
+  /** The mesh trust domain (default cluster.local). */
+  readonly trustDomain?: string;
+  /** The SPIFFE ID the server must present (default `controlPlaneSpiffeId(trustDomain)`). */
+  readonly serverSpiffeId?: string;
+}
 
 export interface AdsBootstrapOptions {
   /** `host:port` (IPv6 as `[::1]:15010`). */
@@ -25,6 +49,8 @@ export interface AdsBootstrapOptions {
   /** Admin bind address (default 127.0.0.1:15000). */
   readonly adminHost?: string;
   readonly adminPort?: number;
+  /** Connect with mTLS using the workload identity (SDS `default` / `ROOTCA`); null/absent = plaintext. */
+  readonly xdsTls?: AdsBootstrapTlsOptions | null;
 }
 
 /** Splits `host:port` / `[v6]:port`; throws an Error naming the input when malformed. */
@@ -65,12 +91,34 @@ export function buildAdsBootstrap(o: AdsBootstrapOptions): Record<string, unknow
             explicit_http_config: { http2_protocol_options: {} },
           },
         },
+        ...(o.xdsTls === undefined || o.xdsTls === null ? {} : { transport_socket: xdsTransportSocket(o.xdsTls) }),
       }],
     },
     dynamic_resources: {
       ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER_NAME } }] },
       lds_config: { ads: {}, resource_api_version: 'V3' },
       cds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+  };
+}
+
+const SDS_OVER_ADS = { ads: {}, resource_api_version: 'V3' };
+
+/** The `xds-grpc` cluster's UpstreamTlsContext: workload certificate, ROOTCA, the server's SPIFFE ID. */
+function xdsTransportSocket(t: AdsBootstrapTlsOptions): Record<string, unknown> {
+  const serverId = t.serverSpiffeId ?? controlPlaneSpiffeId(t.trustDomain ?? 'cluster.local');
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      common_tls_context: {
+        alpn_protocols: ['h2'],
+        tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: SDS_OVER_ADS }],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: serverId } }] },
+          validation_context_sds_secret_config: { name: 'ROOTCA', sds_config: SDS_OVER_ADS },
+        },
+      },
     },
   };
 }

@@ -14,15 +14,22 @@
  * their subscription. On stream failure it reconnects with exponential backoff and jitter (Runtime
  * random), resending every subscription with the last accepted versions; the sink keeps serving the
  * last good config meanwhile. Per-type versions, the last ACKed version and the last NACK are kept
- * for `/config_dump`.
+ * for `/config_dump`. `AdsTlsCredentials` builds the channel credentials of a control plane reached
+ * over mTLS (the bootstrap ADS cluster's UpstreamTlsContext, fed from the sidecar's secrets): every
+ * new connection, e.g. a reconnect after a certificate rotation, handshakes with the current
+ * certificate and trust bundle; an established connection keeps the material it started with.
  */
 import { isDeepStrictEqual } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { experimental } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import type * as protobuf from 'protobufjs';
 import type { Clock, RandomSource } from '../core/clock';
-import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel, RouteConfigModel, SecretModel } from '../config/model';
+import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel, RouteConfigModel, SecretModel, UpstreamTlsModel } from '../config/model';
+import { compileSanMatchers, subjectAltNameMatches, type CompiledSanMatchers } from '../transport/san-matcher';
+import type { SecretSource } from '../transport/secret-source';
 import type { CompileDeps } from '../config/compile/http-filter-compiler';
 import { protoIncludeDirs } from './protos';
 import { decodeResource, isFullState, TYPE_OF_URL, URL_OF_TYPE, type XdsModels, type XdsType } from './xds-resources';
@@ -73,8 +80,10 @@ export interface AdsClientOptions {
   /** Reconnect backoff: first delay (default 100 ms) and cap (default 10 s). */
   readonly backoffBaseMs?: number;
   readonly backoffMaxMs?: number;
-  /** Channel credentials (default insecure). */
+  /** Channel credentials (default insecure; `AdsTlsCredentials.credentials` for mTLS). */
   readonly credentials?: grpc.ChannelCredentials;
+  /** Extra grpc-js channel options (e.g. `grpc.ssl_target_name_override` for an SNI). */
+  readonly channelOptions?: grpc.ChannelOptions;
   /** user_agent_version sent in the node. */
   readonly userAgentVersion?: string;
   /** Subscribe wildcard LDS / CDS (bootstrap `lds_config` / `cds_config` over ADS; default true). */
@@ -194,6 +203,7 @@ export class AdsClient {
     this.backoffMax = options.backoffMaxMs ?? 10_000;
     const Client = loadAdsClientConstructor();
     this.client = new Client(options.target, options.credentials ?? grpc.credentials.createInsecure(), {
+      ...options.channelOptions,
       'grpc.max_receive_message_length': -1,
       // The channel's own reconnect backoff follows ours, so a restarted server is found quickly.
       'grpc.initial_reconnect_backoff_ms': this.backoffBase,
@@ -508,6 +518,112 @@ export class AdsClient {
     this.complete = true;
     this.log.info('initial xDS config complete');
     for (const w of this.completeWaiters.splice(0)) w();
+  }
+}
+
+/** Thrown (as the handshake's error) when the control plane's certificate fails the SAN check. */
+export class AdsServerIdentityError extends Error {
+  constructor(readonly subjectAltName: string) {
+    super(`the xDS server's certificate (SANs: ${subjectAltName === '' ? 'none' : subjectAltName}) matches none of the ADS cluster's subject_alt_name matchers`);
+    this.name = 'AdsServerIdentityError';
+  }
+}
+
+/**
+ * mTLS channel credentials towards the control plane from an ADS cluster's `UpstreamTlsModel`: the
+ * client certificate is the inline one or the SDS secret `certificateSdsName` (the workload
+ * identity's `default`), the roots the inline `trustedCa` or the SDS secret `validationSdsName`
+ * (`ROOTCA`), read from `secrets`. The server's chain must verify against those roots and, when
+ * the model has SAN matchers, its SANs must match one (e.g. the control plane's SPIFFE ID); the
+ * host name is not checked (Envoy semantics). grpc-js builds a new secure context from the latest
+ * material for every new connection, so after a rotation reconnects present the new certificate;
+ * the first connection waits until both secrets are known. The caller checks that the model
+ * verifies the server (`trustedCa` or `validationSdsName` set). `close()` stops watching `secrets`.
+ */
+export class AdsTlsCredentials implements experimental.CertificateProvider {
+  /** Credentials for `AdsClientOptions.credentials`; stable for this object's lifetime. */
+  readonly credentials: grpc.ChannelCredentials;
+  private readonly caListeners = new Set<experimental.CaCertificateUpdateListener>();
+  private readonly identityListeners = new Set<experimental.IdentityCertificateUpdateListener>();
+  private readonly sans: CompiledSanMatchers;
+  private unsubscribe: (() => void) | null;
+
+  constructor(private readonly model: UpstreamTlsModel, private readonly secrets: SecretSource | null) {
+    this.sans = compileSanMatchers(model.matchSubjectAltNames);
+    const sans = this.sans;
+    const hasIdentity = model.certChain !== null || model.certificateSdsName !== null;
+    this.credentials = experimental.createCertificateProviderChannelCredentials(this, hasIdentity ? this : null, {
+      checkServerIdentity(_host: string, cert: PeerCertificate): Error | undefined {
+        return subjectAltNameMatches(sans, cert.subjectaltname) ? undefined : new AdsServerIdentityError(cert.subjectaltname ?? '');
+      },
+    });
+    this.unsubscribe = secrets === null ? null : secrets.onChange((name) => {
+      if (name === model.validationSdsName) this.pushCa();
+      if (name === model.certificateSdsName) this.pushIdentity();
+    });
+  }
+
+  /** `SNI` of the model as channel options (`grpc.ssl_target_name_override`), else none. */
+  channelOptions(): grpc.ChannelOptions {
+    return this.model.sni === null ? {} : { 'grpc.ssl_target_name_override': this.model.sni };
+  }
+
+  /** Resolves once the certificate and the roots are known (at once for inline material). */
+  async whenReady(): Promise<void> {
+    const s = this.secrets;
+    if (s === null) return;
+    if (this.model.certificateSdsName !== null) await s.whenReady(this.model.certificateSdsName);
+    if (this.model.validationSdsName !== null) await s.whenReady(this.model.validationSdsName);
+  }
+
+  /** Stops following secret changes. Idempotent. */
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.caListeners.clear();
+    this.identityListeners.clear();
+  }
+
+  addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.add(listener);
+    const u = this.caUpdate();
+    if (u !== null) listener(u);
+  }
+  removeCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
+    this.caListeners.delete(listener);
+  }
+  addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.add(listener);
+    const u = this.identityUpdate();
+    if (u !== null) listener(u);
+  }
+  removeIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
+    this.identityListeners.delete(listener);
+  }
+
+  private pushCa(): void {
+    const u = this.caUpdate();
+    if (u !== null) for (const l of Array.from(this.caListeners)) l(u);
+  }
+  private pushIdentity(): void {
+    const u = this.identityUpdate();
+    if (u !== null) for (const l of Array.from(this.identityListeners)) l(u);
+  }
+
+  /** The current roots, or null while the SDS secret is unknown (never a null update: that fails connects). */
+  private caUpdate(): experimental.CaCertificateUpdate | null {
+    if (this.model.trustedCa !== null) return { caCertificate: this.model.trustedCa };
+    const name = this.model.validationSdsName;
+    const vc = name === null ? null : this.secrets?.get(name)?.validationContext ?? null;
+    return vc === null ? null : { caCertificate: vc.trustedCa };
+  }
+
+  private identityUpdate(): experimental.IdentityCertificateUpdate | null {
+    const m = this.model;
+    if (m.certChain !== null && m.privateKey !== null) return { certificate: m.certChain, privateKey: m.privateKey };
+    const name = m.certificateSdsName;
+    const tc = name === null ? null : this.secrets?.get(name)?.tlsCertificate ?? null;
+    return tc === null ? null : { certificate: tc.certChain, privateKey: tc.privateKey };
   }
 }
 
