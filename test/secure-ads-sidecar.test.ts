@@ -21,14 +21,14 @@ import type { UpstreamTlsModel } from '../src/config/model';
 import { ControlPlane } from '../src/control-plane/control-plane';
 import { MeshCa } from '../src/control-plane/ca/mesh-ca';
 import { TokenFileAuthenticator } from '../src/control-plane/ca/ca-authenticator';
-import { addCaService, CONTROL_PLANE_IDENTITY } from '../src/control-plane/ca/ca-service';
+import { addCaService } from '../src/control-plane/ca/ca-service';
 import { TYPE_URL } from '../src/control-plane/cache/resources';
 import { loadAdsDefinition } from '../src/control-plane/server/ads-proto';
 import type { NodeStatus } from '../src/control-plane/server/push-status';
 import { Sidecar } from '../src/sidecar/sidecar';
 import { SecretManager } from '../src/transport/identity/secret-manager';
 import { AdsTlsCredentials } from '../src/xds/ads-client';
-import { buildAdsBootstrap, CONTROL_PLANE_NAMESPACE, CONTROL_PLANE_SERVICE_ACCOUNT, controlPlaneSpiffeId } from '../src/xds/ads-bootstrap';
+import { buildAdsBootstrap, controlPlaneSpiffeId } from '../src/xds/ads-bootstrap';
 import { loadEnvoyProtos } from '../src/xds/protos';
 import { FakeXdsClient } from './fakes/fake-xds-client';
 import { greeterService, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
@@ -69,10 +69,6 @@ describe('sidecar on the secure xDS port (mTLS with its workload certificate)', 
     for (const s of sidecars) await s.close();
     await cp?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("the bootstrap's server SPIFFE ID is the control plane's", () => {
-    assert.deepEqual({ namespace: CONTROL_PLANE_NAMESPACE, serviceAccount: CONTROL_PLANE_SERVICE_ACCOUNT }, { ...CONTROL_PLANE_IDENTITY });
   });
 
   it('becomes ready over the secure port; the control plane sees the identity of its certificate', async () => {

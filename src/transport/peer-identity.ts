@@ -45,3 +45,11 @@ export function parseSpiffeId(uri: string): { trustDomain: string; namespace: st
   const m = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
   return m === null ? null : { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! };
 }
+
+/** The control plane's own identity: the SPIFFE ID of its secure xDS serving certificate. */
+export const CONTROL_PLANE_IDENTITY = Object.freeze({ namespace: 'remora-system', serviceAccount: 'remora-control-plane' });
+
+/** `spiffe://<trustDomain>/ns/remora-system/sa/remora-control-plane`: what sidecars pin on secure xDS. */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/${CONTROL_PLANE_IDENTITY.namespace}/sa/${CONTROL_PLANE_IDENTITY.serviceAccount}`;
+}

@@ -9,20 +9,10 @@
  * as Istio's own bootstrap does for its `xds-grpc` cluster; the sidecar serves both secrets from
  * its workload identity.
  */
+import { controlPlaneSpiffeId } from '../transport/peer-identity';
 
 export const XDS_CLUSTER_NAME = 'xds-grpc';
-/**
- * The control plane's workload identity (namespace / service account of its serving certificate on
- * the secure xDS port). Mirrors `CONTROL_PLANE_IDENTITY` in src/control-plane/ca/ca-service.ts, which
- * this layer may not import; test/secure-ads-sidecar.test.ts keeps the two equal.
- */
-export const CONTROL_PLANE_NAMESPACE = 'remora-system';
-export const CONTROL_PLANE_SERVICE_ACCOUNT = 'remora-control-plane';
-
-/** The SPIFFE ID the control plane's secure xDS port presents in `trustDomain`. */
-export function controlPlaneSpiffeId(trustDomain: string): string {
-  return `spiffe://${trustDomain}/ns/${CONTROL_PLANE_NAMESPACE}/sa/${CONTROL_PLANE_SERVICE_ACCOUNT}`;
-}
+export { controlPlaneSpiffeId };
 
 /** mTLS towards the control plane's secure xDS port. */
 export interface AdsBootstrapTlsOptions {

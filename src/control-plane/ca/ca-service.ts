@@ -9,6 +9,7 @@
  * for another identity), FAILED_PRECONDITION (expired root), UNAVAILABLE (authenticator failure),
  * INTERNAL (anything else; details go to the log only).
  */
+import { CONTROL_PLANE_IDENTITY } from '../../transport/peer-identity';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
@@ -20,8 +21,8 @@ import type { MeshCa, WorkloadIdentity } from './mesh-ca';
 
 const COMPONENT = 'ca';
 
-/** The control plane's own identity (its serving certificate's SPIFFE ID). */
-export const CONTROL_PLANE_IDENTITY: WorkloadIdentity = Object.freeze({ namespace: 'remora-system', serviceAccount: 'remora-control-plane' });
+/** The control plane's own identity (its serving certificate's SPIFFE ID); defined with the other identities in transport/. */
+export { CONTROL_PLANE_IDENTITY };
 
 export interface CaServiceOptions {
   /** Logger and metrics registry (`remora_ca_*`); without it the service logs nothing and keeps no metrics. */
