@@ -394,8 +394,9 @@ export class AdsServer {
     for (let i = 0; i < PUSH_ORDER.length; i++) {
       const sub = st.subs.get(PUSH_ORDER[i]!);
       if (sub === undefined) continue;
-      const othersChange = plans.size > (plans.has(sub) ? 1 : 0);
-      if (isFullStateType(sub.typeUrl) && othersChange) {
+      const own = plans.has(sub);
+      // Make-before-break only matters when this full-state type itself changes while others do too.
+      if (own && plans.size > 1 && isFullStateType(sub.typeUrl)) {
         const step = transitionalFor(sub, snapshot);
         if (step.drops) {
           if (step.transitional !== null) this.send(live, sub, step.transitional);
