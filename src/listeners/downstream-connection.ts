@@ -7,6 +7,7 @@
  * current hop's element (`By=…;Hash=…;Subject="…";URI=…;DNS=…`) once per connection and HCM config.
  * See https://www.envoyproxy.io/docs/envoy/latest/configuration/http/http_conn_man/headers#x-forwarded-client-cert
  */
+import { toPem } from '../transport/x509';
 import type * as tls from 'node:tls';
 import type { HttpConnectionManagerModel } from '../config/model';
 import type { RequestHeaders } from '../filters/stream-context';
@@ -98,16 +99,9 @@ export function buildXfccElement(
   return parts.join(';');
 }
 
-function derToPem(der: Buffer): string {
-  const b64 = der.toString('base64');
-  let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
-  return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
-}
-
 function peerCertPem(socket: tls.TLSSocket): string {
   const c = socket.getPeerCertificate(false);
-  return c !== null && c !== undefined && c.raw !== undefined ? derToPem(c.raw) : '';
+  return c !== null && c !== undefined && c.raw !== undefined ? toPem('CERTIFICATE', c.raw) : '';
 }
 
 /** The peer's certificate followed by the issuers it sent or that verified it (Envoy's `Chain=`). */
@@ -117,7 +111,7 @@ function peerChainPem(socket: tls.TLSSocket): string {
   const seen = new Set<tls.DetailedPeerCertificate>();
   while (c !== undefined && c !== null && c.raw !== undefined && !seen.has(c)) {
     seen.add(c);
-    out += derToPem(c.raw);
+    out += toPem('CERTIFICATE', c.raw);
     c = c.issuerCertificate;
   }
   return out;

@@ -23,7 +23,7 @@ import type { SecretSource } from '../transport/secret-source';
 import { buildUpstreamTlsOptions, SdsUpstreamTls, usesSds } from '../transport/upstream-tls';
 import { DnsResolver, type DnsResolverSink, type LookupFn } from './dns-resolver';
 import { Endpoint, endpointKey, HealthFlag, type HealthFlagBit } from './endpoint';
-import type { OutcomeSink, UpstreamOutcome } from './outcome';
+import type { UpstreamOutcome } from './outcome';
 import { H2Pool, type H2PoolOptions } from './h2-pool';
 import { createH1Pool } from './h1-pool';
 import { ResourceManager } from './resource-manager';
@@ -70,8 +70,6 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   readonly model: ClusterModel;
   /** Set by the ClusterManager: false for bootstrap (static) clusters, true for CDS ones. Admin only. */
   addedViaApi = false;
-  /** Consumer of attempt outcomes (the outlier detector); null when outlier detection is off. */
-  outcomes: OutcomeSink | null = null;
   /** `outlier_detection`; null when off. */
   readonly outlier: OutlierDetector | null;
   /** Active health checking (`health_checks[0]`); null when off. */
@@ -118,7 +116,6 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     this.outlier = model.outlierDetection === null ? null : new OutlierDetector(model.outlierDetection, this, runtime, {
       clusterName: model.name, ejections: this.resources.stats?.ejections ?? null,
     });
-    this.outcomes = this.outlier;
     this.sdsTls = null;
     if (model.tls !== null && usesSds(model.tls)) {
       if (options.secrets === undefined) this.logger.error('the TLS context names SDS secrets but no secret source is configured; the cluster will not warm');
@@ -249,8 +246,8 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
    * detector when the cluster has one.
    */
   reportOutcome(ep: Endpoint, outcome: UpstreamOutcome): void {
-    const sink = this.outcomes;
-    if (sink !== null) sink.report(ep, outcome);
+    const outlier = this.outlier;
+    if (outlier !== null) outlier.report(ep, outcome);
   }
 
   /** @internal DnsResolverSink: a STRICT_DNS round completed. */

@@ -1,6 +1,6 @@
 /**
  * PEM helpers for certificate material handled by the workload identity: splitting a bundle of
- * concatenated certificates, DER ⇄ PEM, and reading the validity window and fingerprint of a
+ * concatenated certificates, merging bundles, and reading the validity window and fingerprint of a
  * certificate through node:crypto's X509Certificate. Pure functions; nothing here touches files.
  */
 import { X509Certificate } from 'node:crypto';
@@ -15,23 +15,6 @@ export function splitPemCertificates(text: string | Buffer): string[] {
   if (matches === null) return out;
   for (let i = 0; i < matches.length; i++) out.push(matches[i]!.trim() + '\n');
   return out;
-}
-
-/** One PEM block of `label` for DER bytes (64-column base64, as OpenSSL writes it). */
-export function derToPem(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der).toString('base64');
-  let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
-  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
-}
-
-/** The DER bytes of the first PEM block of `label` in `pem`; throws when there is none. */
-export function pemToDer(pem: string | Buffer, label: string): Buffer {
-  const s = typeof pem === 'string' ? pem : pem.toString('utf8');
-  const re = new RegExp(`-----BEGIN ${label}-----([\\s\\S]*?)-----END ${label}-----`);
-  const m = re.exec(s);
-  if (m === null) throw new Error(`no ${label} PEM block`);
-  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64');
 }
 
 /**
