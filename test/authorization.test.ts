@@ -77,6 +77,7 @@ class FakeDownstream implements Downstream {
   readonly sink = new PassThrough();
   responseStarted = false;
   closed = false;
+  bytesSent = 0;
   status = 0;
   respond(status: number): void {
     this.responseStarted = true;
@@ -139,7 +140,7 @@ function allowed(chain: { filters: HttpFilter[] }, req: Req): boolean {
   const authority = req.authority ?? 'server.default.svc:8080';
   const headers = { ':method': method, ':path': path, ':authority': authority, ...(req.headers ?? {}) };
   const ds = new FakeDownstream();
-  const ctx = new StreamContext(ds, stats, method, path, authority, 'http', headers, false, req.remote ?? '10.1.1.1', 0);
+  const ctx = new StreamContext(ds, stats, method, path, authority, 'http', headers, false, req.remote ?? '10.1.1.1', 0, 0);
   ctx.peer = req.peer === undefined ? null : peerOf(req.peer);
   ctx.requestPrincipal = req.jwt === undefined ? null : principalOf(req.jwt);
   for (const f of chain.filters) {

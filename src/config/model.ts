@@ -5,6 +5,9 @@
  * disabled (Envoy's `0s` = disabled is normalised to `null`). Defaults noted per field follow
  * Envoy's v3 API docs unless marked "Remora".
  */
+import type { TracingModel } from './tracing-model';
+import type { AccessLogModel } from './access-log-model';
+import type { IstioStatsModel } from './istio-stats-model';
 
 export interface SocketAddressModel {
   readonly host: string;
@@ -80,6 +83,8 @@ export interface ListenerModel {
    * first byte. False = STRICT (plaintext clients are refused).
    */
   readonly plaintextAllowed: boolean;
+  /** `traffic_direction`: INBOUND listeners report Istio metrics as the destination, OUTBOUND as the source. */
+  readonly trafficDirection: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
   readonly hcm: HttpConnectionManagerModel;
 }
 
@@ -180,6 +185,12 @@ export interface HttpConnectionManagerModel {
   readonly forwardClientCertDetails: ForwardClientCertModel;
   /** `set_current_client_cert_details`: what APPEND_FORWARD / SANITIZE_SET add after `By=` and `Hash=`. */
   readonly setCurrentClientCertDetails: ClientCertDetailsModel;
+  /** `tracing` (sampling, custom tags, the OpenTelemetry provider); null = no tracing. */
+  readonly tracing: TracingModel | null;
+  /** `access_log` entries, in order. */
+  readonly accessLogs: readonly AccessLogModel[];
+  /** Istio's standard metrics (the `istio.stats` HTTP filter entry, taken out of the filter chain); null = off. */
+  readonly istioStats: IstioStatsModel | null;
 }
 
 /** Envoy's `HttpConnectionManager.ForwardClientCertDetails`. */
@@ -413,6 +424,8 @@ export interface EndpointModel {
   readonly priority: number;
   /** `health_status` as declared: UNKNOWN and HEALTHY are used; others are not routed to. */
   readonly healthStatus: 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
+  /** `metadata.filter_metadata` decoded to plain JSON (e.g. Istio's `istio.workload`); null when absent. */
+  readonly metadata: Readonly<Record<string, unknown>> | null;
 }
 
 export type UpstreamProtocol = 'http1' | 'http2' | 'downstream';

@@ -7,6 +7,7 @@
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#errors.
  */
 import { FaultAbortError, ProxyError, UpstreamResetError, type LocalReplyReason } from './errors';
+import { ResponseFlag } from './response-flags';
 
 export const GrpcStatus = {
   OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5,
@@ -22,10 +23,34 @@ export interface SyntheticResponse {
   readonly reason: LocalReplyReason;
   /** Extra response headers of this reply (e.g. `x-remora-overloaded` on overflow); null when none. */
   readonly headers: Readonly<Record<string, string>> | null;
+  /** The core/response-flags bits this reply sets on the stream (0 for none). */
+  readonly responseFlags: number;
 }
 
+/** Envoy's response flag of each local reply reason. */
+const FLAG_BY_REASON: Readonly<Record<LocalReplyReason, number>> = {
+  no_route: ResponseFlag.NoRouteFound,
+  no_cluster: ResponseFlag.NoRouteFound,
+  no_healthy_upstream: ResponseFlag.NoHealthyUpstream,
+  upstream_connect_failure: ResponseFlag.UpstreamConnectionFailure,
+  upstream_reset: ResponseFlag.UpstreamRemoteReset,
+  upstream_timeout: ResponseFlag.UpstreamRequestTimeout,
+  stream_idle_timeout: ResponseFlag.StreamIdleTimeout,
+  request_timeout: 0,
+  overflow: ResponseFlag.UpstreamOverflow,
+  rate_limited: ResponseFlag.RateLimited,
+  fault_abort: ResponseFlag.FaultInjected,
+  rbac_access_denied: ResponseFlag.UnauthorizedExternalService,
+  unauthenticated: ResponseFlag.UnauthorizedExternalService,
+  header_overflow: ResponseFlag.DownstreamProtocolError,
+  bad_request: ResponseFlag.DownstreamProtocolError,
+  draining: ResponseFlag.LocalReset,
+  direct_response: 0,
+  internal: 0,
+};
+
 const frozen = (httpStatus: number, grpcStatus: number, message: string, reason: LocalReplyReason, headers: Readonly<Record<string, string>> | null = null): SyntheticResponse =>
-  Object.freeze({ httpStatus, grpcStatus, message, reason, headers });
+  Object.freeze({ httpStatus, grpcStatus, message, reason, headers, responseFlags: FLAG_BY_REASON[reason] });
 
 const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
   no_route: frozen(404, GrpcStatus.UNIMPLEMENTED, 'no route matched', 'no_route'),

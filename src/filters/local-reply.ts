@@ -22,6 +22,9 @@ export function sendSyntheticResponse(ctx: StreamContext, reply: SyntheticRespon
   const ds = ctx.downstream;
   if (ds.closed) return;
   ctx.listener.localReply(reply.reason);
+  ctx.responseFlags |= reply.responseFlags;
+  ctx.localReplyReason = reply.reason;
+  ctx.localReplyMessage = reply.message;
   if (ds.responseStarted) {
     if (ctx.isGrpc && ds.protocol === 'h2') {
       ctx.grpcStatus = reply.grpcStatus;

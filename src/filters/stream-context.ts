@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { CompiledRoute } from '../routing/route-table';
 import type { ListenerStats } from '../observability/metrics';
 import type { PeerIdentity, RequestPrincipal } from '../transport/peer-identity';
+import type { ConnectionInfo, TracedStream, TraceSpan } from '../observability/stream-info';
 
 /** Request headers as forwarded: lowercase names, pseudo-headers included, mutable by filters. */
 export type RequestHeaders = Record<string, string | string[] | undefined>;
@@ -26,6 +27,8 @@ export interface Downstream {
   readonly sink: Writable;
   readonly responseStarted: boolean;
   readonly closed: boolean;
+  /** Response body bytes written so far (what `write` accepted). */
+  readonly bytesSent: number;
   respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean, wantTrailers: boolean): void;
   write(chunk: Buffer): boolean;
   end(trailers: OutgoingHttpHeaders | null): void;
@@ -44,7 +47,7 @@ export interface StreamCall {
   downstreamClosed(): void;
 }
 
-export class StreamContext {
+export class StreamContext implements TracedStream {
   /** The route that matched, resolved once by the connection manager before the filter chain. */
   route: CompiledRoute | null = null;
   /**
@@ -68,6 +71,28 @@ export class StreamContext {
   grpcStatus = -1;
   /** Set once the request has been accounted for in metrics. */
   finished = false;
+  /** Monotonic ms when the stream ended (set by the connection manager); 0 until then. */
+  endTime = 0;
+  /** core/response-flags bits, set where the outcome is decided (local replies, router, fault filter). */
+  responseFlags = 0;
+  /** The local reply's reason and message (null for upstream responses). */
+  localReplyReason: string | null = null;
+  localReplyMessage: string | null = null;
+  /** Request body bytes received (counted by the router as it forwards the body). */
+  bytesReceived = 0;
+  /** The cluster the router picked and the last upstream host tried (`ip:port`); null when none. */
+  upstreamCluster: string | null = null;
+  upstreamHost: string | null = null;
+  /** The last upstream host's `filter_metadata`; null when none. */
+  upstreamMetadata: Readonly<Record<string, unknown>> | null = null;
+  /** Upstream attempts made (1 + retries). */
+  upstreamAttempts = 0;
+  /** Hex trace id (sampled or not), set by the listener's tracer; null without tracing. */
+  traceId: string | null = null;
+  /** The request's span when sampled (the router adds retry events to it). */
+  span: TraceSpan | null = null;
+  /** The downstream connection's shared state; null for streams without one (tests). */
+  connection: ConnectionInfo | null = null;
 
   constructor(
     readonly downstream: Downstream,
@@ -82,7 +107,17 @@ export class StreamContext {
     readonly isGrpc: boolean,
     readonly remoteAddress: string,
     readonly startTime: number,
+    /** Wall-clock ms (Clock.now) at the start. */
+    readonly startTimeWall: number,
   ) {}
+
+  get protocol(): 'h1' | 'h2' { return this.downstream.protocol; }
+  get bytesSent(): number { return this.downstream.bytesSent; }
+  get routeName(): string | null { return this.route === null ? null : this.route.model.name; }
+  get requestId(): string | null {
+    const id = this.headers['x-request-id'];
+    return typeof id === 'string' ? id : null;
+  }
 
   /**
    * For asynchronous filters: a filter that returned `StopIteration` without replying calls this

@@ -23,6 +23,8 @@ import type { ListenerStats } from '../observability/metrics';
 import type { CompiledRoute, RouteTable } from '../routing/route-table';
 import { applyHeaderMutations } from '../routing/header-mutations';
 import type { DownstreamConnection } from './downstream-connection';
+import { ResponseFlag } from '../core/response-flags';
+import { NO_TELEMETRY, type StreamTelemetry } from '../observability/stream-info';
 import { H1Downstream } from './h1-downstream';
 import { H2Downstream } from './h2-downstream';
 
@@ -32,12 +34,14 @@ const FLAG_END_STREAM = 0x1;
 const HEADER_ENTRY_OVERHEAD = 32;
 
 const kCtx = Symbol('remora.streamContext');
-type Tagged = { [kCtx]?: StreamContext };
+const kHcm = Symbol('remora.connectionManager');
+type Tagged = { [kCtx]?: StreamContext; [kHcm]?: HttpConnectionManager };
 
 export class HttpConnectionManager implements FilterChainDriver {
   /** Stream idle timeout to apply when a route sets none. */
   private readonly streamIdleTimeoutMs: number | null;
   private readonly replaceRequestId: boolean;
+  private readonly clock: Runtime['clock'];
 
   constructor(
     readonly model: HttpConnectionManagerModel,
@@ -47,9 +51,28 @@ export class HttpConnectionManager implements FilterChainDriver {
     private readonly router: RouterDeps,
     readonly stats: ListenerStats,
     private readonly runtime: Runtime,
+    /** The listener's tracer and end-of-stream observers (metrics, access logs), compiled with the config. */
+    readonly telemetry: StreamTelemetry = NO_TELEMETRY,
   ) {
     this.streamIdleTimeoutMs = model.streamIdleTimeoutMs;
     this.replaceRequestId = model.useRemoteAddress && !model.preserveExternalRequestId;
+    this.clock = runtime.clock;
+  }
+
+  /** Ends a stream's accounting once: metrics, then the telemetry observers and the span. */
+  finishStream(ctx: StreamContext): void {
+    if (ctx.finished) return;
+    ctx.finished = true;
+    ctx.endTime = this.clock.monotonic();
+    const call = ctx.call;
+    if (call !== null) call.downstreamClosed();
+    else if (!ctx.downstream.responseStarted) ctx.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
+    ctx.listener.streamsActive.dec();
+    ctx.listener.request(ctx.responseStatus, ctx.isGrpc ? ctx.grpcStatus : -1);
+    const observers = this.telemetry.observers;
+    for (let i = 0; i < observers.length; i++) observers[i].onStreamEnd(ctx);
+    const span = ctx.span;
+    if (span !== null) span.end(ctx);
   }
 
   /** Entry point for one HTTP/2 stream ('stream' event of the listener's h2 server). */
@@ -58,10 +81,13 @@ export class HttpConnectionManager implements FilterChainDriver {
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] ?? 'GET', headers[':path'] ?? '/', headers[':authority'] ?? '',
       conn.scheme, headers as RequestHeaders, isGrpcContentType(headers['content-type']), conn.remoteAddress, this.runtime.clock.monotonic(),
+      this.runtime.clock.now(),
     );
     ctx.peer = conn.peer;
+    ctx.connection = conn;
     this.stats.streamsActive.inc();
     (stream as Tagged)[kCtx] = ctx;
+    (stream as Tagged)[kHcm] = this;
     stream.on('close', onH2StreamClose);
     stream.on('error', onStreamError);
     const overflow = this.checkHeaderLimits(rawHeaders);
@@ -89,10 +115,13 @@ export class HttpConnectionManager implements FilterChainDriver {
     const ctx = new StreamContext(
       ds, this.stats, headers[':method'] as string, headers[':path'] as string, headers[':authority'] as string,
       scheme, headers, isGrpcContentType(src['content-type']), conn.remoteAddress, this.runtime.clock.monotonic(),
+      this.runtime.clock.now(),
     );
     ctx.peer = conn.peer;
+    ctx.connection = conn;
     this.stats.streamsActive.inc();
     (res as Tagged)[kCtx] = ctx;
+    (res as Tagged)[kHcm] = this;
     res.on('close', onH1ResponseClose);
     const raw = req.rawHeaders;
     if (raw.length / 2 > this.model.maxHeadersCount) {
@@ -126,6 +155,8 @@ export class HttpConnectionManager implements FilterChainDriver {
     const xff = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`;
     if (model.useRemoteAddress || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = ctx.scheme;
+    const tracer = this.telemetry.tracer;
+    if (tracer !== null) tracer.onRequestStart(ctx, headers);
 
     const table = this.routeTable;
     const route = table === null ? null : table.match(ctx);
@@ -194,21 +225,12 @@ export class HttpConnectionManager implements FilterChainDriver {
   }
 }
 
-function finishStream(ctx: StreamContext): void {
-  if (ctx.finished) return;
-  ctx.finished = true;
-  const call = ctx.call;
-  if (call !== null) call.downstreamClosed();
-  ctx.listener.streamsActive.dec();
-  ctx.listener.request(ctx.responseStatus, ctx.isGrpc ? ctx.grpcStatus : -1);
-}
-
 function onH2StreamClose(this: http2.ServerHttp2Stream & Tagged): void {
-  finishStream(this[kCtx]!);
+  this[kHcm]!.finishStream(this[kCtx]!);
 }
 
 function onH1ResponseClose(this: ServerResponse & Tagged): void {
-  finishStream(this[kCtx]!);
+  this[kHcm]!.finishStream(this[kCtx]!);
 }
 
 function onStreamError(this: http2.ServerHttp2Stream): void {

@@ -12,10 +12,13 @@ import type * as tls from 'node:tls';
 import type { HttpConnectionManagerModel } from '../config/model';
 import type { RequestHeaders } from '../filters/stream-context';
 import type { PeerIdentity } from '../transport/peer-identity';
+import type { ConnectionInfo } from '../observability/stream-info';
 
 export const XFCC = 'x-forwarded-client-cert';
 
-export class DownstreamConnection {
+export class DownstreamConnection implements ConnectionInfo {
+  /** Telemetry's per-connection state (e.g. Istio metric labels derived from the peer); see ConnectionInfo. */
+  telemetrySlot: unknown = null;
   /** The HCM config `xfccElement` was built for; rebuilt when the listener's HCM is replaced. */
   private xfccFor: HttpConnectionManagerModel | null = null;
   private xfccElement = '';
@@ -31,6 +34,9 @@ export class DownstreamConnection {
     /** URI SANs of the listener's own certificate on this connection (XFCC `By=`). */
     readonly localUriSans: readonly string[],
   ) {}
+
+  /** TLS with a verified client certificate. */
+  get mutualTls(): boolean { return this.peer !== null; }
 
   /**
    * Applies `model.forwardClientCertDetails` to `headers` (Envoy's order of rules):

@@ -10,6 +10,7 @@ export class H1Downstream implements Downstream {
   readonly protocol = 'h1' as const;
   readonly body: Readable | null;
   responseStarted = false;
+  bytesSent = 0;
 
   constructor(
     readonly req: IncomingMessage,
@@ -44,6 +45,7 @@ export class H1Downstream implements Downstream {
   write(chunk: Buffer): boolean {
     const res = this.res;
     if (res.destroyed || res.writableEnded) return true;
+    this.bytesSent += chunk.length;
     return res.write(chunk);
   }
 

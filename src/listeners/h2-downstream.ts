@@ -15,6 +15,7 @@ export class H2Downstream implements Downstream {
   readonly protocol = 'h2' as const;
   readonly body: Readable | null;
   responseStarted = false;
+  bytesSent = 0;
   private pendingTrailers: OutgoingHttpHeaders | null = null;
   private waitingForTrailers = false;
 
@@ -47,6 +48,7 @@ export class H2Downstream implements Downstream {
   write(chunk: Buffer): boolean {
     const s = this.stream;
     if (s.closed || s.destroyed || s.writableEnded) return true;
+    this.bytesSent += chunk.length;
     return s.write(chunk);
   }
 

@@ -35,6 +35,7 @@ import { DEFAULT_REPLAY_BUFFER_BYTES, type RouterDeps } from '../filters/router/
 import { HttpConnectionManager } from '../listeners/connection-manager';
 import { DEFAULT_H2_MAX_SESSION_MEMORY_MB, Listener } from '../listeners/listener';
 import { SidecarMetrics, type ClusterStats } from '../observability/metrics';
+import { ListenerTelemetry } from './listener-telemetry';
 import { RouteTable } from '../routing/route-table';
 import { ClusterManager } from '../upstream/cluster-manager';
 import { IstioCaClient, type CertificateSigner } from '../transport/identity/ca-client';
@@ -108,6 +109,8 @@ export class Sidecar implements AdminSource {
   private signer: CertificateSigner | null = null;
   private dynamic: DynamicConfig | null = null;
   private readonly routerDeps: RouterDeps;
+  /** Tracing, Istio metrics and access logs per listener config. */
+  private readonly telemetry: ListenerTelemetry;
   private closed = false;
   private resolveDrained: () => void = () => {};
   /** Settles once a drain (SIGTERM, POST /drain or `drain()`) has completed and everything closed. */
@@ -123,6 +126,7 @@ export class Sidecar implements AdminSource {
     secrets: SecretManager,
   ) {
     this.secrets = secrets;
+    this.telemetry = new ListenerTelemetry(runtime, bootstrap.node);
     this.admin = new AdminServer(this);
     this.routerDeps = {
       runtime,
@@ -287,7 +291,7 @@ export class Sidecar implements AdminSource {
       const factory = reg?.createFactory(f.config, { runtime: this.runtime, listenerName: model.name, filterName: f.name }) ?? null;
       if (factory !== null) factories.push(factory);
     }
-    return new HttpConnectionManager(hcm, table, factories, deps, stats, this.runtime);
+    return new HttpConnectionManager(hcm, table, factories, deps, stats, this.runtime, this.telemetry.build(model));
   }
 
   private clusterStats(name: string): ClusterStats {
@@ -430,6 +434,7 @@ export class Sidecar implements AdminSource {
     await Promise.race([this.clusters.close(), graceElapsed]);
     if (timer !== null) clearTimeout(timer);
     for (const c of clusters) c.destroy();
+    await this.telemetry.close();
     await this.admin.close();
     this.runtime.timers.close();
   }

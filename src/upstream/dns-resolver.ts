@@ -127,5 +127,6 @@ function toEndpoints(target: EndpointModel, addrs: readonly LookupAddress[]): En
     weight: target.weight,
     priority: target.priority,
     healthStatus: target.healthStatus,
+    metadata: target.metadata,
   }));
 }

@@ -39,6 +39,8 @@ export class Endpoint {
   readonly healthStatus: EndpointHealthStatus;
   /** `HealthFlag` bits; non-zero means unhealthy at runtime. Change via `Cluster.setHealthFlag` so the picker is rebuilt. */
   readonly healthFlags: number;
+  /** `filter_metadata` of the endpoint (e.g. Istio's workload metadata for telemetry); null when none. Updated like `weight`. */
+  readonly metadata: Readonly<Record<string, unknown>> | null;
 
   /** In-flight requests; the router increments when it starts a request here and decrements when it ends. */
   active = 0;
@@ -64,6 +66,7 @@ export class Endpoint {
     this.priority = model.priority;
     this.healthStatus = model.healthStatus;
     this.healthFlags = 0;
+    this.metadata = model.metadata ?? null;
   }
 
   /** True when the load balancer may send requests here: declared HEALTHY/UNKNOWN and no runtime flag set. */
@@ -82,6 +85,7 @@ export class Endpoint {
     self.weight = weight;
     self.priority = model.priority;
     self.healthStatus = model.healthStatus;
+    self.metadata = model.metadata ?? null;
     return changed;
   }
 

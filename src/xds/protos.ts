@@ -30,6 +30,11 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
+  'envoy/extensions/filters/http/grpc_web/v3/grpc_web.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
 ];
 
 /**
@@ -38,6 +43,8 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
  */
 export const REMORA_PROTO_FILES: readonly string[] = [
   'remora/filters/http/global_ratelimit/v1alpha1/global_ratelimit.proto',
+  'remora/filters/http/istio_stats/v1/istio_stats.proto',
+  'remora/access_loggers/v1/json_access_log.proto',
 ];
 
 /**

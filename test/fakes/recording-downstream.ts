@@ -12,6 +12,7 @@ export class RecordingDownstream implements Downstream {
   readonly body = null;
   readonly sink = new PassThrough();
   responseStarted = false;
+  bytesSent = 0;
   closed = false;
   /** The response status, 0 until `respond`. */
   status = 0;

@@ -27,7 +27,7 @@ export function testRuntime(seed = 1): Runtime {
 }
 
 export function endpointModel(host: string, port: number, over: Partial<EndpointModel> = {}): EndpointModel {
-  return { host, port, weight: 1, priority: 0, healthStatus: 'HEALTHY', ...over };
+  return { host, port, weight: 1, priority: 0, healthStatus: 'HEALTHY', metadata: null, ...over };
 }
 
 export function clusterModel(name: string, over: Partial<ClusterModel> = {}): ClusterModel {

@@ -25,7 +25,7 @@ function endpoints(n: number, weighted: boolean): Endpoint[] {
   for (let i = 0; i < n; i++) {
     const ep = new Endpoint({
       host: `10.0.${i >> 8}.${i & 255}`, port: 8080,
-      weight: weighted ? 1 + (i % 7) : 1, priority: 0, healthStatus: 'HEALTHY',
+      weight: weighted ? 1 + (i % 7) : 1, priority: 0, healthStatus: 'HEALTHY', metadata: null,
     });
     ep.active = Math.floor(rnd.next() * 10);
     out.push(ep);

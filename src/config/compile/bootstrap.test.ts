@@ -88,6 +88,7 @@ const EXPECTED: BootstrapModel = {
     address: { host: '0.0.0.0', port: 10000 },
     tls: null,
     plaintextAllowed: true,
+    trafficDirection: 'UNSPECIFIED',
     hcm: {
       statPrefix: 'ingress_http',
       codecType: 'AUTO',
@@ -140,6 +141,9 @@ const EXPECTED: BootstrapModel = {
       serverName: 'remora',
       forwardClientCertDetails: 'SANITIZE',
       setCurrentClientCertDetails: { subject: false, cert: false, chain: false, dns: false, uri: false },
+      tracing: null,
+      accessLogs: [],
+      istioStats: null,
     },
   }],
   clusters: [{
@@ -148,7 +152,7 @@ const EXPECTED: BootstrapModel = {
     connectTimeoutMs: 250,
     lbPolicy: 'ROUND_ROBIN',
     leastRequestChoiceCount: 2,
-    endpoints: [{ host: '127.0.0.1', port: 50051, weight: 1, priority: 0, healthStatus: 'UNKNOWN' }],
+    endpoints: [{ host: '127.0.0.1', port: 50051, weight: 1, priority: 0, healthStatus: 'UNKNOWN', metadata: null }],
     edsServiceName: null,
     protocol: 'http2',
     http2MaxConcurrentStreams: 2147483647,
@@ -650,7 +654,7 @@ describe('standalone compile functions (xDS delivers resources one by one)', () 
     (cla.value as any).endpoints.pop();
     const good = compileClusterLoadAssignment(cla.value);
     assert.ok(good.ok);
-    assert.deepEqual(good.value, { clusterName: 'svc-a', endpoints: [{ host: '10.0.0.1', port: 80, weight: 5, priority: 1, healthStatus: 'HEALTHY' }] });
+    assert.deepEqual(good.value, { clusterName: 'svc-a', endpoints: [{ host: '10.0.0.1', port: 80, weight: 5, priority: 1, healthStatus: 'HEALTHY', metadata: null }] });
 
     const rc = parseProtoJson(root, 'envoy.config.route.v3.RouteConfiguration', {
       name: 'r', virtual_hosts: [{ name: 'v', domains: ['*.svc'], routes: [{ match: { prefix: '/' }, route: { cluster: 'x' },

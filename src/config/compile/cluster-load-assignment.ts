@@ -50,7 +50,10 @@ export function compileEndpointsInto(issues: Issues, cla: ProtoObject, path: str
       const weight = wrappedInt(issues, lb, 'load_balancing_weight', lp, 1, 1, 0xffffffff);
       const hs = str(lb, 'health_status') ?? 'UNKNOWN';
       if (!HEALTH.has(hs)) issues.add(joinPath(lp, 'health_status'), `invalid health_status ${hs}`);
-      if (addr !== null) out.push({ host: addr.host, port: addr.port, weight, priority, healthStatus: hs as EndpointModel['healthStatus'] });
+      const md = msg(lb, 'metadata');
+      const fm = md === undefined ? undefined : msg(md, 'filter_metadata');
+      const metadata = fm === undefined || Object.keys(fm).length === 0 ? null : fm as Readonly<Record<string, unknown>>;
+      if (addr !== null) out.push({ host: addr.host, port: addr.port, weight, priority, healthStatus: hs as EndpointModel['healthStatus'], metadata });
     }
   }
   return out;

@@ -86,7 +86,7 @@ const GOLDEN_EXPECTED: ClusterModel = {
   connectTimeoutMs: 1000,
   lbPolicy: 'RING_HASH',
   leastRequestChoiceCount: 2,
-  endpoints: [{ host: '127.0.0.1', port: 9000, weight: 1, priority: 0, healthStatus: 'UNKNOWN' }],
+  endpoints: [{ host: '127.0.0.1', port: 9000, weight: 1, priority: 0, healthStatus: 'UNKNOWN', metadata: null }],
   edsServiceName: null,
   protocol: 'http1',
   http2MaxConcurrentStreams: 2147483647,

@@ -15,6 +15,10 @@ import {
 import { ROUTER_TYPE_URL } from './http-filter-compiler';
 import type { ProtoObject } from './proto-json';
 import { compileRouteConfigInto } from './route-configuration';
+import { compileTracing } from './tracing';
+import { compileAccessLogs } from './access-log';
+import { compileIstioStats, ISTIO_STATS_TYPE_URL } from './istio-stats';
+import type { IstioStatsModel } from '../istio-stats-model';
 
 export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
@@ -36,7 +40,7 @@ export function compileHcmInto(issues: Issues, deps: CompileDeps, h: ProtoObject
     'request_headers_timeout', 'common_http_protocol_options', 'max_request_headers_kb', 'http2_protocol_options',
     'use_remote_address', 'xff_num_trusted_hops', 'generate_request_id', 'preserve_external_request_id',
     'strip_any_host_port', 'server_name', 'server_header_transformation',
-    'forward_client_cert_details', 'set_current_client_cert_details',
+    'forward_client_cert_details', 'set_current_client_cert_details', 'tracing', 'access_log',
   ]);
   const statPrefix = str(h, 'stat_prefix') ?? '';
   if (statPrefix === '') issues.add(joinPath(path, 'stat_prefix'), 'is required');
@@ -59,7 +63,16 @@ export function compileHcmInto(issues: Issues, deps: CompileDeps, h: ProtoObject
     issues.add(path, 'one of route_config or rds is required');
   }
 
-  const httpFilters = compileHttpFilters(issues, deps, list(h, 'http_filters'), joinPath(path, 'http_filters'));
+  const filterEntries = list(h, 'http_filters');
+  const fp = joinPath(path, 'http_filters');
+  let istioStats: IstioStatsModel | null = null;
+  const chain: ProtoObject[] = [];
+  for (let i = 0; i < filterEntries.length; i++) {
+    const tc = msg(filterEntries[i]!, 'typed_config');
+    if (tc !== undefined && tc['@type'] === ISTIO_STATS_TYPE_URL) istioStats = compileIstioStats(issues, tc, `${fp}[${i}].typed_config`);
+    else chain.push(filterEntries[i]!);
+  }
+  const httpFilters = compileHttpFilters(issues, deps, chain, fp);
 
   const common = msg(h, 'common_http_protocol_options') ?? {};
   const cp = joinPath(path, 'common_http_protocol_options');
@@ -95,6 +108,9 @@ export function compileHcmInto(issues: Issues, deps: CompileDeps, h: ProtoObject
     serverName,
     forwardClientCertDetails: compileForwardClientCert(issues, h, path),
     setCurrentClientCertDetails: compileClientCertDetails(issues, h, path),
+    tracing: compileTracing(issues, h, path),
+    accessLogs: compileAccessLogs(issues, deps, h, path),
+    istioStats,
   };
   return issues.count === before ? model : null;
 }

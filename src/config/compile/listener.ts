@@ -82,7 +82,10 @@ export function compileListenerInto(issues: Issues, deps: CompileDeps, l: ProtoO
     plaintextAllowed = true;
   }
   if (issues.count !== before || address === null || hcm === null) return null;
-  return { name, address, tls, plaintextAllowed, hcm };
+  const direction = str(l, 'traffic_direction') ?? 'UNSPECIFIED';
+  if (direction !== 'UNSPECIFIED' && direction !== 'INBOUND' && direction !== 'OUTBOUND') issues.add(joinPath(path, 'traffic_direction'), `${direction} is not a traffic direction`);
+  if (issues.count !== before) return null;
+  return { name, address, tls, plaintextAllowed, trafficDirection: direction as ListenerModel['trafficDirection'], hcm };
 }
 
 interface CompiledChain {

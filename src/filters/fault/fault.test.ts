@@ -46,7 +46,7 @@ function setup(seed = 1): { runtime: Runtime; stats: ReturnType<SidecarMetrics['
 function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: FaultConfig } = {}): { ctx: StreamContext; ds: RecordingDownstream; driver: Driver } {
   const ds = new RecordingDownstream();
   const headers = { ':method': 'GET', ':path': '/x', ...(opts.headers ?? {}) };
-  const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0);
+  const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0, 0);
   const driver = new Driver();
   ctx.chain = driver;
   if (opts.perRoute !== undefined) {

@@ -10,6 +10,7 @@
  * `runtime.random` (seedable in tests). The factory has no per-stream state besides `PendingDelay`, so
  * `createFilter()` returns the factory itself.
  */
+import { ResponseFlag } from '../../core/response-flags';
 import { PerRouteStates } from '../per-route';
 import { sampleFraction } from '../../core/fraction';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -136,6 +137,7 @@ export class FaultFactory implements HttpFilterFactory, HttpFilter {
         this.active++;
         this.activeGauge.inc();
         this.delaysInjected.inc();
+        ctx.responseFlags |= ResponseFlag.DelayInjected;
         this.timers.setTimeout(onDelayElapsed, ms, new PendingDelay(this, ctx, state));
         return FilterStatus.StopIteration;
       }

@@ -35,7 +35,7 @@ function setup(): { runtime: Runtime; clock: FakeClock; stats: ReturnType<Sideca
 function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, opts: { grpc?: boolean; headers?: Record<string, string>; perRoute?: LocalRateLimitConfig } = {}): { ctx: StreamContext; ds: RecordingDownstream } {
   const ds = new RecordingDownstream();
   const headers = { ':method': 'GET', ':path': '/x', ...(opts.headers ?? {}) };
-  const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0);
+  const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, opts.grpc ?? false, '10.0.0.1', 0, 0);
   if (opts.perRoute !== undefined) {
     ctx.route = { model: { perFilterConfig: { 'envoy.filters.http.local_ratelimit': opts.perRoute } } } as unknown as CompiledRoute;
   }
@@ -237,7 +237,7 @@ test('the default descriptor source is the route rate_limits: per-header and rem
     const ds = new RecordingDownstream();
     const headers: Record<string, string> = { ':method': 'GET', ':path': '/x' };
     if (user !== null) headers['x-user'] = user;
-    const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, false, remote, 0);
+    const ctx = new StreamContext(ds, stats, 'GET', '/x', 'svc', 'http', headers, false, remote, 0, 0);
     ctx.route = route;
     return f.onRequestHeaders(ctx);
   };

@@ -7,6 +7,7 @@
  * decision is counted; with `enable_x_ratelimit_headers` the draft-03 `x-ratelimit-*` fields go
  * on every response of the stream through `ctx.responseHeadersToAdd`.
  */
+import { ResponseFlag } from '../../core/response-flags';
 import { RateLimitedError } from '../../core/errors';
 import type { Clock } from '../../core/clock';
 import { FilterStatus, type HttpFilter, type HttpFilterFactory } from '../filter';
@@ -112,6 +113,7 @@ export class GlobalRateLimitFilter implements HttpFilter, RateLimitHandler {
         if (!ctx.downstream.closed) sendLocalReply(ctx, f.overLimitError);
         return;
       default:
+        ctx.responseFlags |= ResponseFlag.RateLimitServiceError;
         if (cfg.failureModeDeny) {
           m.errorDenied.inc();
           if (!ctx.downstream.closed) sendLocalReply(ctx, f.failClosedError);

@@ -45,7 +45,7 @@ function ctxFor(stats: ReturnType<SidecarMetrics['forListener']>, r: Req): { ctx
   const path = r.path ?? '/';
   const authority = r.authority ?? 'svc:8080';
   const headers = { ':method': method, ':path': path, ':authority': authority, ...(r.headers ?? {}) };
-  const ctx = new StreamContext(ds, stats, method, path, authority, 'http', headers, r.grpc ?? false, r.remote ?? '10.0.0.1', 0);
+  const ctx = new StreamContext(ds, stats, method, path, authority, 'http', headers, r.grpc ?? false, r.remote ?? '10.0.0.1', 0, 0);
   ctx.peer = r.peer ?? null;
   ctx.requestPrincipal = r.principal ?? null;
   if (r.perRoute !== undefined) ctx.route = { model: { perFilterConfig: { [RBAC_NAME]: r.perRoute } } } as unknown as CompiledRoute;

@@ -40,6 +40,7 @@ import type { H2PoolRequest } from '../../upstream/h2-pool';
 import type { PickContext } from '../../upstream/lb/picker';
 import { UpstreamOutcome } from '../../upstream/outcome';
 import type { ResourceManager } from '../../upstream/resource-manager';
+import { ResponseFlag } from '../../core/response-flags';
 import { sendLocalReply } from '../local-reply';
 import type { StreamContext } from '../stream-context';
 import { ReplayBody, type ReplayBodyOwner } from './replay-body';
@@ -175,6 +176,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       return;
     }
     this.cluster = cluster;
+    ctx.upstreamCluster = cluster.name;
     this.stats = this.deps.clusterStats(cluster.name);
     const resources = cluster.resources;
     if (!resources.tryAcquireRequest()) {
@@ -216,6 +218,10 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       (body as WithCall)[kCall] = this;
       body.on('data', onDownstreamData);
       body.on('end', onDownstreamEnd);
+    } else if (body !== null) {
+      // undici reads the body itself: account the declared length (chunked bodies count as 0).
+      const cl = ctx.headers['content-length'];
+      if (typeof cl === 'string') ctx.bytesReceived = Number(cl) || 0;
     }
     this.attempt();
   }
@@ -255,6 +261,10 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     this.pendingSlot = true;
     this.endpoint = ep;
     this.attempts++;
+    const ctx = this.ctx;
+    ctx.upstreamHost = ep.key;
+    ctx.upstreamAttempts = this.attempts;
+    ctx.upstreamMetadata = ep.metadata;
     this.attemptOpen = true;
     this.outcomeReported = false;
     this.upstreamEnded = false;
@@ -516,6 +526,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     const resources = this.resources!;
     if (retry.retriesLeft <= 0) {
       if (resources.stats !== null) resources.stats.retryLimitExceeded.inc();
+      this.ctx.responseFlags |= ResponseFlag.UpstreamRetryLimitExceeded;
       return false;
     }
     const delay = pushback >= 0 ? pushback : retry.nextBackoffMs();
@@ -529,6 +540,8 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     retry.retriesLeft--;
     retry.retriesDone++;
     if (resources.stats !== null) resources.stats.retries.inc();
+    const span = this.ctx.span;
+    if (span !== null) span.addEvent('retry', { attempt: this.attempts + 1, 'upstream.host': this.endpoint!.key });
     this.exclude = this.endpoint;
     this.abandonAttempt();
     this.backoff = this.deps.runtime.timers.setTimeout(onBackoff, delay, this);
@@ -704,6 +717,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
 
   /** @internal */ handleDownstreamData(chunk: Buffer): void {
     if (this.idle !== null) this.idle.refresh();
+    this.ctx.bytesReceived += chunk.length;
     const replay = this.replay;
     if (replay !== null) {
       replay.push(chunk);
@@ -749,6 +763,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
    */
   downstreamClosed(): void {
     if (this.done) return;
+    this.ctx.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
     this.finish();
     this.cancelUpstream();
   }

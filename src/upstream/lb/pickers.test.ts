@@ -14,7 +14,7 @@ import { FailPicker, selectHosts, type PickContext, type Picker, type PickerBuil
 import { smoothWeightedSchedule } from './round-robin';
 
 function ep(port: number, over: Partial<EndpointModel> = {}): Endpoint {
-  return new Endpoint({ host: '10.0.0.1', port, weight: 1, priority: 0, healthStatus: 'HEALTHY', ...over });
+  return new Endpoint({ host: '10.0.0.1', port, weight: 1, priority: 0, healthStatus: 'HEALTHY', metadata: null, ...over });
 }
 
 function ctx(random: RandomSource = seededRandom(1), exclude: Endpoint | null = null): PickContext {

@@ -13,7 +13,7 @@ import type { PickContext, PickerBuildOptions, PickResult } from './picker';
 import { hash32, pointCounts, RingHashPicker } from './ring-hash';
 
 function ep(i: number, over: Partial<EndpointModel> = {}): Endpoint {
-  return new Endpoint({ host: `10.0.0.${i}`, port: 8080, weight: 1, priority: 0, healthStatus: 'HEALTHY', ...over });
+  return new Endpoint({ host: `10.0.0.${i}`, port: 8080, weight: 1, priority: 0, healthStatus: 'HEALTHY', metadata: null, ...over });
 }
 
 function eps(n: number): Endpoint[] {
