@@ -63,7 +63,8 @@ function inboundFilters(m: MeshConfig, workload: string): ProtoObject[] {
   if (l === undefined) return [];
   const chains = l['filter_chains'] as ProtoObject[];
   const hcm = (chains[chains.length - 1]!['filters'] as ProtoObject[])[0]!['typed_config'] as ProtoObject;
-  return hcm['http_filters'] as ProtoObject[];
+  // istio.stats (telemetry) is on every sidecar HCM; these tests look at the request filters.
+  return (hcm['http_filters'] as ProtoObject[]).filter((f) => f['name'] !== 'istio.stats');
 }
 
 const RA = `

@@ -23,6 +23,7 @@ import { authorizationFilters, authorizationPoliciesFor } from './authorization'
 import { requestAuthenticationFilters } from './request-authentication';
 import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
+import { listenerTelemetry } from './telemetry';
 
 export interface TranslateOptions {
   /** Sidecar outbound listener port unless the node sets OUTBOUND_PORT (Istio: 15001). */
@@ -95,7 +96,7 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   out.listeners.set(OUTBOUND_NAME, {
     name: OUTBOUND_NAME,
     address: socketAddress(bind, node.outboundPort ?? opts.outboundPort),
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)) }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: withTelemetry(hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)), mesh, node, 'OUTBOUND') }] }],
     traffic_direction: 'OUTBOUND',
   });
   for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints, opts.mtls ?? null);
@@ -162,7 +163,7 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   // PeerAuthentication (mtls.ts): STRICT/PERMISSIVE wrap the chain in TLS; DISABLE or no CA keep it as is.
   const mtls = opts.mtls ?? null;
   const mode = mtls === null ? 'DISABLE' : effectiveMtlsMode(mesh, mtls.rootNamespace, node.namespace, node.labels, [...workloadPorts].sort((a, b) => a - b));
-  const hcm = hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]);
+  const hcm = withTelemetry(hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]), mesh, node, 'INBOUND');
   // Over mTLS the app learns its caller from x-forwarded-client-cert (Istio's inbound settings).
   if (mode !== 'DISABLE') Object.assign(hcm, INBOUND_XFCC);
   const chain: ProtoObject = { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] };
@@ -172,6 +173,14 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     ...inboundListenerChains(mtls, mode, chain),
     traffic_direction: 'INBOUND',
   });
+}
+
+/** Adds the listener's telemetry (telemetry.ts): `istio.stats` first in the chain, `tracing` / `access_log` fields. */
+function withTelemetry(hcm: ProtoObject, mesh: MeshConfig, node: NodeView, direction: 'INBOUND' | 'OUTBOUND'): ProtoObject {
+  const t = listenerTelemetry(mesh, node, direction);
+  if (t.filters.length > 0) hcm['http_filters'] = [...t.filters, ...(hcm['http_filters'] as ProtoObject[])];
+  Object.assign(hcm, t.hcmFields);
+  return hcm;
 }
 
 /** The inbound HCM's XFCC handling with mTLS: this hop appended (By, Hash, Subject, URI, DNS) to a trusted chain. */
