@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LoadResult, LoadSpec } from './h2load';
 import type { FeatureCounters } from './feature-counters';
-import { median, renderLoadTable, renderResilienceSummary, representative, type PathName, type PathOutcome, type Row } from './report';
+import { median, renderLoadTable, renderResilienceSummary, renderTelemetrySummary, representative, type PathName, type PathOutcome, type Row } from './report';
 
 const spec: LoadSpec = { id: 'closed-empty', title: 'Closed', clients: 16, streams: 8, rpsPerClient: null, bodyFile: '', replyFrameBytes: 7 };
 
@@ -107,4 +107,21 @@ test('resilience summary: median of paired per-round CPU ratios against the 1.10
   assert.doesNotMatch(md, /\| open-1000rps \|/, 'no measured pair → no summary row');
   assert.match(md, /\*\*remora-resilience CPU\/req vs remora\*\*: closed-empty 1\.05×, closed-1k 1\.20× \(median of 3 paired rounds; target ≤ 1\.10×\)\./);
   assert.equal(renderResilienceSummary([spec3], rounds), '', 'nothing to compare → no section');
+});
+
+test('telemetry summaries: sampled against the 1.15× target, full measured without one', () => {
+  const r = (x: Row): PathOutcome => ({ kind: 'row', row: x });
+  const rounds = new Map<string, Map<PathName, PathOutcome[]>>([
+    ['closed-empty', new Map<PathName, PathOutcome[]>([
+      ['remora', [r(row(800, 4, 50)), r(row(800, 4, 40))]],
+      ['remora-telemetry', [r(row(780, 5, 55)), r(row(780, 5, 44))]],
+      ['remora-telemetry-full', [r(row(600, 9, 90)), r(row(600, 9, 80))]],
+    ])],
+  ]);
+  const md = renderTelemetrySummary([spec], rounds);
+  assert.match(md, /\| closed-empty \| 2 \| 45\.0 \| 49\.5 \| 1\.10× \(\+10\.0 %\) \| 1\.10×, 1\.10× \| 4\.00 \| 5\.00 \| met \|$/m);
+  assert.match(md, /\| closed-empty \| 2 \| 45\.0 \| 85\.0 \| 1\.90× \(\+90\.0 %\) \| 1\.80×, 2\.00× \| 4\.00 \| 9\.00 \| measured \|$/m);
+  assert.match(md, /target ≤ 1\.15×/);
+  const table = renderLoadTable(spec, new Map<PathName, PathOutcome>([['remora', r(row(800, 4, 50))], ['remora-telemetry', r(row(780, 5, 60))]]));
+  assert.match(table, /\| remora-telemetry\/remora \| 0\.97× \|.*\| 1\.20× \|/);
 });

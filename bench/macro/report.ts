@@ -12,8 +12,11 @@ import type { LoadResult, LoadSpec } from './h2load';
  * The paths the harness compares, in table and run order (remora-resilience runs right after remora
  * so the two share machine conditions as closely as a sequential run allows).
  */
-export const PATHS = ['direct', 'remora', 'remora-resilience', 'nginx'] as const;
+export const PATHS = ['direct', 'remora', 'remora-resilience', 'remora-telemetry', 'remora-telemetry-full', 'nginx'] as const;
 export type PathName = (typeof PATHS)[number];
+
+/** The sidecar variants compared with plain `remora` (a `<variant>/remora` ratio row each). */
+const VARIANTS: readonly PathName[] = ['remora-resilience', 'remora-telemetry', 'remora-telemetry-full'];
 
 /** One measured row: the h2load result plus process figures. */
 export interface Row {
@@ -79,7 +82,6 @@ export function renderLoadTable(spec: LoadSpec, outcomes: ReadonlyMap<PathName, 
   };
   const direct = rowOf('direct');
   const remora = rowOf('remora');
-  const resilience = rowOf('remora-resilience');
   const nginx = rowOf('nginx');
   const added = (r: Row | null): number | null =>
     r === null || direct === null || r.load.p99Ms === null || direct.load.p99Ms === null ? null : r.load.p99Ms - direct.load.p99Ms;
@@ -114,12 +116,14 @@ export function renderLoadTable(spec: LoadSpec, outcomes: ReadonlyMap<PathName, 
         `${ratio(remora.load.p99Ms, direct.load.p99Ms)} | | | | | | |`,
     );
   }
-  if (resilience !== null && remora !== null) {
+  for (const v of VARIANTS) {
+    const variant = rowOf(v);
+    if (variant === null || remora === null) continue;
     lines.push(
-      `| remora-resilience/remora | ${ratio(resilience.load.rps, remora.load.rps)} | ${ratio(resilience.load.p50Ms, remora.load.p50Ms)} | ` +
-        `${ratio(resilience.load.p99Ms, remora.load.p99Ms)} | ${ratio(added(resilience), added(remora))} | ` +
-        `${ratio(resilience.proxyCpuUsPerReq, remora.proxyCpuUsPerReq)} | ${ratio(resilience.proxyRssIdle, remora.proxyRssIdle)} | ` +
-        `${ratio(resilience.proxyRssPeak, remora.proxyRssPeak)} | | |`,
+      `| ${v}/remora | ${ratio(variant.load.rps, remora.load.rps)} | ${ratio(variant.load.p50Ms, remora.load.p50Ms)} | ` +
+        `${ratio(variant.load.p99Ms, remora.load.p99Ms)} | ${ratio(added(variant), added(remora))} | ` +
+        `${ratio(variant.proxyCpuUsPerReq, remora.proxyCpuUsPerReq)} | ${ratio(variant.proxyRssIdle, remora.proxyRssIdle)} | ` +
+        `${ratio(variant.proxyRssPeak, remora.proxyRssPeak)} | | |`,
     );
   }
   if (notes.length > 0) lines.push('', ...notes);
@@ -170,75 +174,124 @@ function sumFeatures(list: readonly FeatureCounters[]): FeatureCounters | null {
   return t;
 }
 
+/** What a paired summary compares: `variant` against plain `remora`, round by round. */
+interface PairedSummary {
+  readonly variant: PathName;
+  readonly title: string;
+  readonly description: string;
+  /** CPU/req bound versus remora; null = measured, no target. */
+  readonly target: number | null;
+  /** Whether to show the resilience feature counters (they must not fire). */
+  readonly features: boolean;
+}
+
+/** Per load: the variant's paired rounds against remora. */
+function pairedRatios(rounds: RoundOutcomes, specId: string, variant: PathName) {
+  const byPath = rounds.get(specId);
+  const a = byPath?.get('remora') ?? [];
+  const b = byPath?.get(variant) ?? [];
+  const out = { ratios: [] as number[], cpuA: [] as number[], cpuB: [] as number[], p99A: [] as number[], p99B: [] as number[], features: [] as FeatureCounters[], featuresUnknown: false };
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const oa = a[i];
+    const ob = b[i];
+    const ra = oa !== undefined && oa.kind === 'row' ? oa.row : null;
+    const rb = ob !== undefined && ob.kind === 'row' ? ob.row : null;
+    if (ra !== null && finite(ra.proxyCpuUsPerReq)) out.cpuA.push(ra.proxyCpuUsPerReq);
+    if (rb !== null && finite(rb.proxyCpuUsPerReq)) out.cpuB.push(rb.proxyCpuUsPerReq);
+    if (ra !== null && finite(ra.load.p99Ms)) out.p99A.push(ra.load.p99Ms);
+    if (rb !== null && finite(rb.load.p99Ms)) out.p99B.push(rb.load.p99Ms);
+    if (rb !== null) {
+      if (rb.features === null) out.featuresUnknown = true;
+      else out.features.push(rb.features);
+    }
+    if (ra !== null && rb !== null && finite(ra.proxyCpuUsPerReq) && finite(rb.proxyCpuUsPerReq) && ra.proxyCpuUsPerReq > 0) {
+      out.ratios.push(rb.proxyCpuUsPerReq / ra.proxyCpuUsPerReq);
+    }
+  }
+  return out;
+}
+
 /**
- * The issue-5 section. Per load: the median CPU µs/req and p99 of remora and remora-resilience over
+ * One comparison section. Per load: the median CPU µs/req and p99 of remora and the variant over
  * the rounds, the CPU ratio of each round's pair (the two paths run back to back within a round) and
- * their median against the 1.10× target, and whether any feature fired during a measured run (which
- * would make the row measure something other than "enabled, not firing"; the counters are summed over
- * rounds). Then one ratio line over all loads. Returns '' when no load has a measured pair.
+ * their median against the target, and (resilience) whether any feature fired during a measured run
+ * (which would make the row measure something other than "enabled, not firing"; the counters are
+ * summed over rounds). Then one ratio line over all loads. Returns '' when no load has a measured pair.
  */
-export function renderResilienceSummary(specs: readonly LoadSpec[], rounds: RoundOutcomes): string {
+function renderPairedSummary(specs: readonly LoadSpec[], rounds: RoundOutcomes, def: PairedSummary): string {
+  const v = def.variant;
   const lines = [
-    '### Resilience features (issue 5): enabled but not firing, versus plain routing',
+    `### ${def.title}`,
     '',
-    `remora-resilience = the same sidecar with a route retry_policy, cluster circuit_breakers (limits 100000, retry_budget {}), ` +
-      `outlier_detection and the local_ratelimit filter (1e9-token bucket, x-ratelimit headers off). ` +
-      `Target: CPU/req ≤ ${RESILIENCE_CPU_TARGET.toFixed(2)}× remora. CPU and p99 are medians over the rounds; the ratio is the ` +
-      `median of each round's back-to-back pair.`,
+    `${def.description} ${def.target === null ? 'No target: measured and explained in bench/README.md.' : `Target: CPU/req ≤ ${def.target.toFixed(2)}× remora.`} ` +
+      'CPU and p99 are medians over the rounds; the ratio is the median of each round\'s back-to-back pair.',
     '',
-    '| load | rounds | remora CPU µs/req | remora-resilience CPU µs/req | CPU/req vs remora | per-round ratios | remora p99 ms | remora-resilience p99 ms | target | features during the measured runs |',
-    '| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- | --- |',
+    `| load | rounds | remora CPU µs/req | ${v} CPU µs/req | CPU/req vs remora | per-round ratios | remora p99 ms | ${v} p99 ms | target |${def.features ? ' features during the measured runs |' : ''}`,
+    `| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |${def.features ? ' --- |' : ''}`,
   ];
   const summary: string[] = [];
   let pairsTotal = 0;
   for (const spec of specs) {
-    const byPath = rounds.get(spec.id);
-    const a = byPath?.get('remora') ?? [];
-    const b = byPath?.get('remora-resilience') ?? [];
-    const ratios: number[] = [];
-    const cpuA: number[] = [];
-    const cpuB: number[] = [];
-    const p99A: number[] = [];
-    const p99B: number[] = [];
-    const features: FeatureCounters[] = [];
-    let featuresUnknown = false;
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      const oa = a[i];
-      const ob = b[i];
-      const ra = oa !== undefined && oa.kind === 'row' ? oa.row : null;
-      const rb = ob !== undefined && ob.kind === 'row' ? ob.row : null;
-      if (ra !== null && finite(ra.proxyCpuUsPerReq)) cpuA.push(ra.proxyCpuUsPerReq);
-      if (rb !== null && finite(rb.proxyCpuUsPerReq)) cpuB.push(rb.proxyCpuUsPerReq);
-      if (ra !== null && finite(ra.load.p99Ms)) p99A.push(ra.load.p99Ms);
-      if (rb !== null && finite(rb.load.p99Ms)) p99B.push(rb.load.p99Ms);
-      if (rb !== null) {
-        if (rb.features === null) featuresUnknown = true;
-        else features.push(rb.features);
-      }
-      if (ra !== null && rb !== null && finite(ra.proxyCpuUsPerReq) && finite(rb.proxyCpuUsPerReq) && ra.proxyCpuUsPerReq > 0) {
-        ratios.push(rb.proxyCpuUsPerReq / ra.proxyCpuUsPerReq);
-      }
+    const p = pairedRatios(rounds, spec.id, v);
+    if (p.ratios.length === 0) continue;
+    pairsTotal = Math.max(pairsTotal, p.ratios.length);
+    const r = median(p.ratios) as number;
+    let verdict = def.target === null ? 'measured' : r <= def.target ? 'met' : '**not met**';
+    let featureCell = '';
+    if (def.features) {
+      const total = sumFeatures(p.features);
+      const fired = total === null ? [] : firedFeatures(total);
+      if (fired.length > 0) verdict += ' (invalid: a feature fired)';
+      featureCell = ` ${total === null ? 'unknown (admin not readable)' : `${describeFeatureCounters(total)}${p.featuresUnknown ? ', some rounds unknown' : ''}`} |`;
     }
-    if (ratios.length === 0) continue;
-    pairsTotal = Math.max(pairsTotal, ratios.length);
-    const r = median(ratios) as number;
-    const total = sumFeatures(features);
-    const fired = total === null ? [] : firedFeatures(total);
-    let verdict = r <= RESILIENCE_CPU_TARGET ? 'met' : '**not met**';
-    if (fired.length > 0) verdict += ' (invalid: a feature fired)';
-    const featureText =
-      total === null ? 'unknown (admin not readable)' : `${describeFeatureCounters(total)}${featuresUnknown ? ', some rounds unknown' : ''}`;
     lines.push(
-      `| ${spec.id} | ${ratios.length} | ${f(median(cpuA), 1)} | ${f(median(cpuB), 1)} | ${r.toFixed(2)}× (${percentDelta(r)}) | ` +
-        `${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')} | ${f(median(p99A), 2)} | ${f(median(p99B), 2)} | ${verdict} | ${featureText} |`,
+      `| ${spec.id} | ${p.ratios.length} | ${f(median(p.cpuA), 1)} | ${f(median(p.cpuB), 1)} | ${r.toFixed(2)}× (${percentDelta(r)}) | ` +
+        `${p.ratios.map((x) => `${x.toFixed(2)}×`).join(', ')} | ${f(median(p.p99A), 2)} | ${f(median(p.p99B), 2)} | ${verdict} |${featureCell}`,
     );
     summary.push(`${spec.id} ${r.toFixed(2)}×`);
   }
   if (summary.length === 0) return '';
   lines.push(
     '',
-    `**remora-resilience CPU/req vs remora**: ${summary.join(', ')} ` +
-      `(${pairsTotal === 1 ? 'one round' : `median of ${pairsTotal} paired rounds`}; target ≤ ${RESILIENCE_CPU_TARGET.toFixed(2)}×).`,
+    `**${v} CPU/req vs remora**: ${summary.join(', ')} ` +
+      `(${pairsTotal === 1 ? 'one round' : `median of ${pairsTotal} paired rounds`}${def.target === null ? '' : `; target ≤ ${def.target.toFixed(2)}×`}).`,
   );
   return lines.join('\n');
+}
+
+/** The issue-5 section: resilience features enabled but not firing, versus plain routing. */
+export function renderResilienceSummary(specs: readonly LoadSpec[], rounds: RoundOutcomes): string {
+  return renderPairedSummary(specs, rounds, {
+    variant: 'remora-resilience',
+    title: 'Resilience features (issue 5): enabled but not firing, versus plain routing',
+    description:
+      'remora-resilience = the same sidecar with a route retry_policy, cluster circuit_breakers (limits 100000, retry_budget {}), ' +
+      'outlier_detection and the local_ratelimit filter (1e9-token bucket, x-ratelimit headers off).',
+    target: RESILIENCE_CPU_TARGET,
+    features: true,
+  });
+}
+
+/** Issue 7's bound: metrics + 1 % tracing + error-only access logs ≤ 1.15 × remora's CPU per request. */
+export const TELEMETRY_CPU_TARGET = 1.15;
+
+/** The issue-7 sections: telemetry on (sampled, and everything at 100 %) versus telemetry off. */
+export function renderTelemetrySummary(specs: readonly LoadSpec[], rounds: RoundOutcomes): string {
+  const sampled = renderPairedSummary(specs, rounds, {
+    variant: 'remora-telemetry',
+    title: 'Telemetry (issue 7): metrics + 1 % tracing + error-only access logs, versus telemetry off',
+    description:
+      'remora-telemetry = the same sidecar with Istio\'s standard metrics (istio.stats), OpenTelemetry tracing at 1 % random sampling ' +
+      'exported over OTLP/gRPC to a collector in the bench process, and the JSON access log writing errors only (success_sample_percent 0).',
+    target: TELEMETRY_CPU_TARGET,
+    features: false,
+  });
+  const full = renderPairedSummary(specs, rounds, {
+    variant: 'remora-telemetry-full',
+    title: 'Telemetry (issue 7): everything at 100 %, versus telemetry off',
+    description: 'remora-telemetry-full = metrics, tracing at 100 % (every request exported) and every request access-logged.',
+    target: null,
+    features: false,
+  });
+  return [sampled, full].filter((s) => s !== '').join('\n\n');
 }

@@ -1,13 +1,15 @@
 /**
  * The macro benchmark: one grpc-js upstream (own process) and the same h2load loads through each
  * path — direct, Remora sidecar (plain routing), the same sidecar with every issue-5 resilience
- * feature enabled but sized not to fire (remora-resilience), nginx — reporting throughput, latency
+ * feature enabled but sized not to fire (remora-resilience), with issue-7 telemetry (remora-telemetry:
+ * metrics + 1 % tracing + error-only access logs; remora-telemetry-full: everything at 100 %), nginx —
+ * reporting throughput, latency
  * percentiles (from h2load's per-request log), proxy CPU µs/request and RSS (from /proc), and
  * failures. Prints one markdown table per load plus the issue-5 comparison and writes
  * `bench/results/<timestamp>.{md,json}`. See bench/README.md.
  *
  * Usage: node --import tsx bench/macro/run.ts [--duration 10] [--warmup 2] [--skip-nginx]
- *        [--only direct,remora,remora-resilience,nginx] [--rounds 1] [--cpu-prof] [--remora-bin <file|tsc outDir>]
+ *        [--only direct,remora,remora-resilience,remora-telemetry,remora-telemetry-full,nginx] [--rounds 1] [--cpu-prof] [--remora-bin <file|tsc outDir>]
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -22,8 +24,11 @@ import { describeFeatureCounters, diffFeatureCounters, fetchFeatureCounters, typ
 import { detectNginx, startNginx, type NginxProcess } from './nginx';
 import { cpuMicros, cpuMicrosSum, rssBytesSum, RssPeakSampler } from './proc-stats';
 import { ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, repoRoot } from './proto';
-import { resolveRemoraCommand, startRemora, waitRemoraReady, type RemoraProcess } from './remora';
-import { PATHS, renderLoadTable, renderResilienceSummary, representative, type PathName, type PathOutcome, type Row } from './report';
+import { OtlpSink } from './otlp-sink';
+import { resolveRemoraCommand, startRemora, waitRemoraReady, type BootstrapVariant, type RemoraProcess } from './remora';
+import {
+  PATHS, renderLoadTable, renderResilienceSummary, renderTelemetrySummary, representative, type PathName, type PathOutcome, type Row,
+} from './report';
 
 /** Parsed command line. */
 export interface Options {
@@ -141,7 +146,19 @@ interface ActivePath {
   readonly counters: (() => Promise<FeatureCounters>) | null;
 }
 
+/** The sidecar bootstrap each Remora path runs. */
+const VARIANT_OF: Readonly<Record<PathName, BootstrapVariant>> = {
+  direct: 'plain',
+  nginx: 'plain',
+  remora: 'plain',
+  'remora-resilience': 'resilience',
+  'remora-telemetry': 'telemetry',
+  'remora-telemetry-full': 'telemetry-full',
+};
+
 interface Context {
+  /** The OTLP collector of the telemetry paths, started on first use. */
+  readonly otlpSink: () => Promise<OtlpSink>;
   readonly opts: Options;
   readonly children: ChildRegistry;
   readonly root: string;
@@ -181,15 +198,21 @@ async function bringUp(ctx: Context, p: PathName, round: number): Promise<Active
   const cmd = resolveRemoraCommand(ctx.root, ctx.opts.remoraBin, ctx.tmp);
   if (typeof cmd === 'string') throw new Error(cmd);
   const port = await freePort();
+  const dir = path.join(ctx.tmp, round === 0 ? p : `${p}-r${round + 1}`);
+  const variant = VARIANT_OF[p];
+  const telemetry = variant === 'telemetry' || variant === 'telemetry-full'
+    ? { otlpPort: (await ctx.otlpSink()).port, accessLogPath: path.join(dir, 'access.log') }
+    : null;
   const remora: RemoraProcess = startRemora(
     ctx.children,
     cmd,
     ctx.root,
-    path.join(ctx.tmp, round === 0 ? p : `${p}-r${round + 1}`),
+    dir,
     port,
     ctx.upstreamPort,
     ctx.opts.cpuProf ? ctx.cpuProfDir : null,
-    p === 'remora-resilience' ? 'resilience' : 'plain',
+    variant,
+    telemetry,
   );
   try {
     const admin = await waitRemoraReady(remora, 20000);
@@ -199,7 +222,7 @@ async function bringUp(ctx: Context, p: PathName, round: number): Promise<Active
       port,
       proxyPids: () => [pid],
       stop: () => ctx.children.stop(remora.child, 10000),
-      note: `${cmd.describe}, ${p === 'remora-resilience' ? 'resilience' : 'plain'} bootstrap, admin ${admin}, log ${remora.logFile}`,
+      note: `${cmd.describe}, ${variant} bootstrap, admin ${admin}, log ${remora.logFile}`,
       dead: () => (exitedWith(remora.child) === null ? null : `sidecar exited (${exitedWith(remora.child)}):\n${remora.logTail()}`),
       counters: () => fetchFeatureCounters(admin),
     };
@@ -341,11 +364,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const notes: Record<string, string> = {};
   let upstream: { child: ChildProcess; port: number } | null = null;
   let cpuProfiles: string[] = [];
+  let sink: Promise<OtlpSink> | null = null;
+  const otlpSink = (): Promise<OtlpSink> => (sink ??= OtlpSink.start());
   try {
     upstream = await startUpstream(children);
     const upstreamPid = upstream.child.pid as number;
     log(`upstream grpc-js on 127.0.0.1:${upstream.port} (pid ${upstreamPid})`);
-    const ctx: Context = { ...ctx0, upstreamPort: upstream.port };
+    const ctx: Context = { ...ctx0, upstreamPort: upstream.port, otlpSink };
     for (let round = 0; round < opts.rounds; round++) {
       const tag = opts.rounds > 1 ? ` [round ${round + 1}/${opts.rounds}]` : '';
       for (const p of opts.paths) {
@@ -381,6 +406,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } finally {
     await children.stopAll();
+    if (sink !== null) {
+      const s = await (sink as Promise<OtlpSink>);
+      log(`OTLP sink received ${s.exports} exports, ${s.bytes} bytes`);
+      await s.close();
+    }
     if (opts.cpuProf && fs.existsSync(ctx0.cpuProfDir)) {
       cpuProfiles = fs.readdirSync(ctx0.cpuProfDir).map((f) => path.join(ctx0.cpuProfDir, f));
     }
@@ -396,6 +426,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
   const resilienceSummary = renderResilienceSummary(specs, outcomes);
   if (resilienceSummary !== '') tables.push(resilienceSummary);
+  const telemetrySummary = renderTelemetrySummary(specs, outcomes);
+  if (telemetrySummary !== '') tables.push(telemetrySummary);
   const md = [
     `## Macro benchmark ${stamp}`,
     '',
