@@ -91,7 +91,7 @@ export async function main(argv: string[]): Promise<void> {
         return;
       case 'demo':
         if (rest.includes('--static')) await runDemo();
-        else await runMeshDemo();
+        else await runMeshDemo({ keep: rest.includes('--keep') });
         process.exit(0);
         return;
       case undefined:

@@ -55,7 +55,21 @@ async function startGreeter(Greeter: grpc.ServiceClientConstructor, version: str
   return { server, port };
 }
 
-export async function runMeshDemo(): Promise<void> {
+/** Prints the dashboard URL and the client sidecar's `istio_requests_total` series (reporter="source"). */
+async function showTelemetry(out: (line: string) => void, client: Sidecar, cpAdminPort: number): Promise<void> {
+  out(`\nmesh dashboard: http://127.0.0.1:${cpAdminPort}/dashboard (live while the demo runs; \`npm run demo -- --keep\` keeps it up)`);
+  const text = await (await fetch(`${client.adminUrl()}/stats/prometheus`)).text();
+  const lines = text.split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+  out(`istio_requests_total on the client sidecar (${lines.length} series; first ${Math.min(lines.length, 4)}):`);
+  for (const l of lines.slice(0, 4)) out(`  ${l}`);
+}
+
+export interface MeshDemoOptions {
+  /** Keep the mesh running after the script until SIGINT (to browse the dashboard). */
+  readonly keep: boolean;
+}
+
+export async function runMeshDemo(options: MeshDemoOptions = { keep: false }): Promise<void> {
   const out = (line: string) => process.stdout.write(line + '\n');
   const root = repoRoot();
   const def = protoLoader.loadSync(path.join(root, 'proto/greeter.proto'), { keepCase: true, defaults: true, includeDirs: protoIncludeDirs() });
@@ -120,6 +134,12 @@ export async function runMeshDemo(): Promise<void> {
 
     out('\nremora status:');
     await statusCommand(['--control-plane', `127.0.0.1:${cp.adminPort}`]);
+
+    await showTelemetry(out, sidecars[2]!, cp.adminPort);
+    if (options.keep) {
+      out('\n--keep: the mesh keeps running; press Ctrl-C to stop.');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
   } finally {
     client.close();
     for (const sc of sidecars) await sc.close();
