@@ -4,4 +4,6 @@
  */
 export { loadMeshConfig, labelsMatch, NETWORKING_API_VERSIONS, type MeshConfigResult } from './load-mesh-config';
 export { parseDurationMs } from './common-fields';
+export { DEFAULT_TELEMETRY_PROVIDERS, type ExtensionProvider, type TelemetryProviders } from './extension-providers';
+export { TELEMETRY_API_VERSIONS, type Telemetry, type TracingRule, type AccessLoggingRule, type MetricsRule, type CustomTag, type WorkloadMode } from './telemetry';
 export * from './model';

@@ -21,13 +21,15 @@ import { checkPeerAuthentications, readPeerAuthentication } from './peer-authent
 import { readAuthorizationPolicy, SECURITY_API_VERSIONS, type AuthorizationPolicy } from './authorization-policy';
 import { readRequestAuthentication, type RequestAuthentication } from './request-authentication';
 import { readServiceEntry, readWorkloadEntry } from './service-entry';
+import { checkMeshConfigDocuments, DEFAULT_TELEMETRY_PROVIDERS, readMeshConfigDocument, type TelemetryProviders } from './extension-providers';
+import { checkTelemetries, readTelemetry, TELEMETRY_API_VERSIONS, type Telemetry } from './telemetry';
 import { readDestinationRule, readVirtualService } from './virtual-service';
 
 /** API groups/versions accepted for every kind (Istio's `v1` plus its older aliases). */
 export const NETWORKING_API_VERSIONS: readonly string[] = [
   'networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3',
 ];
-const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication'];
+const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication', 'Telemetry', 'MeshConfig'];
 const METADATA_FIELDS = [
   'name', 'namespace', 'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'managedFields', 'finalizers', 'ownerReferences', 'generateName',
@@ -58,6 +60,8 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   const pas: Parsed<PeerAuthentication>[] = [];
   const azps: AuthorizationPolicy[] = [];
   const ras: RequestAuthentication[] = [];
+  const tels: Parsed<Telemetry>[] = [];
+  const meshDocs: Parsed<TelemetryProviders>[] = [];
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
@@ -108,6 +112,8 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
         case 'PeerAuthentication': pas.push({ ctx, value: read.value as PeerAuthentication }); break;
         case 'AuthorizationPolicy': azps.push(read.value as AuthorizationPolicy); break;
         case 'RequestAuthentication': ras.push(read.value as RequestAuthentication); break;
+        case 'Telemetry': tels.push({ ctx, value: read.value as Telemetry }); break;
+        case 'MeshConfig': meshDocs.push({ ctx, value: read.value as TelemetryProviders }); break;
       }
     }
   }
@@ -116,8 +122,12 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   checkReferences(ses, wes, vss, drs);
   checkRateLimitPolicies(rlps, wes.map((p) => p.value));
   checkPeerAuthentications(pas, wes.map((p) => p.value));
+  checkMeshConfigDocuments(meshDocs);
+  const telemetryProviders = meshDocs[0]?.value ?? DEFAULT_TELEMETRY_PROVIDERS;
+  checkTelemetries(tels, telemetryProviders, wes.map((p) => p.value));
   if (issues.length > 0) return { ok: false, errors: issues };
-  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value), peerAuthentications: pas.map((p) => p.value), authorizationPolicies: azps, requestAuthentications: ras }) };
+  const telemetry = tels.length === 0 && meshDocs.length === 0 ? {} : { telemetries: tels.map((p) => p.value), telemetryProviders };
+  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value), peerAuthentications: pas.map((p) => p.value), authorizationPolicies: azps, requestAuthentications: ras, ...telemetry }) };
 }
 
 /** One document validated on its own (no cross-document rule applied yet). */
@@ -125,7 +135,7 @@ interface DocRead {
   /** `kind/namespace/name`, unique across the config. */
   readonly id: string;
   readonly meta: ResourceMeta;
-  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy | AuthorizationPolicy | PeerAuthentication | RequestAuthentication;
+  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy | AuthorizationPolicy | PeerAuthentication | RequestAuthentication | Telemetry | TelemetryProviders;
 }
 
 /**
@@ -148,7 +158,9 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   else if (!(KINDS as readonly string[]).includes(kind)) ctx.err(['kind'], `unknown kind '${kind}'; supported: ${KINDS.join(', ')}`);
   else kindOk = true;
   const apiVersion = ctx.string(value, 'apiVersion', [], true);
-  const versions = kind === 'RateLimitPolicy' ? [REMORA_API_VERSION] : kind === 'AuthorizationPolicy' || kind === 'PeerAuthentication' || kind === 'RequestAuthentication' ? SECURITY_API_VERSIONS : NETWORKING_API_VERSIONS;
+  const versions = kind === 'RateLimitPolicy' || kind === 'MeshConfig' ? [REMORA_API_VERSION]
+    : kind === 'AuthorizationPolicy' || kind === 'PeerAuthentication' || kind === 'RequestAuthentication' ? SECURITY_API_VERSIONS
+      : kind === 'Telemetry' ? TELEMETRY_API_VERSIONS : NETWORKING_API_VERSIONS;
   if (apiVersion !== undefined && !versions.includes(apiVersion)) {
     ctx.err(['apiVersion'], `unknown apiVersion '${apiVersion}'${kindOk ? ` for ${kind}` : ''}; expected one of ${versions.join(', ')}`);
   }
@@ -184,6 +196,8 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
     case 'AuthorizationPolicy': read = readAuthorizationPolicy(ctx, meta, value['spec']); break;
     case 'PeerAuthentication': read = readPeerAuthentication(ctx, meta, value['spec']); break;
     case 'RequestAuthentication': read = readRequestAuthentication(ctx, meta, value['spec']); break;
+    case 'Telemetry': read = readTelemetry(ctx, meta, value['spec']); break;
+    case 'MeshConfig': read = readMeshConfigDocument(ctx, meta, value['spec']); break;
   }
   return read === null ? null : { id: `${kind}/${namespace}/${name}`, meta, value: read };
 }

@@ -1,13 +1,15 @@
 /**
  * The validated, deep-frozen mesh configuration: the Istio-shaped documents Remora accepts
- * (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule, and Remora's RateLimitPolicy; see
- * docs/mesh-config.md) after
+ * (ServiceEntry, WorkloadEntry, VirtualService, DestinationRule, the security and telemetry kinds,
+ * and Remora's RateLimitPolicy and MeshConfig; see docs/mesh-config.md) after
  * every field and cross-reference has been checked, plus lookup indexes by host. This is the only
  * input of translation (`translate/`); nothing downstream re-validates it.
  */
 
 import type { AuthorizationPolicy } from './authorization-policy';
 import type { RequestAuthentication } from './request-authentication';
+import type { TelemetryProviders } from './extension-providers';
+import type { Telemetry } from './telemetry';
 
 /** Kubernetes-style labels (string → string). */
 export type Labels = Readonly<Record<string, string>>;
@@ -22,7 +24,7 @@ export interface ResourceMeta {
   readonly index: number;
 }
 
-export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication';
+export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Telemetry' | 'MeshConfig';
 
 /** ServiceEntry port protocols Remora supports (Istio names, upper-cased). */
 export type PortProtocol = 'GRPC' | 'HTTP' | 'HTTP2' | 'TCP';
@@ -345,6 +347,14 @@ export interface MeshConfig {
   readonly authorizationPolicies?: readonly AuthorizationPolicy[];
   /** RequestAuthentications in (file, index) order (see mesh/request-authentication.ts). Absent = none. */
   readonly requestAuthentications?: readonly RequestAuthentication[];
+  /** Telemetries in (file, index) order (see mesh/telemetry.ts). Absent = none. */
+  readonly telemetries?: readonly Telemetry[];
+  /**
+   * The telemetry providers (the `remora.dev/v1alpha1` MeshConfig document's `extensionProviders`
+   * plus the built-in `prometheus` and `envoy`) and `defaultProviders`; see
+   * mesh/extension-providers.ts. Absent = the built-ins (`DEFAULT_TELEMETRY_PROVIDERS`).
+   */
+  readonly telemetryProviders?: TelemetryProviders;
   /** host → the ServiceEntry declaring it (a host is declared at most once). */
   readonly serviceByHost: ReadonlyMap<string, ServiceEntry>;
   /** host → the VirtualService bound to it (at most one per host). */

@@ -37,6 +37,8 @@ export interface TranslateOptions {
    * output is then exactly as without it. Set when the control plane runs with a CA (`--ca-dir`).
    */
   readonly mtls?: MtlsTranslateOptions | null;
+  /** The mesh's root namespace (`--root-namespace`): Telemetry there applies mesh-wide. Default istio-system. */
+  readonly rootNamespace?: string;
 }
 
 export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = Object.freeze({ outboundPort: 15001, inboundPort: 15006, bindAddress: '0.0.0.0' });
@@ -96,7 +98,7 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   out.listeners.set(OUTBOUND_NAME, {
     name: OUTBOUND_NAME,
     address: socketAddress(bind, node.outboundPort ?? opts.outboundPort),
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: withTelemetry(hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)), mesh, node, 'OUTBOUND') }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: withTelemetry(hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)), mesh, node, 'OUTBOUND', opts) }] }],
     traffic_direction: 'OUTBOUND',
   });
   for (const k of refs) emitCluster(mesh, k, false, out.clusters, out.endpoints, opts.mtls ?? null);
@@ -163,7 +165,7 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   // PeerAuthentication (mtls.ts): STRICT/PERMISSIVE wrap the chain in TLS; DISABLE or no CA keep it as is.
   const mtls = opts.mtls ?? null;
   const mode = mtls === null ? 'DISABLE' : effectiveMtlsMode(mesh, mtls.rootNamespace, node.namespace, node.labels, [...workloadPorts].sort((a, b) => a - b));
-  const hcm = withTelemetry(hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]), mesh, node, 'INBOUND');
+  const hcm = withTelemetry(hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]), mesh, node, 'INBOUND', opts);
   // Over mTLS the app learns its caller from x-forwarded-client-cert (Istio's inbound settings).
   if (mode !== 'DISABLE') Object.assign(hcm, INBOUND_XFCC);
   const chain: ProtoObject = { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] };
@@ -176,8 +178,8 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
 }
 
 /** Adds the listener's telemetry (telemetry.ts): `istio.stats` first in the chain, `tracing` / `access_log` fields. */
-function withTelemetry(hcm: ProtoObject, mesh: MeshConfig, node: NodeView, direction: 'INBOUND' | 'OUTBOUND'): ProtoObject {
-  const t = listenerTelemetry(mesh, node, direction);
+function withTelemetry(hcm: ProtoObject, mesh: MeshConfig, node: NodeView, direction: 'INBOUND' | 'OUTBOUND', opts: TranslateOptions): ProtoObject {
+  const t = listenerTelemetry(mesh, node, direction, opts.rootNamespace ?? opts.mtls?.rootNamespace);
   if (t.filters.length > 0) hcm['http_filters'] = [...t.filters, ...(hcm['http_filters'] as ProtoObject[])];
   Object.assign(hcm, t.hcmFields);
   return hcm;
