@@ -8,6 +8,7 @@
  * selecting a given WorkloadEntry. How the scopes merge for a workload and the Envoy config they
  * become are in `translate/telemetry.ts`; the format is in docs/observability.md.
  */
+import { CelCompileError, parseCel } from '../../config/compile/cel/cel-parser';
 import { checkProviderRef, readPercent, type ProviderUse, type TelemetryProviders } from './extension-providers';
 import { describe, isPlainObject, type DocContext, type Path } from './document-context';
 import type { Labels, ResourceMeta, WorkloadEntry } from './model';
@@ -175,6 +176,15 @@ function readAccessLogging(ctx: DocContext, v: unknown, path: Path): AccessLoggi
     const fp = [...path, 'filter'];
     const f = ctx.object(o['filter'], fp, ['expression']);
     if (f !== null) filter = ctx.string(f, 'expression', fp, true) ?? null;
+    // The sidecars compile the same CEL subset: reject what they would NACK here, with the field path.
+    if (filter !== null) {
+      try {
+        parseCel(filter);
+      } catch (e) {
+        if (!(e instanceof CelCompileError)) throw e;
+        ctx.err([...fp, 'expression'], e.message);
+      }
+    }
   }
   if (ctx.errorCount !== before || mode === null) return null;
   return { providers, mode, disabled: disabled ?? null, filter };

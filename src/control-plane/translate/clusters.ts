@@ -6,13 +6,15 @@
  * services are STRICT_DNS clusters with an inline `load_assignment` (LOGICAL_DNS with one endpoint
  * for proxyless gRPC, which has no STRICT_DNS). GRPC/HTTP2 ports get explicit HTTP/2 upstream options.
  * The DestinationRule `trafficPolicy` (the subset's merged over the rule's) is applied by
- * `resilience.ts`.
+ * `resilience.ts`. Every WorkloadEntry-backed endpoint carries Istio's endpoint metadata in
+ * `metadata.filter_metadata.istio` (what sidecars label `istio_*` metrics with, see
+ * `istioEndpointMetadata`).
  */
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { labelsMatch } from '../mesh/load-mesh-config';
 import { effectiveTrafficPolicy, workloadIndexKey, type Labels, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
 import { adsConfigSource, http2ProtocolOptions, socketAddress } from './envoy-builders';
-import { isMtlsCandidate, upstreamTransportSocket, type BackingWorkload, type MtlsTranslateOptions } from './mtls';
+import { isMtlsCandidate, spiffeId, upstreamTransportSocket, workloadServiceAccount, type BackingWorkload, type MtlsTranslateOptions } from './mtls';
 import { outboundClusterName } from './names';
 import { applyTrafficPolicy } from './resilience';
 
@@ -22,6 +24,8 @@ export interface ResolvedEndpoint {
   readonly port: number;
   readonly labels: Labels;
   readonly weight: number | null;
+  /** The WorkloadEntry behind the endpoint; null for ServiceEntry endpoints and DNS hosts. */
+  readonly workload: WorkloadEntry | null;
 }
 
 /** The WorkloadEntries that could match `selector` in `namespace` (all sharing one of its labels). */
@@ -38,12 +42,12 @@ export function serviceEndpoints(mesh: MeshConfig, se: ServiceEntry, port: Servi
   if (se.workloadSelector !== null) {
     for (const we of selectorCandidates(mesh, se.meta.namespace, se.workloadSelector)) {
       if (!labelsMatch(se.workloadSelector, we.labels)) continue;
-      out.push({ address: we.address, port: we.ports[port.name] ?? dflt, labels: we.labels, weight: we.weight });
+      out.push({ address: we.address, port: we.ports[port.name] ?? dflt, labels: we.labels, weight: we.weight, workload: we });
     }
   } else if (se.endpoints.length > 0) {
-    for (const ep of se.endpoints) out.push({ address: ep.address, port: ep.ports[port.name] ?? dflt, labels: ep.labels, weight: ep.weight });
+    for (const ep of se.endpoints) out.push({ address: ep.address, port: ep.ports[port.name] ?? dflt, labels: ep.labels, weight: ep.weight, workload: null });
   } else if (se.resolution === 'DNS') {
-    out.push({ address: host, port: dflt, labels: {}, weight: null }); // Istio: resolve the host itself
+    out.push({ address: host, port: dflt, labels: {}, weight: null, workload: null }); // Istio: resolve the host itself
   }
   out.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));
   const seen = new Set<string>();
@@ -55,18 +59,43 @@ export function serviceEndpoints(mesh: MeshConfig, se: ServiceEntry, port: Servi
   });
 }
 
-function lbEndpoints(eps: readonly ResolvedEndpoint[]): ProtoObject[] {
+/**
+ * Istio's endpoint metadata for a WorkloadEntry-backed endpoint: `workload` is Istio's encoding
+ * `<workload>;<namespace>;<canonical service>;<canonical revision>;<cluster>` (the cluster part is
+ * empty: the mesh config has no cluster id); Remora adds `app` and `version` (the `app`/`version`
+ * labels, when set) and, when the cluster originates mTLS (`trustDomain` non-null), `identity`, the
+ * SPIFFE ID the peer certificate is verified against. The canonical service and revision follow
+ * Istio's injector defaults (the `service.istio.io/canonical-*` labels, else `app` / `version`
+ * (or their `app.kubernetes.io/*` forms), else the workload name / `latest`).
+ */
+export function istioEndpointMetadata(we: WorkloadEntry, trustDomain: string | null): ProtoObject {
+  const l = we.labels;
+  const canonical = l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l['app'] ?? we.meta.name;
+  const revision = l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l['version'] ?? 'latest';
+  const istio: ProtoObject = { workload: `${we.meta.name};${we.meta.namespace};${canonical};${revision};` };
+  if (l['app'] !== undefined) istio['app'] = l['app'];
+  if (l['version'] !== undefined) istio['version'] = l['version'];
+  if (trustDomain !== null) istio['identity'] = spiffeId(trustDomain, we.meta.namespace, workloadServiceAccount(we));
+  return { filter_metadata: { istio } };
+}
+
+function lbEndpoints(eps: readonly ResolvedEndpoint[], trustDomain: string | null): ProtoObject[] {
   return eps.map((e) => {
     const lb: ProtoObject = { endpoint: { address: socketAddress(e.address, e.port) } };
+    if (e.workload !== null) lb['metadata'] = istioEndpointMetadata(e.workload, trustDomain);
     if (e.weight !== null) lb['load_balancing_weight'] = { value: e.weight };
     return lb;
   });
 }
 
-/** A CLA with one locality (weight 1) holding `eps`; no `endpoints` at all when `eps` is empty. */
-export function clusterLoadAssignment(clusterName: string, eps: readonly ResolvedEndpoint[]): ProtoObject {
+/**
+ * A CLA with one locality (weight 1) holding `eps`; no `endpoints` at all when `eps` is empty.
+ * `mtlsTrustDomain` (non-null when the cluster originates mTLS) adds the peers' SPIFFE IDs to the
+ * endpoint metadata.
+ */
+export function clusterLoadAssignment(clusterName: string, eps: readonly ResolvedEndpoint[], mtlsTrustDomain: string | null = null): ProtoObject {
   const cla: ProtoObject = { cluster_name: clusterName };
-  if (eps.length > 0) cla['endpoints'] = [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: lbEndpoints(eps) }];
+  if (eps.length > 0) cla['endpoints'] = [{ locality: {}, load_balancing_weight: { value: 1 }, lb_endpoints: lbEndpoints(eps, mtlsTrustDomain) }];
   return cla;
 }
 
@@ -112,26 +141,30 @@ export function emitCluster(
   let eps = serviceEndpoints(mesh, se, port, key.host);
   if (subset !== null) eps = eps.filter((e) => labelsMatch(subset.labels, e.labels));
 
+  // Auto-mTLS first: whether the cluster originates mTLS decides the endpoints' `identity`.
+  let ts: ProtoObject | null = null;
+  if (mtls !== null && !proxyless && isMtlsCandidate(se.location, se.workloadSelector !== null)) {
+    ts = upstreamTransportSocket(mesh, mtls, backingWorkloads(mesh, se, port, subset?.labels ?? null), key.port, key.host, key.subset, port.protocol);
+  }
+  const td = ts === null ? null : mtls!.trustDomain;
+
   const c: ProtoObject = { name };
   if (se.resolution === 'DNS') {
     if (proxyless) {
       c['type'] = 'LOGICAL_DNS';
-      c['load_assignment'] = clusterLoadAssignment(name, eps.slice(0, 1));
+      c['load_assignment'] = clusterLoadAssignment(name, eps.slice(0, 1), td);
     } else {
       c['type'] = 'STRICT_DNS';
-      c['load_assignment'] = clusterLoadAssignment(name, eps);
+      c['load_assignment'] = clusterLoadAssignment(name, eps, td);
     }
   } else {
     c['type'] = 'EDS';
     c['eds_cluster_config'] = { eds_config: adsConfigSource(), service_name: name };
-    assignments.set(name, clusterLoadAssignment(name, eps));
+    assignments.set(name, clusterLoadAssignment(name, eps, td));
   }
   if (port.protocol === 'GRPC' || port.protocol === 'HTTP2') c['typed_extension_protocol_options'] = http2ProtocolOptions();
   // grpc-js-xds accepts only ROUND_ROBIN/RING_HASH: proxyless clients fall back to ROUND_ROBIN.
   applyTrafficPolicy(c, effectiveTrafficPolicy(dr, subset), port.protocol, proxyless);
-  if (mtls !== null && !proxyless && isMtlsCandidate(se.location, se.workloadSelector !== null)) {
-    const ts = upstreamTransportSocket(mesh, mtls, backingWorkloads(mesh, se, port, subset?.labels ?? null), key.port, key.host, key.subset, port.protocol);
-    if (ts !== null) c['transport_socket'] = ts;
-  }
+  if (ts !== null) c['transport_socket'] = ts;
   clusters.set(name, c);
 }

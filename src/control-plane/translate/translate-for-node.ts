@@ -154,10 +154,11 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     }
     const domains = seenHost.has(host) ? [hostPortName(host, port.number)] : [host, hostPortName(host, port.number)];
     seenHost.add(host);
-    vhosts.push({ name: `inbound|${hostPortName(host, port.number)}`, domains, routes: [inboundRoute(cluster)] });
+    const vhostName = `inbound|${hostPortName(host, port.number)}`;
+    vhosts.push({ name: vhostName, domains, routes: [inboundRoute(cluster, vhostName)] });
   }
   // Callers that do not preserve the authority still reach the (first) local app.
-  vhosts.push({ name: 'inbound|*', domains: ['*'], routes: [inboundRoute(fallback!)] });
+  vhosts.push({ name: 'inbound|*', domains: ['*'], routes: [inboundRoute(fallback!, 'default')] });
   const rateLimitPolicy = rateLimitPolicyFor(mesh, node);
   addInboundRateLimits(vhosts, rateLimitPolicy);
   out.routes.set(INBOUND_NAME, { name: INBOUND_NAME, virtual_hosts: vhosts });
@@ -191,9 +192,13 @@ const INBOUND_XFCC: ProtoObject = Object.freeze({
   set_current_client_cert_details: { subject: { value: true }, dns: true, uri: true },
 });
 
-function inboundRoute(cluster: string): ProtoObject {
+/**
+ * The one route of an inbound virtual host. Its name is the virtual host's (`inbound|<host>:<port>`):
+ * Istio's metrics take the destination service from it at config time.
+ */
+function inboundRoute(cluster: string, name: string): ProtoObject {
   return {
-    name: 'default',
+    name,
     match: { prefix: '/' },
     route: { cluster, timeout: duration(0), max_stream_duration: { grpc_timeout_header_max: duration(0) } },
   };
