@@ -340,6 +340,8 @@ describe('remora sidecar --xds (process)', { timeout: 60_000 }, () => {
     assert.equal(seen[0]!.cluster, 'greeter');
     assert.deepEqual(seen[0]!.metadata, {
       WORKLOAD_NAME: 'greeter', NAMESPACE: 'prod', SERVICE_ACCOUNT: 'greeter-sa', APP_PORTS: [8080, 9090], LABELS: { app: 'greeter', version: 'v1' }, OUTBOUND_PORT: 0, INBOUND_PORT: 0,
+      // The bound admin address, for the control plane's dashboard to scrape.
+      REMORA_ADMIN_ADDRESS: adminUrl.slice('http://'.length),
     });
     const listeners = (await httpRequest(adminUrl, { path: '/listeners?format=json' })).json<Array<{ name: string; local_address: { socket_address: { port_value: number } } }>>();
     const outbound = listeners.find((l) => l.name === 'outbound')!;

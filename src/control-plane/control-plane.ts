@@ -2,13 +2,14 @@
  * The control plane's composition root: a watched mesh config source (file or directory, or an
  * etcd key prefix shared by several replicas) →
  * validation (`mesh/`) → per-node translation (`translate/`) → the ADS server, plus the admin
- * server. An invalid change is rejected whole: it is logged, counted, and shown on
+ * server with the mesh dashboard (`dashboard/`: sidecar sync status and scraped golden signals). An invalid change is rejected whole: it is logged, counted, and shown on
  * `/debug/config` and `remora status`, while the last good config keeps serving. With a mesh CA
  * (`ca`, the CLI's `--ca-dir`) it also serves ADS over mTLS on the secure xDS port (15012) with a
  * serving certificate from that CA, takes each secure node's identity from its client certificate,
  * and turns on automatic mTLS in translation (PeerAuthentication, the ROOTCA secret); without a CA
  * the output is exactly as before.
  */
+import { ensureProcessMetrics } from '../observability/process-metrics';
 import { isIP } from 'node:net';
 import type * as protobuf from 'protobufjs';
 import { Counter, Gauge } from 'prom-client';
@@ -16,6 +17,8 @@ import type { Runtime } from '../core/runtime';
 import { loadEnvoyProtos } from '../xds/protos';
 import { ControlPlaneAdmin } from './admin/control-plane-admin';
 import { CONTROL_PLANE_IDENTITY } from './ca/ca-service';
+import { MeshDashboard } from './dashboard/mesh-dashboard';
+import { NodeDirectory } from './dashboard/node-directory';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
 import { MeshDocumentCache } from './mesh/document-cache';
 import { AdsServer } from './server/ads-server';
@@ -62,6 +65,20 @@ export interface ControlPlaneOptions {
   readonly trustRefreshMs?: number;
   /** Further gRPC services on the xDS server (both ports), e.g. the mesh CA service. */
   readonly extraServices?: (server: import('@grpc/grpc-js').Server) => void;
+  /** The mesh dashboard on the admin port (`/dashboard`): its settings, or false to turn it off (default on). */
+  readonly dashboard?: DashboardSettings | false;
+}
+
+/** Mesh dashboard settings (see dashboard/mesh-dashboard.ts for the defaults). */
+export interface DashboardSettings {
+  /** How often each sidecar's admin `/stats/prometheus` is scraped (default 5000 ms). */
+  readonly scrapeIntervalMs?: number;
+  /** Window of rates and latency quantiles (default 60000 ms). */
+  readonly windowMs?: number;
+  /** How long a disconnected sidecar stays listed (default 60000 ms). */
+  readonly retainDisconnectedMs?: number;
+  /** Per-scrape deadline (default 2000 ms). */
+  readonly scrapeTimeoutMs?: number;
 }
 
 /**
@@ -105,6 +122,7 @@ export class ControlPlane {
   private trustTimer: NodeJS.Timeout | null = null;
   /** Monotonic-free wall time (Clock) at which the secure port's certificate is renewed. */
   private renewAt = 0;
+  private meshDashboard: MeshDashboard | null = null;
 
   private constructor(
     private readonly options: ControlPlaneOptions,
@@ -152,19 +170,34 @@ export class ControlPlane {
       tlsCertificates = new AdsTlsCertificates(issued.material);
       renewAt = issued.renewAt;
     }
+    const nodes = new NodeDirectory();
     const ads = new AdsServer({
       root: options.protos ?? loadEnvoyProtos(),
       provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, cp.translateOptions)),
       extraServices: options.extraServices ?? null,
       tls: ca === null ? null : { port: options.xdsTlsPort ?? 15012, certificates: tlsCertificates!, trustDomain: ca.trustDomain },
-      nodeKey: translationKey,
+      // Every node's metadata (workload, admin address) is recorded for the dashboard as it identifies.
+      nodeKey: (node) => {
+        nodes.observe(node);
+        return translationKey(node);
+      },
       port: options.xdsPort ?? 15010,
       host: options.host ?? '127.0.0.1',
       clock: runtime.clock,
       logger: runtime.logger,
       metrics: new XdsMetrics(runtime.metrics),
     });
+    const dashboard = options.dashboard === false ? null : new MeshDashboard({
+      ...options.dashboard,
+      syncz: () => ads.pushStatus.list(),
+      nodes,
+      clock: runtime.clock,
+      logger: runtime.logger,
+      caTrustBundle: ca === null ? null : () => ca.trustBundlePem(),
+    });
+    ensureProcessMetrics(runtime.metrics);
     const admin = new ControlPlaneAdmin({
+      dashboard,
       port: options.adminPort ?? 15014,
       host: options.host ?? '127.0.0.1',
       registry: runtime.metrics,
@@ -174,8 +207,10 @@ export class ControlPlane {
     });
     cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents, tlsCertificates);
     cp.renewAt = renewAt;
+    cp.meshDashboard = dashboard;
     await ads.start();
     await admin.start();
+    dashboard?.start();
     const watched = await source.start({
       onChange: (snap) => cp!.reload(snap),
       onError: (err) => runtime.logger.warn({ err: err.message }, 'mesh config could not be read; keeping the last good config'),
@@ -258,11 +293,14 @@ export class ControlPlane {
   /** The secure (mTLS) xDS port; 0 without a CA. */
   get xdsTlsPort(): number { return this.ads.tlsPort; }
   get adminPort(): number { return this.admin.port; }
+  /** The mesh dashboard (null when turned off). */
+  get dashboard(): MeshDashboard | null { return this.meshDashboard; }
 
   async stop(): Promise<void> {
     if (this.trustTimer !== null) clearInterval(this.trustTimer);
     this.trustTimer = null;
     await this.source.close();
+    await this.meshDashboard?.stop();
     await this.ads.stop();
     await this.admin.stop();
   }
@@ -287,9 +325,10 @@ function openSource(options: ControlPlaneOptions): { source: MeshSource; name: s
 
 /** The translation options for `options`: mTLS on exactly when a CA is configured. */
 function translateOptionsFor(options: ControlPlaneOptions): TranslateOptions {
-  if (options.ca === undefined) return DEFAULT_TRANSLATE_OPTIONS;
+  const base = options.rootNamespace === undefined ? DEFAULT_TRANSLATE_OPTIONS : Object.freeze({ ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: options.rootNamespace });
+  if (options.ca === undefined) return base;
   return Object.freeze({
-    ...DEFAULT_TRANSLATE_OPTIONS,
+    ...base,
     mtls: Object.freeze({
       trustDomain: options.ca.trustDomain,
       trustBundlePem: options.ca.trustBundlePem(),

@@ -4,7 +4,8 @@
  * `ClusterStats` per cluster at config time, and per-status children are cached in flat arrays, so
  * the request path never builds label strings or looks children up by hash.
  */
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ensureProcessMetrics } from './process-metrics';
 
 const GRPC_SLOTS = 18; // -1 (not gRPC) + 0..16
 const CLASS_SLOTS = 6; // other, 1xx..5xx
@@ -61,7 +62,7 @@ export class SidecarMetrics {
       help: 'Downstream connections closed before any request: plaintext on a STRICT mTLS port, TLS before its certificate arrived, a failed handshake, or a refused client certificate.',
       labelNames: ['listener', 'reason'], registers,
     });
-    if (withProcessMetrics) collectDefaultMetrics({ register: registry });
+    if (withProcessMetrics) ensureProcessMetrics(registry);
   }
 
   forListener(name: string): ListenerStats { return new ListenerStats(this, name); }

@@ -20,12 +20,13 @@
  * certificate; reconnects after a rotation present the renewed one.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 import { ConfigError } from '../core/errors';
 import { createRuntime, type Runtime } from '../core/runtime';
 import type { ValidationResult } from '../core/errors';
-import type { BootstrapModel, ListenerModel, RouteConfigModel } from '../config/model';
+import type { BootstrapModel, ListenerModel, NodeModel, RouteConfigModel } from '../config/model';
 import { compileBootstrap } from '../config/compile/bootstrap';
 import { BOOTSTRAP_TYPE, loadBootstrap } from '../config/compile/load-bootstrap';
 import { parseProtoJson } from '../config/compile/proto-json';
@@ -242,7 +243,8 @@ export class Sidecar implements AdminSource {
       target,
       credentials: adsTls?.credentials,
       channelOptions: adsTls?.channelOptions(),
-      node: this.bootstrap.node,
+      node: withAdminAddress(this.bootstrap.node, this.admin.address()),
+      metrics: this.runtime.metrics,
       root: protos,
       compileDeps: { filters: this.extensions, readFile: (p) => readFileSync(p) },
       sink: this.dynamic,
@@ -480,6 +482,18 @@ function resolveIdentityOptions(o: SidecarIdentityOptions | undefined, bootstrap
     certTtlMs: o?.certTtlMs ?? (ttlSeconds === undefined ? undefined : ttlSeconds * 1000),
     rotateFraction: o?.rotateFraction ?? mdNumber('ROTATE_FRACTION'),
   };
+}
+
+/**
+ * The node with `REMORA_ADMIN_ADDRESS` (the bound admin `host:port`) added to its metadata, so the
+ * control plane's dashboard can scrape this sidecar's `/stats/prometheus`. A value already in the
+ * bootstrap's metadata wins (e.g. an address reachable from the control plane when the admin server
+ * binds a wildcard address).
+ */
+function withAdminAddress(node: NodeModel, admin: AddressInfo | null): NodeModel {
+  if (admin === null || node.metadata['REMORA_ADMIN_ADDRESS'] !== undefined) return node;
+  const host = admin.family === 'IPv6' ? `[${admin.address}]` : admin.address;
+  return { ...node, metadata: { ...node.metadata, REMORA_ADMIN_ADDRESS: `${host}:${admin.port}` } };
 }
 
 /** Reads the CA token file (trimmed); re-read per request so a rotated token is picked up. */

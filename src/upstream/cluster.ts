@@ -27,6 +27,7 @@ import type { UpstreamOutcome } from './outcome';
 import { H2Pool, type H2PoolOptions } from './h2-pool';
 import { createH1Pool } from './h1-pool';
 import { ResourceManager } from './resource-manager';
+import { UpstreamMetrics, type UpstreamLoadSource } from '../observability/upstream-metrics';
 import { HealthChecker } from './health-checker';
 import { OutlierDetector } from './outlier-detector';
 import { buildPicker } from './lb/build-picker';
@@ -93,6 +94,9 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
   private h1Tls: tls.ConnectionOptions | null | undefined = undefined;
   /** Graceful closes of removed endpoints still in progress. */
   private readonly retiring = new Set<Promise<void>>();
+  /** Scrape-time readings for `remora_upstream_{connections,requests}_active` / `requests_pending`; null without a registry. */
+  private readonly load: ClusterLoadSource | null;
+  private readonly upstreamMetrics: UpstreamMetrics | null;
   /** TLS options from SDS secrets; null for plaintext or inline/file TLS material. */
   private readonly sdsTls: SdsUpstreamTls | null;
   /** Whether the first endpoint set arrived (warm also needs the SDS secrets). */
@@ -106,6 +110,9 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     this.logger = runtime.logger.child({ component: COMPONENT, cluster: model.name });
     this.factories = options.factories ?? defaultUpstreamFactories;
     this.resources = new ResourceManager(model.circuitBreakers, model.name, runtime.metrics ?? null);
+    this.upstreamMetrics = runtime.metrics == null ? null : UpstreamMetrics.forRegistry(runtime.metrics);
+    this.load = this.upstreamMetrics === null ? null : new ClusterLoadSource(this);
+    if (this.load !== null) this.upstreamMetrics!.track(this.load);
     this.pickerOptions = {
       clusterName: model.name, random: runtime.random, choiceCount: model.leastRequestChoiceCount,
       activeRequestBias: model.leastRequestActiveRequestBias, ringHash: model.ringHash,
@@ -282,6 +289,8 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
       tlsOpts = this.h1Tls = this.tlsOptions(ALPN_H1);
     }
     const pool = this.factories.h1Pool(ep.host, ep.port, this.model, tlsOpts);
+    const opened = this.resources.connectionsOpened;
+    if (opened !== null && typeof pool.on === 'function') pool.on('connect', () => opened.inc());
     if (ep.closed) void pool.close().catch(noop);
     else ep.h1 = pool;
     return pool;
@@ -302,12 +311,21 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
     const pending: Promise<void>[] = Array.from(this.retiring);
     for (let i = 0; i < this.all.length; i++) pending.push(this.all[i].close());
     await Promise.all(pending);
+    if (this.load !== null) this.upstreamMetrics!.untrack(this.load);
   }
 
   /** Abrupt shutdown: like `close()` but resets every connection now. */
   destroy(): void {
     this.shutdown();
     for (let i = 0; i < this.all.length; i++) this.all[i].destroy();
+    if (this.load !== null) this.upstreamMetrics!.untrack(this.load);
+  }
+
+  /** Open upstream connections over the current endpoints' pools (read when metrics are scraped). */
+  activeConnectionCount(): number {
+    let n = 0;
+    for (let i = 0; i < this.all.length; i++) n += connectionsActive(this.all[i]);
+    return n;
   }
 
   /** Envoy `/clusters?format=json` `cluster_statuses[]` entry (plus Remora's type, policy, warm and pool stats). */
@@ -390,6 +408,15 @@ export class Cluster extends EventEmitter implements DnsResolverSink {
 }
 
 function noop(): void {}
+
+/** The cluster as the load gauges see it (`UpstreamMetrics.track`). */
+class ClusterLoadSource implements UpstreamLoadSource {
+  readonly name: string;
+  constructor(private readonly cluster: Cluster) { this.name = cluster.name; }
+  activeConnections(): number { return this.cluster.activeConnectionCount(); }
+  activeRequests(): number { return this.cluster.resources.activeRequests; }
+  pendingRequests(): number { return this.cluster.resources.pendingRequests; }
+}
 
 function onSdsTlsReady(cluster: Cluster): void {
   cluster.onTlsReady();

@@ -8,14 +8,19 @@
  * acquires and releases; every successful `tryAcquire*` must be paired with exactly one `release*`.
  * https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/circuit_breaking
  */
-import type { Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import type { CircuitBreakersModel } from '../config/model';
 import { ResilienceMetrics, type ClusterResilienceStats } from '../observability/resilience-metrics';
+import { UpstreamMetrics } from '../observability/upstream-metrics';
+
+type CounterChild = ReturnType<Counter<string>['labels']>;
 
 export class ResourceManager {
   readonly limits: CircuitBreakersModel;
   /** Prometheus handles for this cluster; null when built without a registry (unit tests). */
   readonly stats: ClusterResilienceStats | null;
+  /** `remora_upstream_connections_total{cluster}`, counted per acquired connection slot; null without a registry. */
+  readonly connectionsOpened: CounterChild | null;
   activeConnections = 0;
   pendingRequests = 0;
   activeRequests = 0;
@@ -30,6 +35,7 @@ export class ResourceManager {
   constructor(limits: CircuitBreakersModel, cluster: string, registry: Registry | null) {
     this.limits = limits;
     this.stats = registry === null ? null : ResilienceMetrics.forRegistry(registry).forCluster(cluster);
+    this.connectionsOpened = registry === null ? null : UpstreamMetrics.forRegistry(registry).connectionsOpened(cluster);
   }
 
   /** Admits one more active request unless `max_requests` are active (then counts an overflow). */
@@ -66,6 +72,7 @@ export class ResourceManager {
       return false;
     }
     this.activeConnections++;
+    if (this.connectionsOpened !== null) this.connectionsOpened.inc();
     return true;
   }
 

@@ -25,6 +25,7 @@ import { experimental } from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type * as protobuf from 'protobufjs';
 import type { Clock, RandomSource } from '../core/clock';
 import type { ClusterLoadAssignmentModel, ClusterModel, ListenerModel, NodeModel, RouteConfigModel, SecretModel, UpstreamTlsModel } from '../config/model';
@@ -34,6 +35,7 @@ import type { CompileDeps } from '../config/compile/http-filter-compiler';
 import { protoIncludeDirs } from './protos';
 import { decodeResource, isFullState, TYPE_OF_URL, URL_OF_TYPE, type XdsModels, type XdsType } from './xds-resources';
 import { jsonToStruct } from './proto-struct';
+import { XdsClientMetrics } from './xds-client-metrics';
 
 const COMPONENT = 'xds';
 /** Request order on a new stream: clusters before listeners (make-before-break). */
@@ -93,6 +95,8 @@ export interface AdsClientOptions {
   readonly staticSecretNames?: readonly string[];
   /** SDS names never requested from the server (provided locally: the workload identity's `default`). */
   readonly localSecretNames?: readonly string[];
+  /** Registry for the `remora_xds_*` client metrics (xds-client-metrics.ts); none when absent or null. */
+  readonly metrics?: Registry | null;
 }
 
 /** The last NACK of a type. */
@@ -163,7 +167,8 @@ class TypeState<K extends XdsType> {
 /** Loads ads.proto only (resources stay `{type_url, value}`); ~150 ms, call once per client. */
 function loadAdsClientConstructor(): grpc.ServiceClientConstructor {
   const def = protoLoader.loadSync(['envoy/service/discovery/v3/ads.proto'], {
-    keepCase: true, longs: String, enums: String, defaults: false, oneofs: true, includeDirs: protoIncludeDirs(),
+    // arrays: an empty DiscoveryResponse (every resource removed) has `resources: []`, not undefined.
+    keepCase: true, longs: String, enums: String, defaults: false, arrays: true, oneofs: true, includeDirs: protoIncludeDirs(),
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
     envoy: { service: { discovery: { v3: { AggregatedDiscoveryService: grpc.ServiceClientConstructor } } } };
@@ -188,6 +193,7 @@ export class AdsClient {
   private streamsOpened = 0;
   private complete = false;
   private readonly completeWaiters: Array<() => void> = [];
+  private readonly metrics: XdsClientMetrics | null;
 
   constructor(private readonly options: AdsClientOptions) {
     this.types = {
@@ -199,6 +205,7 @@ export class AdsClient {
     };
     if (options.sink.applySecrets !== undefined) this.types.sds.names = this.referencedSecretNames();
     this.log = options.logger.child({ component: COMPONENT, xds_server: options.target });
+    this.metrics = options.metrics === undefined || options.metrics === null ? null : new XdsClientMetrics(options.metrics);
     this.backoffBase = options.backoffBaseMs ?? 100;
     this.backoffMax = options.backoffMaxMs ?? 10_000;
     const Client = loadAdsClientConstructor();
@@ -366,12 +373,16 @@ export class AdsClient {
       st.ackedVersion = st.version;
       st.rejected = [];
       this.sendRequest(st, null);
+      if (this.metrics !== null) this.metrics.ack(type);
     } else {
       const error = errors.join('\n');
-      st.lastNack = { at: new Date(this.options.clock.now()).toISOString(), version: resp.version_info, nonce: resp.nonce, error };
+      const now = this.options.clock.now();
+      st.lastNack = { at: new Date(now).toISOString(), version: resp.version_info, nonce: resp.nonce, error };
       this.log.warn({ type, version: resp.version_info, error }, 'NACK');
       this.sendRequest(st, error);
+      if (this.metrics !== null) this.metrics.nack(type, now);
     }
+    if (this.metrics !== null && st.version !== '') this.metrics.version(type, st.version);
     await this.updateDerivedSubscriptions();
     this.checkComplete();
   }

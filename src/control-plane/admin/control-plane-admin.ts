@@ -1,15 +1,20 @@
 /**
  * The control plane's HTTP admin server (default port 15014): `GET /ready` (200 once the first
- * config snapshot exists, 503 before), `GET /stats/prometheus` (the process Registry in text
- * format), `GET /debug/syncz` (per-stream push status as JSON, what `remora status` reads) and
+ * config snapshot exists, 503 before), `GET /stats/prometheus` (the process Registry, in the
+ * Prometheus text format or OpenMetrics when the Accept header asks for it), `GET /debug/syncz` (per-stream push status as JSON, what `remora status` reads) and
  * `GET /debug/config` (the config state: current version and the last rejected change with its
- * errors, from a provider callback). Everything it shows comes from callbacks passed in, so it owns
- * no state beyond its socket. Other paths answer 404, other methods 405.
+ * errors, from a provider callback), and with a `dashboard` the mesh dashboard under `/dashboard`
+ * (`/` redirects there; see dashboard/mesh-dashboard.ts). Everything it shows comes from callbacks
+ * and objects passed in, so it owns no state beyond its socket. Other paths answer 404, other
+ * methods 405.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { metricsResponse } from '../../observability/exposition';
+import { ensureProcessMetrics } from '../../observability/process-metrics';
 import type { NodeStatus } from '../server/push-status';
+import type { MeshDashboard } from '../dashboard/mesh-dashboard';
 
 export interface ControlPlaneAdminOptions {
   /** Listen port (0 = ephemeral; default 15014). */
@@ -24,6 +29,8 @@ export interface ControlPlaneAdminOptions {
   readonly syncz: () => readonly NodeStatus[];
   /** JSON-serialisable config state for /debug/config; called per request. */
   readonly config: () => unknown;
+  /** The mesh dashboard (`/dashboard*`; `/` redirects there); null/absent = not served. */
+  readonly dashboard?: MeshDashboard | null;
 }
 
 /** The admin HTTP server. `start()` then `stop()`. */
@@ -83,9 +90,11 @@ export class ControlPlaneAdmin {
         return;
       }
       case '/stats/prometheus': {
-        const text = await this.options.registry.metrics();
-        res.writeHead(200, { 'content-type': this.options.registry.contentType });
-        res.end(text);
+        // Text or OpenMetrics by Accept; process metrics are registered on the first scrape if nobody did (idempotent).
+        ensureProcessMetrics(this.options.registry);
+        const r = await metricsResponse(this.options.registry, req.headers.accept);
+        res.writeHead(200, { 'content-type': r.contentType });
+        res.end(r.body);
         return;
       }
       case '/debug/syncz':
@@ -94,9 +103,17 @@ export class ControlPlaneAdmin {
       case '/debug/config':
         json(res, this.options.config());
         return;
-      default:
+      default: {
+        const dashboard = this.options.dashboard ?? null;
+        if (dashboard !== null && path === '/') {
+          res.writeHead(302, { location: '/dashboard' });
+          res.end();
+          return;
+        }
+        if (dashboard !== null && dashboard.handle(req, res, path)) return;
         res.writeHead(404, { 'content-type': 'text/plain' });
         res.end('not found\n');
+      }
     }
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The sidecar's admin HTTP server (Envoy's admin API shape, bound to loopback by default):
- * `/ready`, `/stats/prometheus` (prom-client text, or OpenMetrics when asked), `/config_dump`,
+ * `/ready`, `/stats/prometheus` (the Runtime registry as Prometheus text, or OpenMetrics 1.0 when the
+ * Accept header asks for it: observability/exposition.ts), `/config_dump`,
  * `/clusters` (text or `?format=json`), `/listeners?format=json`, and `POST /drain`.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { SocketAddressModel } from '../../config/model';
+import { metricsResponse } from '../../observability/exposition';
 
 /** What the admin server shows; implemented by the Sidecar. */
 export interface AdminSource {
@@ -64,19 +66,9 @@ export class AdminServer {
         return;
       }
       case '/stats/prometheus': {
-        const registry = this.source.registry;
-        const accept = String(req.headers.accept ?? '');
-        if (accept.includes('application/openmetrics-text')) {
-          registry.setContentType('application/openmetrics-text; version=1.0.0; charset=utf-8' as never);
-          const body = await registry.metrics();
-          registry.setContentType('text/plain; version=0.0.4; charset=utf-8' as never);
-          res.writeHead(200, { 'content-type': 'application/openmetrics-text; version=1.0.0; charset=utf-8' });
-          res.end(body);
-          return;
-        }
-        const body = await registry.metrics();
-        res.writeHead(200, { 'content-type': registry.contentType });
-        res.end(body);
+        const r = await metricsResponse(this.source.registry, req.headers.accept);
+        res.writeHead(200, { 'content-type': r.contentType });
+        res.end(r.body);
         return;
       }
       case '/config_dump':

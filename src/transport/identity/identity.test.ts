@@ -89,6 +89,10 @@ describe('WorkloadIdentity', () => {
     assert.equal(leaf.subjectAltName, 'URI:spiffe://td.test/ns/ns1/sa/sa1');
     assert.ok(leaf.checkPrivateKey(require('node:crypto').createPrivateKey(first.privateKey)));
     assert.equal(splitPemCertificates(first.roots).length, 1);
+    const gauge = async (name: string) => (await rt.metrics.getSingleMetric(name)!.get()).values[0]!.value;
+    assert.equal(await gauge('remora_workload_cert_expiry_timestamp_seconds'), Math.floor(first.notAfter / 1000));
+    const rootNotAfter = Date.parse(new X509Certificate(splitPemCertificates(first.roots)[0]!).validTo);
+    assert.equal(await gauge('remora_workload_root_cert_expiry_timestamp_seconds'), Math.floor(rootNotAfter / 1000));
     // Renewals arrive on their own (TTL 2 s → about every second).
     await new Promise<void>((resolve) => {
       const off = id.onChange(() => { if (id.rotations >= 2) { off(); resolve(); } });

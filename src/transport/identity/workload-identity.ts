@@ -15,7 +15,8 @@
  *
  * Metrics (on the Runtime registry): `remora_workload_cert_issued_total`,
  * `remora_workload_cert_rotations_total` (renewals after the first certificate),
- * `remora_workload_cert_request_failures_total`, `remora_workload_cert_expiry_timestamp_seconds`.
+ * `remora_workload_cert_request_failures_total`, `remora_workload_cert_expiry_timestamp_seconds`,
+ * `remora_workload_root_cert_expiry_timestamp_seconds` (the earliest notAfter in the CA's trust bundle).
  */
 import { X509Certificate } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -79,6 +80,7 @@ interface IdentityMetrics {
   readonly rotations: Counter;
   readonly failures: Counter;
   readonly expiry: Gauge;
+  readonly rootExpiry: Gauge;
 }
 
 function identityMetrics(registry: Registry): IdentityMetrics {
@@ -89,6 +91,7 @@ function identityMetrics(registry: Registry): IdentityMetrics {
     rotations: get('remora_workload_cert_rotations_total', () => new Counter({ name: 'remora_workload_cert_rotations_total', help: 'Workload certificate renewals (after the first certificate).', registers })),
     failures: get('remora_workload_cert_request_failures_total', () => new Counter({ name: 'remora_workload_cert_request_failures_total', help: 'Failed certificate requests to the CA (each is retried with backoff).', registers })),
     expiry: get('remora_workload_cert_expiry_timestamp_seconds', () => new Gauge({ name: 'remora_workload_cert_expiry_timestamp_seconds', help: 'notAfter of the current workload certificate (Unix seconds).', registers })),
+    rootExpiry: get('remora_workload_root_cert_expiry_timestamp_seconds', () => new Gauge({ name: 'remora_workload_root_cert_expiry_timestamp_seconds', help: 'Earliest notAfter among the trust bundle roots the CA returned with the workload certificate (Unix seconds).', registers })),
   };
 }
 
@@ -221,6 +224,8 @@ export class WorkloadIdentity {
     this.metrics.issued.inc();
     if (this.issuedCount > 1) this.metrics.rotations.inc();
     this.metrics.expiry.set(Math.floor(cert.notAfter / 1000));
+    const rootsNotAfter = earliestNotAfter(cert.roots);
+    if (rootsNotAfter !== null) this.metrics.rootExpiry.set(Math.floor(rootsNotAfter / 1000));
     const delay = this.renewalDelay(cert);
     this.log.info({ serial: cert.serialNumber, not_after: new Date(cert.notAfter).toISOString(), renew_in_ms: Math.round(delay) }, this.issuedCount === 1 ? 'workload certificate issued' : 'workload certificate rotated');
     this.schedule(delay);
@@ -310,4 +315,19 @@ export class WorkloadIdentity {
 
 function onRenewalTimer(identity: WorkloadIdentity): void {
   identity.fireRenewal();
+}
+
+/** The earliest notAfter (epoch ms) of the PEM certificates in `pem`, or null when there are none or one does not parse. */
+function earliestNotAfter(pem: Buffer): number | null {
+  if (pem.length === 0) return null;
+  let min: number | null = null;
+  try {
+    for (const p of splitPemCertificates(pem.toString('utf8'))) {
+      const t = Date.parse(new X509Certificate(p).validTo);
+      if (min === null || t < min) min = t;
+    }
+  } catch {
+    return null;
+  }
+  return min;
 }
