@@ -12,7 +12,7 @@ import { loadBootstrap } from '../../src/config/compile/load-bootstrap';
 import { RetryOn, type BootstrapModel } from '../../src/config/model';
 import { defaultExtensionRegistry } from '../../src/filters/registry';
 import { loadEnvoyProtos } from '../../src/xds/protos';
-import { RESILIENCE, renderBootstrap, resolveRemoraCommand, type BootstrapVariant } from './remora';
+import { RESILIENCE, renderBootstrap, resolveRemoraCommand, TELEMETRY, type BootstrapVariant } from './remora';
 
 test('bootstrap: listener → HCM → route / → STATIC h2 cluster upstream, admin on 127.0.0.1:0', () => {
   const b = parse(renderBootstrap(15001, 50051));
@@ -94,13 +94,14 @@ test('resilience bootstrap: retry policy, breakers with budget, outlier detectio
   assert.deepEqual(b.admin, plain.admin);
 });
 
-describe('both bootstraps compile with the sidecar\'s own compiler', () => {
+describe('every bootstrap variant compiles with the sidecar\'s own compiler', () => {
   const protos = loadEnvoyProtos();
   const compile = (t: { after: (fn: () => void) => void }, variant: BootstrapVariant): BootstrapModel => {
+    const telemetry = { otlpPort: 4317, accessLogPath: '/tmp/remora-bench-access.log' };
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-bench-bootstrap-test-'));
     t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
     const file = path.join(tmp, 'bootstrap.yaml');
-    fs.writeFileSync(file, renderBootstrap(15001, 50051, variant));
+    fs.writeFileSync(file, renderBootstrap(15001, 50051, variant, variant.startsWith('telemetry') ? telemetry : null));
     const r = loadBootstrap(file, protos, defaultExtensionRegistry());
     if (!r.ok) assert.fail(`${variant} bootstrap rejected: ${JSON.stringify(r.errors)}`);
     return r.value;
@@ -141,4 +142,20 @@ describe('both bootstraps compile with the sidecar\'s own compiler', () => {
     assert.deepEqual(rl['enforced'], { numerator: 100, denominator: 100 });
     assert.equal(rl['xRateLimitHeaders'], false);
   });
+
+  for (const variant of ['telemetry', 'telemetry-full'] as const) {
+    it(`${variant}: inbound listener with istio.stats, OTLP tracing and the JSON access log`, (t) => {
+      const m = compile(t, variant);
+      const l = m.listeners[0];
+      const full = variant === 'telemetry-full';
+      assert.equal(l.trafficDirection, 'INBOUND');
+      assert.notEqual(l.hcm.istioStats, null);
+      assert.deepEqual(l.hcm.httpFilters.map((f) => f.name), ['envoy.filters.http.router'], 'istio.stats is not a per-request filter');
+      assert.equal(l.hcm.tracing!.randomSamplingPercent, full ? TELEMETRY.fullPercent : TELEMETRY.sampledPercent);
+      assert.equal(l.hcm.tracing!.exporter.protocol, 'grpc');
+      assert.equal(l.hcm.accessLogs.length, 1);
+      assert.equal(l.hcm.accessLogs[0]!.successSamplePercent, full ? 100 : 0);
+      assert.equal(l.hcm.accessLogs[0]!.path, '/tmp/remora-bench-access.log');
+    });
+  }
 });

@@ -106,7 +106,7 @@ function telemetryYaml(variant: BootstrapVariant, t: TelemetryTargets | null): s
             typed_config:
               "@type": type.googleapis.com/remora.access_loggers.v1.JsonAccessLog
               path: ${JSON.stringify(t.accessLogPath)}
-              success_sample_percent: { value: ${full ? 100 : 0} }
+              success_sample_percent: ${full ? 100 : 0}
 `;
 }
 
