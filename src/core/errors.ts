@@ -25,6 +25,10 @@ export type LocalReplyReason =
   | 'fault_abort'
   | 'rbac_access_denied'
   | 'unauthenticated'
+  | 'invalid_argument'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'response_too_large'
   | 'internal';
 
 export abstract class ProxyError extends Error {
@@ -135,6 +139,39 @@ export class UnauthenticatedError extends ProxyError {
   readonly code = 'REMORA_ERR_UNAUTHENTICATED';
   readonly reason = 'unauthenticated';
   constructor(message: string, cause?: unknown) { super(message, { cause }); }
+}
+
+/**
+ * The request's content is invalid for the called method: a JSON body or query parameter the
+ * transcoder cannot map, or a message that fails schema validation. 400 / INVALID_ARGUMENT.
+ * `details` is an encoded `google.rpc.Status` (with e.g. a `google.rpc.BadRequest` listing every
+ * field violation) sent as `grpc-status-details-bin`; null when there are none.
+ */
+export class InvalidArgumentError extends ProxyError {
+  readonly code = 'REMORA_ERR_INVALID_ARGUMENT';
+  readonly reason = 'invalid_argument';
+  constructor(message: string, readonly details: Buffer | null = null) { super(message); }
+}
+
+/** The path is bound, but not for this method: 405 with `Allow` (UNIMPLEMENTED for gRPC clients). */
+export class MethodNotAllowedError extends ProxyError {
+  readonly code = 'REMORA_ERR_METHOD_NOT_ALLOWED';
+  readonly reason = 'method_not_allowed';
+  constructor(readonly allow: readonly string[]) { super('method not allowed'); }
+}
+
+/** A request body over a configured limit (e.g. the transcoder's `max_request_body_size`): 413. */
+export class PayloadTooLargeError extends ProxyError {
+  readonly code = 'REMORA_ERR_PAYLOAD_TOO_LARGE';
+  readonly reason = 'payload_too_large';
+  constructor(what: string) { super('request body too large', { cause: what }); }
+}
+
+/** A response over a configured limit (e.g. the transcoder's `max_response_body_size`): 500. */
+export class ResponseTooLargeError extends ProxyError {
+  readonly code = 'REMORA_ERR_RESPONSE_TOO_LARGE';
+  readonly reason = 'response_too_large';
+  constructor(what: string) { super('response body too large', { cause: what }); }
 }
 
 export class HeaderOverflowError extends ProxyError {

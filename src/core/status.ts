@@ -6,7 +6,9 @@
  * https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md and
  * https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md#errors.
  */
-import { FaultAbortError, ProxyError, UpstreamResetError, type LocalReplyReason } from './errors';
+import {
+  FaultAbortError, InvalidArgumentError, MethodNotAllowedError, ProxyError, UpstreamResetError, type LocalReplyReason,
+} from './errors';
 import { ResponseFlag } from './response-flags';
 
 export const GrpcStatus = {
@@ -44,6 +46,10 @@ const FLAG_BY_REASON: Readonly<Record<LocalReplyReason, number>> = {
   unauthenticated: ResponseFlag.UnauthorizedExternalService,
   header_overflow: ResponseFlag.DownstreamProtocolError,
   bad_request: ResponseFlag.DownstreamProtocolError,
+  invalid_argument: 0,
+  method_not_allowed: ResponseFlag.NoRouteFound,
+  payload_too_large: ResponseFlag.DownstreamProtocolError,
+  response_too_large: 0,
   draining: ResponseFlag.LocalReset,
   direct_response: 0,
   internal: 0,
@@ -69,6 +75,10 @@ const BY_REASON: Readonly<Record<LocalReplyReason, SyntheticResponse>> = {
     Object.freeze({ 'www-authenticate': 'Bearer realm="remora", error="invalid_token"' })),
   header_overflow: frozen(431, GrpcStatus.RESOURCE_EXHAUSTED, 'request header fields too large', 'header_overflow'),
   bad_request: frozen(400, GrpcStatus.INTERNAL, 'bad request', 'bad_request'),
+  invalid_argument: frozen(400, GrpcStatus.INVALID_ARGUMENT, 'invalid argument', 'invalid_argument'),
+  method_not_allowed: frozen(405, GrpcStatus.UNIMPLEMENTED, 'method not allowed', 'method_not_allowed'),
+  payload_too_large: frozen(413, GrpcStatus.RESOURCE_EXHAUSTED, 'request body too large', 'payload_too_large'),
+  response_too_large: frozen(500, GrpcStatus.INTERNAL, 'response body too large', 'response_too_large'),
   draining: frozen(503, GrpcStatus.UNAVAILABLE, 'proxy is draining', 'draining'),
   direct_response: frozen(200, GrpcStatus.OK, '', 'direct_response'),
   internal: frozen(500, GrpcStatus.INTERNAL, 'internal proxy error', 'internal'),
@@ -82,6 +92,13 @@ export function toSyntheticResponse(err: unknown): SyntheticResponse {
     if (grpc !== GrpcStatus.UNAVAILABLE) return frozen(503, grpc, err.message, 'upstream_reset');
   }
   if (err.reason === 'bad_request') return frozen(400, GrpcStatus.INTERNAL, err.message, 'bad_request');
+  if (err instanceof InvalidArgumentError) {
+    return frozen(400, GrpcStatus.INVALID_ARGUMENT, err.message, 'invalid_argument',
+      err.details === null ? null : Object.freeze({ 'grpc-status-details-bin': err.details.toString('base64').replace(/=+$/, '') }));
+  }
+  if (err instanceof MethodNotAllowedError) {
+    return frozen(405, GrpcStatus.UNIMPLEMENTED, err.message, 'method_not_allowed', Object.freeze({ allow: err.allow.join(', ') }));
+  }
   if (err.reason === 'unauthenticated') return frozen(401, GrpcStatus.UNAUTHENTICATED, err.message, 'unauthenticated', BY_REASON.unauthenticated.headers);
   if (err instanceof FaultAbortError) {
     const http = err.httpStatus ?? (err.grpcStatus !== null ? grpcStatusToHttpStatus(err.grpcStatus) : 503);

@@ -1,7 +1,8 @@
 /**
  * Sends a local reply (a response the proxy makes itself) in the client's protocol, through the one
  * error→status mapping in core/status.ts: a gRPC client gets a trailers-only response with the
- * mapped `grpc-status`, an HTTP client the mapped HTTP status with a short text body. When the
+ * mapped `grpc-status`, an HTTP client the mapped HTTP status with a short text body, and a client
+ * behind a codec wrapper (`Downstream.renderLocalReply`: transcoded JSON, gRPC-Web) its own format. When the
  * response has already started, a gRPC stream waiting for trailers gets them with the status; any
  * other exchange is reset, never left hanging. Internals (cause, addresses) never reach the client.
  */
@@ -25,6 +26,15 @@ export function sendSyntheticResponse(ctx: StreamContext, reply: SyntheticRespon
   ctx.responseFlags |= reply.responseFlags;
   ctx.localReplyReason = reply.reason;
   ctx.localReplyMessage = reply.message;
+  // A codec wrapper (transcoder, gRPC-Web) renders the reply in its client's format.
+  if (ds.renderLocalReply !== undefined) {
+    const started = ds.responseStarted;
+    if (ds.renderLocalReply(reply)) {
+      if (!started) ctx.responseStatus = reply.httpStatus;
+      ctx.grpcStatus = reply.grpcStatus;
+      return;
+    }
+  }
   if (ds.responseStarted) {
     if (ctx.isGrpc && ds.protocol === 'h2') {
       ctx.grpcStatus = reply.grpcStatus;

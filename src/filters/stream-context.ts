@@ -4,8 +4,10 @@
  * request with every field initialised (null when unused) so all contexts share one shape.
  */
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { SyntheticResponse } from '../core/status';
 import type { Readable, Writable } from 'node:stream';
 import type { CompiledRoute } from '../routing/route-table';
+import type { ProxyError } from '../core/errors';
 import type { ListenerStats } from '../observability/metrics';
 import type { PeerIdentity, RequestPrincipal } from '../transport/peer-identity';
 import type { ConnectionInfo, TracedStream, TraceSpan } from '../observability/stream-info';
@@ -34,20 +36,43 @@ export interface Downstream {
   end(trailers: OutgoingHttpHeaders | null): void;
   /** Aborts with an HTTP/2 error code (CANCEL 8, INTERNAL_ERROR 2, ...). */
   reset(h2Code: number): void;
+  /**
+   * Optional, for codec wrappers (a transcoder or gRPC-Web filter that replaced the stream's
+   * downstream): renders a local reply in the client's own format (e.g. a google.rpc.Status JSON
+   * body with the reply's HTTP status and headers). Returns false to let the default rendering run.
+   */
+  renderLocalReply?(reply: SyntheticResponse): boolean;
 }
 
-/** Resumes a filter chain that a filter paused (implemented by the connection manager). */
+/** Resumes a filter chain that a filter paused, and re-matches routes (implemented by the connection manager). */
 export interface FilterChainDriver {
   resume(ctx: StreamContext): void;
+  /** Matches the route again with the current `:path` / `:authority` / headers; returns the new route (null: none). */
+  rematchRoute(ctx: StreamContext): CompiledRoute | null;
 }
 
-/** What the connection manager needs from the router's per-stream call. */
+/** What the connection manager and filters need from the router's per-stream call. */
 export interface StreamCall {
   /** The downstream closed (finished, cancelled or reset); abort anything still in flight. */
   downstreamClosed(): void;
+  /**
+   * Ends the call with a local reply for `err` and cancels the upstream exchange (e.g. a request
+   * message failed validation mid-stream). A no-op once the call finished.
+   */
+  abort(err: ProxyError): void;
 }
 
 export class StreamContext implements TracedStream {
+  /**
+   * The client side of the stream. Codec filters (transcoder, gRPC-Web) replace it with a wrapper
+   * through `wrapDownstream` before the router starts; everything after them sees the wrapper.
+   */
+  downstream: Downstream;
+  /**
+   * Whether the request, as forwarded, is gRPC. A codec filter that turns an HTTP/JSON or gRPC-Web
+   * request into gRPC sets it (with `wrapDownstream`) before the router starts.
+   */
+  isGrpc: boolean;
   /** The route that matched, resolved once by the connection manager before the filter chain. */
   route: CompiledRoute | null = null;
   /**
@@ -95,7 +120,7 @@ export class StreamContext implements TracedStream {
   connection: ConnectionInfo | null = null;
 
   constructor(
-    readonly downstream: Downstream,
+    downstream: Downstream,
     readonly listener: ListenerStats,
     readonly method: string,
     /** `:path` as received (with query). */
@@ -104,12 +129,36 @@ export class StreamContext implements TracedStream {
     /** 'http' | 'https' of the downstream connection. */
     readonly scheme: string,
     readonly headers: RequestHeaders,
-    readonly isGrpc: boolean,
+    isGrpc: boolean,
     readonly remoteAddress: string,
     readonly startTime: number,
     /** Wall-clock ms (Clock.now) at the start. */
     readonly startTimeWall: number,
-  ) {}
+  ) {
+    this.downstream = downstream;
+    this.isGrpc = isGrpc;
+  }
+
+  /**
+   * For codec filters, before the router starts: makes `wrapper` (which delegates to the current
+   * downstream) the stream's downstream, and marks the forwarded request as gRPC or not.
+   */
+  wrapDownstream(wrapper: Downstream, forwardedIsGrpc: boolean): void {
+    this.downstream = wrapper;
+    this.isGrpc = forwardedIsGrpc;
+  }
+
+  /**
+   * For filters that rewrote `:path` (or the authority/headers routes match on): matches the route
+   * again (Envoy's `clearRouteCache`). Returns false when no route matches now; the filter then
+   * replies (e.g. `sendLocalReply(ctx, new NoRouteError())`).
+   */
+  refreshRoute(): boolean {
+    const chain = this.chain;
+    if (chain === null) return this.route !== null;
+    this.route = chain.rematchRoute(this);
+    return this.route !== null;
+  }
 
   get protocol(): 'h1' | 'h2' { return this.downstream.protocol; }
   get bytesSent(): number { return this.downstream.bytesSent; }

@@ -174,6 +174,23 @@ export class HttpConnectionManager implements FilterChainDriver {
     this.runChain(ctx);
   }
 
+  /** FilterChainDriver: a filter rewrote the request (e.g. the transcoder's `:path`); match again on the forwarded headers. */
+  rematchRoute(ctx: StreamContext): CompiledRoute | null {
+    const table = this.routeTable;
+    if (table === null) return null;
+    const h = ctx.headers;
+    const path = h[':path'];
+    const authority = h[':authority'];
+    const method = h[':method'];
+    return table.match({
+      authority: typeof authority === 'string' ? authority : ctx.authority,
+      path: typeof path === 'string' ? path : ctx.path,
+      method: typeof method === 'string' ? method : ctx.method,
+      headers: h,
+      isGrpc: ctx.isGrpc,
+    });
+  }
+
   /** Runs the filters from `ctx.nextFilter`, then the route action, unless a filter stops. */
   private runChain(ctx: StreamContext): void {
     const filters = this.filters;

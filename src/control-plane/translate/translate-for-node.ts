@@ -24,6 +24,8 @@ import { requestAuthenticationFilters } from './request-authentication';
 import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
 import { listenerTelemetry } from './telemetry';
+import { codecFilters } from './codec-filters';
+import { browserFilters } from './cors';
 
 export interface TranslateOptions {
   /** Sidecar outbound listener port unless the node sets OUTBOUND_PORT (Istio: 15001). */
@@ -166,7 +168,14 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   // PeerAuthentication (mtls.ts): STRICT/PERMISSIVE wrap the chain in TLS; DISABLE or no CA keep it as is.
   const mtls = opts.mtls ?? null;
   const mode = mtls === null ? 'DISABLE' : effectiveMtlsMode(mesh, mtls.rootNamespace, node.namespace, node.labels, [...workloadPorts].sort((a, b) => a - b));
-  const hcm = withTelemetry(hcmWithRds(INBOUND_NAME, INBOUND_NAME, [...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy)]), mesh, node, 'INBOUND', opts);
+  // Browser protocols first (a CORS preflight is answered before authentication), then the request
+  // filters, then the codecs that turn JSON into gRPC and validate messages, then the router.
+  const filters = [
+    ...browserFilters(mesh, node),
+    ...requestAuthenticationFilters(mesh, node), ...authorizationFilters(authorizationPoliciesFor(mesh, node)), ...rateLimitFilters(rateLimitPolicy),
+    ...codecFilters(mesh, node),
+  ];
+  const hcm = withTelemetry(hcmWithRds(INBOUND_NAME, INBOUND_NAME, filters), mesh, node, 'INBOUND', opts);
   // Over mTLS the app learns its caller from x-forwarded-client-cert (Istio's inbound settings).
   if (mode !== 'DISABLE') Object.assign(hcm, INBOUND_XFCC);
   const chain: ProtoObject = { filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }] };

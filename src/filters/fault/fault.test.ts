@@ -23,6 +23,7 @@ class Driver implements FilterChainDriver {
   resumes = 0;
   private resolve: () => void = () => {};
   readonly resumed = new Promise<void>((r) => { this.resolve = r; });
+  rematchRoute(): null { return null; }
   resume(): void {
     this.resumes++;
     this.resolve();

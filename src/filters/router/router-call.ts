@@ -761,6 +761,13 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
    * The downstream went away. When the call is unfinished, the client cancelled (or reset): the
    * upstream sees RST_STREAM(CANCEL) / an aborted exchange. Called by the connection manager.
    */
+  /** StreamCall: a filter ended the call (e.g. an invalid request message mid-stream): local reply, upstream cancelled. */
+  abort(err: ProxyError): void {
+    if (this.done) return;
+    this.fail(err);
+    this.cancelUpstream();
+  }
+
   downstreamClosed(): void {
     if (this.done) return;
     this.ctx.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
