@@ -401,10 +401,13 @@ describe('istio metrics end to end: control plane with CA + 2 sidecars over mTLS
     assert.deepEqual(sourceSets.map((l) => src.sum('istio_requests_total', l)), [3, 1, 1]);
 
     const destSets = labelSets(dst, 'istio_requests_total');
+    // The caller's workload labels come from its metadata-exchange header, verified against its
+    // mTLS certificate (same namespace and service account); the app never sees the header.
     const callerSide = {
-      source_workload: 'unknown', source_workload_namespace: 'demo', source_principal: 'spiffe://cluster.local/ns/demo/sa/client', source_app: 'unknown',
-      source_version: 'unknown', source_canonical_service: 'unknown', source_canonical_revision: 'latest', source_cluster: 'unknown',
+      source_workload: 'client', source_workload_namespace: 'demo', source_principal: 'spiffe://cluster.local/ns/demo/sa/client', source_app: 'client',
+      source_version: 'unknown', source_canonical_service: 'client', source_canonical_revision: 'latest', source_cluster: 'unknown',
     };
+    assert.deepEqual(greeter.lastMetadata?.get('x-remora-peer-metadata'), [], 'the exchange header is removed before the app');
     assert.deepEqual(destSets, [
       { reporter: 'destination', ...callerSide, ...greeterSide, request_protocol: 'grpc', response_code: '200', grpc_response_status: '0', response_flags: '-', connection_security_policy: 'mutual_tls' },
       { reporter: 'destination', ...callerSide, ...greeterSide, request_protocol: 'http', response_code: '415', grpc_response_status: '', response_flags: '-', connection_security_policy: 'mutual_tls' },

@@ -155,8 +155,10 @@ export class HttpConnectionManager implements FilterChainDriver {
     const xff = headers['x-forwarded-for'];
     headers['x-forwarded-for'] = xff === undefined ? ctx.remoteAddress : `${xff}, ${ctx.remoteAddress}`;
     if (model.useRemoteAddress || headers['x-forwarded-proto'] === undefined) headers['x-forwarded-proto'] = ctx.scheme;
-    const tracer = this.telemetry.tracer;
-    if (tracer !== null) tracer.onRequestStart(ctx, headers);
+    const telemetry = this.telemetry;
+    if (telemetry.tracer !== null) telemetry.tracer.onRequestStart(ctx, headers);
+    const starts = telemetry.startObservers;
+    for (let i = 0; i < starts.length; i++) starts[i]!.onRequestStart!(ctx, headers);
 
     const table = this.routeTable;
     const route = table === null ? null : table.match(ctx);

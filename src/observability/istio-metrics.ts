@@ -7,7 +7,8 @@
  * workload calls the endpoint the router picked: destination labels from the endpoint's EDS
  * `filter_metadata.istio` and the `outbound|<port>|<subset>|<host>` cluster name; principals and
  * `connection_security_policy` as Istio's client side prints them), INBOUND as `destination` (this
- * workload is called: source labels from the connection's verified peer, `mutual_tls` or `none`;
+ * workload is called: source labels from the connection's verified peer, completed by the caller's
+ * metadata-exchange claim (istio/peer-metadata.ts) when the mTLS identity backs it; `mutual_tls` or `none`;
  * the service from the inbound route name `inbound|<host>:<port>`, else the request's host, at
  * most `MAX_HOSTS` of them, else the canonical service). UNSPECIFIED listeners record nothing.
  *
@@ -22,13 +23,17 @@ import { ResponseFlagFormatter } from '../core/response-flags';
 import {
   authorityHost, endpointPeer, inboundRouteHost, outboundClusterHost, ownWorkload, peerWorkload, serviceFromHost,
   UNKNOWN, UNKNOWN_SERVICE, UNKNOWN_WORKLOAD,
-  type EndpointPeer, type OwnWorkload, type ServiceLabels,
+  type EndpointPeer, type OwnWorkload, type ServiceLabels, type WorkloadLabels,
 } from './istio/istio-labels';
+import { decodePeerMetadata, PEER_METADATA_HEADER } from './istio/peer-metadata';
 import { IstioSeriesStore, outcomeKey, type IstioSeries } from './istio/istio-series';
-import type { ConnectionInfo, StreamInfo, StreamObserver } from './stream-info';
+import type { ConnectionInfo, PeerInfo, StreamInfo, StreamObserver } from './stream-info';
 
 /** At most this many distinct request hosts label `destination_service` per inbound listener config. */
 export const MAX_HOSTS = 256;
+
+/** At most this many distinct verified caller claims label `source_*` (then the peer identity alone). */
+export const MAX_CALLERS = 256;
 
 /** Drop a cache that grew past this (config churn); entries are rebuilt on demand. */
 const MAX_CLUSTERS = 4096;
@@ -39,6 +44,8 @@ export class IstioMetrics {
   private readonly flags = new ResponseFlagFormatter();
   /** Parsed endpoint metadata, once per config-time metadata object. */
   private readonly endpoints = new WeakMap<object, EndpointPeer | null>();
+  /** Verified metadata-exchange claims by (peer, header value). */
+  private readonly callers = new Map<string, WorkloadLabels | null>();
 
   /** Registers the four metrics in `registry` (or joins the ones another instance registered there). */
   constructor(readonly registry: Registry, readonly node: NodeModel) {
@@ -81,12 +88,44 @@ export class IstioMetrics {
     return this.store.series('source', src, peer === null ? UNKNOWN_WORKLOAD : peer.labels, svc, 'unknown');
   }
 
-  /** @internal The reporter=destination series of a call over `connection` to `service` (null: unknown service). */
-  destinationSeries(connection: ConnectionInfo | null, service: ServiceLabels | null): IstioSeries {
+  /**
+   * @internal The reporter=destination series of a call over `connection` to `service` (null:
+   * unknown service), from `caller` (a verified metadata-exchange claim) or else the peer identity.
+   */
+  destinationSeries(connection: ConnectionInfo | null, service: ServiceLabels | null, caller: WorkloadLabels | null): IstioSeries {
     const mtls = connection !== null && connection.mutualTls;
     const dst = mtls ? this.own.secure : this.own.plain;
     const svc = service ?? { service: dst.canonicalService, name: dst.canonicalService, namespace: dst.namespace };
-    return this.store.series('destination', peerWorkload(connection === null ? null : connection.peer), dst, svc, mtls ? 'mutual_tls' : 'none');
+    const src = caller ?? peerWorkload(connection === null ? null : connection.peer);
+    return this.store.series('destination', src, dst, svc, mtls ? 'mutual_tls' : 'none');
+  }
+
+  /**
+   * @internal The caller labels of a metadata-exchange claim, when `peer` (the verified
+   * certificate) has the claimed namespace and service account; null otherwise. Interned per claim
+   * value, at most MAX_CALLERS of them (then null), so a caller cannot grow the label space.
+   */
+  verifiedCaller(peer: PeerInfo, value: string): WorkloadLabels | null {
+    const key = `${peer.spiffeId ?? ''} ${value}`;
+    const hit = this.callers.get(key);
+    if (hit !== undefined) return hit;
+    if (this.callers.size >= MAX_CALLERS) return null;
+    const claim = decodePeerMetadata(value);
+    let labels: WorkloadLabels | null = null;
+    if (claim !== null && claim.workload !== '' && claim.namespace === peer.namespace && claim.serviceAccount === peer.serviceAccount) {
+      labels = Object.freeze({
+        workload: claim.workload,
+        namespace: claim.namespace,
+        principal: peer.spiffeId ?? UNKNOWN,
+        app: claim.app || UNKNOWN,
+        version: claim.version || UNKNOWN,
+        canonicalService: claim.canonicalService || UNKNOWN,
+        canonicalRevision: claim.canonicalRevision || 'latest',
+        cluster: claim.cluster || UNKNOWN,
+      });
+    }
+    this.callers.set(key, labels);
+    return labels;
   }
 
   /** @internal The service of an inbound host, with this workload's namespace when the host does not name one. */
@@ -155,6 +194,10 @@ class InboundConnectionSlot {
   lastSeries: IstioSeries | null = null;
   /** Other service keys of the connection; null until a second one appears. */
   more: Map<string, IstioSeries> | null = null;
+  /** The caller's labels from its verified metadata-exchange claim; null when none (peer identity only). */
+  source: WorkloadLabels | null = null;
+  /** Whether the connection's claim was read (once per connection and listener config). */
+  claimRead = false;
 
   constructor(readonly owner: DestinationObserver) {}
 }
@@ -171,18 +214,34 @@ class DestinationObserver implements StreamObserver {
     this.detached = new InboundConnectionSlot(this);
   }
 
+  /**
+   * Metadata exchange: removes the caller's `x-remora-peer-metadata` header before the app sees it,
+   * and on the connection's first request takes its claim when the connection's verified mTLS
+   * identity has the claimed namespace and service account.
+   */
+  onRequestStart(info: StreamInfo, headers: Record<string, string | string[] | undefined>): void {
+    const v = headers[PEER_METADATA_HEADER];
+    if (v === undefined) return;
+    delete headers[PEER_METADATA_HEADER];
+    const conn = info.connection;
+    if (conn === null || conn.peer === null || !conn.mutualTls) return;
+    const slot = this.slotOf(conn);
+    if (slot.claimRead) return;
+    slot.claimRead = true;
+    slot.source = this.metrics.verifiedCaller(conn.peer, typeof v === 'string' ? v : v[0] ?? '');
+  }
+
+  private slotOf(conn: ConnectionInfo): InboundConnectionSlot {
+    const cur = conn.telemetrySlot;
+    if (cur instanceof InboundConnectionSlot && cur.owner === this) return cur;
+    const slot = new InboundConnectionSlot(this);
+    conn.telemetrySlot = slot;
+    return slot;
+  }
+
   onStreamEnd(info: StreamInfo): void {
     const conn = info.connection;
-    let slot: InboundConnectionSlot;
-    if (conn === null) slot = this.detached;
-    else {
-      const cur = conn.telemetrySlot;
-      if (cur instanceof InboundConnectionSlot && cur.owner === this) slot = cur;
-      else {
-        slot = new InboundConnectionSlot(this);
-        conn.telemetrySlot = slot;
-      }
-    }
+    const slot = conn === null ? this.detached : this.slotOf(conn);
     // A route naming its service wins; else the request's host (when allowed), else none.
     const route = info.routeName;
     const byRoute = route !== null && route.startsWith('inbound|') && route !== 'inbound|*';
@@ -193,7 +252,7 @@ class DestinationObserver implements StreamObserver {
       const cached = slot.more === null ? undefined : slot.more.get(key);
       if (cached !== undefined) series = cached;
       else {
-        series = this.metrics.destinationSeries(conn, this.serviceOf(key, byRoute));
+        series = this.metrics.destinationSeries(conn, this.serviceOf(key, byRoute), slot.source);
         if (slot.lastKey !== null) {
           if (slot.more === null) slot.more = new Map();
           if (slot.more.size < MAX_HOSTS) slot.more.set(slot.lastKey, slot.lastSeries!);

@@ -77,6 +77,11 @@ export interface StreamInfo {
 /** Called once per request when the stream ended (after the response or a reset). Must not throw. */
 export interface StreamObserver {
   onStreamEnd(info: StreamInfo): void;
+  /**
+   * Optional: called once at request start, after the tracer, with the headers the router will
+   * forward (e.g. to read and remove a metadata-exchange header). Must not throw.
+   */
+  onRequestStart?(info: StreamInfo, headers: Record<string, string | string[] | undefined>): void;
 }
 
 /** The span of one request, when sampled. */
@@ -107,6 +112,9 @@ export interface HttpTracer {
 export interface StreamTelemetry {
   readonly tracer: HttpTracer | null;
   readonly observers: readonly StreamObserver[];
+  /** The observers that have `onRequestStart` (so the request path loops over those only). */
+  readonly startObservers: readonly StreamObserver[];
 }
 
-export const NO_TELEMETRY: StreamTelemetry = Object.freeze({ tracer: null, observers: Object.freeze([]) as readonly StreamObserver[] });
+const NONE = Object.freeze([]) as readonly StreamObserver[];
+export const NO_TELEMETRY: StreamTelemetry = Object.freeze({ tracer: null, observers: NONE, startObservers: NONE });

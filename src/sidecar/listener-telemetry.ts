@@ -43,7 +43,8 @@ export class ListenerTelemetry {
     if (previous !== undefined) for (const o of previous) void this.accessLogs.release(o);
     const tracer = hcm.tracing === null ? null : this.tracing.tracerFor(hcm.tracing, listener);
     if (tracer === null && observers.length === 0) return NO_TELEMETRY;
-    return Object.freeze({ tracer, observers: Object.freeze(observers) });
+    const startObservers = observers.filter((o) => o.onRequestStart !== undefined);
+    return Object.freeze({ tracer, observers: Object.freeze(observers), startObservers: Object.freeze(startObservers) });
   }
 
   /** Flushes spans and access logs (bounded) and closes their destinations. */

@@ -57,7 +57,7 @@ function run(parts: Parts, which: 'tracer' | 'observers' | 'all'): number {
     const headers = requestHeaders(s.headers);
     if (which !== 'observers' && parts.tracer !== null) parts.tracer.onRequestStart(s, headers);
     if (which !== 'tracer') for (let k = 0; k < parts.observers.length; k++) parts.observers[k]!.onStreamEnd(s);
-    const span: TraceSpan | null = s.span;
+    const span = s.span as TraceSpan | null;
     if (span !== null && which !== 'observers') span.end(s);
   }
   return Number(process.hrtime.bigint() - t0) / N;

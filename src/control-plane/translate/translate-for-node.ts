@@ -24,6 +24,7 @@ import { requestAuthenticationFilters } from './request-authentication';
 import { faultHttpFilter, routesUseFault } from './resilience';
 import { buildRoutes } from './routes';
 import { listenerTelemetry } from './telemetry';
+import { peerMetadataHeader } from './peer-metadata';
 import { codecFilters } from './codec-filters';
 import { browserFilters } from './cors';
 
@@ -88,12 +89,16 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
   const bind = opts.bindAddress ?? '0.0.0.0';
   const refs: ClusterKey[] = [];
   const vhosts: ProtoObject[] = [];
+  // Istio's metadata exchange: mesh-internal services learn who calls them (peer-metadata.ts).
+  const exchange = peerMetadataHeader(node, we);
   for (const { se, host, ports } of visibleHttpServices(mesh, node)) {
     for (const k of allClusterKeys(mesh, se, host)) refs.push(k);
     ports.forEach((p, i) => {
       // A bare-host domain may appear in one virtual host only: the service's lowest HTTP port.
       const domains = i === 0 ? [host, hostPortName(host, p.number)] : [hostPortName(host, p.number)];
-      vhosts.push({ name: hostPortName(host, p.number), domains, routes: buildRoutes(mesh, host, p.number, node, refs) });
+      const vh: ProtoObject = { name: hostPortName(host, p.number), domains, routes: buildRoutes(mesh, host, p.number, node, refs) };
+      if (exchange !== null && se.location === 'MESH_INTERNAL') vh['request_headers_to_add'] = [exchange];
+      vhosts.push(vh);
     });
   }
   out.routes.set(OUTBOUND_NAME, { name: OUTBOUND_NAME, virtual_hosts: vhosts });
