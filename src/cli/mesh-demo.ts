@@ -86,7 +86,8 @@ export async function runMeshDemo(options: MeshDemoOptions = { keep: false }): P
   const dir = mkdtempSync(path.join(tmpdir(), 'remora-mesh-demo-'));
   const meshFile = path.join(dir, 'mesh.yaml');
   const example = readFileSync(path.join(root, 'examples/mesh.yaml'), 'utf8');
-  writeFileSync(meshFile, example.replace('grpc: 15106', `grpc: ${ports.v1In}`).replace('grpc: 15206', `grpc: ${ports.v2In}`));
+  writeFileSync(meshFile, example.replace('grpc: 15106', `grpc: ${ports.v1In}`).replace('grpc: 15206', `grpc: ${ports.v2In}`)
+    .replace('../proto/greeter.proto', path.join(root, 'proto/greeter.proto')));
   const cp = await ControlPlane.start({ configPath: meshFile, runtime: quiet(), xdsPort: 0, adminPort: 0, debounceMs: 50, protos });
   out(`control plane        xDS 127.0.0.1:${cp.xdsPort}, admin 127.0.0.1:${cp.adminPort}, config ${meshFile} (from examples/mesh.yaml)`);
 
@@ -136,6 +137,16 @@ export async function runMeshDemo(options: MeshDemoOptions = { keep: false }): P
     await statusCommand(['--control-plane', `127.0.0.1:${cp.adminPort}`]);
 
     await showTelemetry(out, sidecars[2]!, cp.adminPort);
+
+    // The GrpcTranscoder document: plain HTTP/1.1 JSON to a greeter's inbound sidecar.
+    const jsonUrl = `http://127.0.0.1:${ports.v1In}/v1/greeter/hello?name=Ada`;
+    out(`\nJSON call (GrpcTranscoder greeter-json): GET ${jsonUrl}`);
+    try {
+      const res = await fetch(jsonUrl, { signal: AbortSignal.timeout(5000) });
+      out(`  ${res.status} ${res.headers.get('content-type') ?? ''} ${await res.text()}`);
+    } catch (err) {
+      out(`  failed: ${(err as Error).message}`);
+    }
     if (options.keep) {
       out('\n--keep: the mesh keeps running; press Ctrl-C to stop.');
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));

@@ -21,6 +21,7 @@ import { MeshDashboard } from './dashboard/mesh-dashboard';
 import { NodeDirectory } from './dashboard/node-directory';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
 import { MeshDocumentCache } from './mesh/document-cache';
+import { DescriptorSources } from './descriptors/descriptor-sources';
 import { AdsServer } from './server/ads-server';
 import { AdsTlsCertificates, type AdsTlsMaterial } from './server/ads-tls';
 import { XdsMetrics } from './server/xds-metrics';
@@ -123,6 +124,8 @@ export class ControlPlane {
   /** Monotonic-free wall time (Clock) at which the secure port's certificate is renewed. */
   private renewAt = 0;
   private meshDashboard: MeshDashboard | null = null;
+  /** The snapshot last read from the source (re-validated when a descriptor file changes). */
+  private lastSnapshot: MeshSourceSnapshot | null = null;
 
   private constructor(
     private readonly options: ControlPlaneOptions,
@@ -134,6 +137,8 @@ export class ControlPlane {
     /** Parsed documents reused across reloads: an edit re-parses only what changed. */
     private readonly documents: MeshDocumentCache,
     private readonly tlsCertificates: AdsTlsCertificates | null,
+    /** GrpcTranscoder/GrpcValidation descriptor files: compiled per load, cached, and watched. */
+    private readonly descriptors: DescriptorSources,
   ) {
     this.mesh = initial;
     this.translateOptions = translateOptionsFor(options);
@@ -156,7 +161,8 @@ export class ControlPlane {
       throw err;
     }
     const documents = new MeshDocumentCache();
-    const result = loadMeshConfig(first.files, documents);
+    const descriptors = new DescriptorSources({ pollIntervalMs: options.debounceMs ?? 100 });
+    const result = loadMeshConfig(first.files, documents, descriptors);
     if (!result.ok) {
       await source.close();
       throw new MeshConfigError(result.errors);
@@ -205,7 +211,8 @@ export class ControlPlane {
       syncz: () => ads.pushStatus.list(),
       config: () => cp?.debugConfig() ?? null,
     });
-    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents, tlsCertificates);
+    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents, tlsCertificates, descriptors);
+    cp.lastSnapshot = first;
     cp.renewAt = renewAt;
     cp.meshDashboard = dashboard;
     await ads.start();
@@ -217,6 +224,10 @@ export class ControlPlane {
     });
     // A change between the first read and the start of watching is applied now, not lost.
     if (!sameFiles(first, watched)) cp.reload(watched);
+    // An edit to a referenced .proto / descriptor set file re-validates the current documents.
+    descriptors.startWatching(() => {
+      if (cp!.lastSnapshot !== null) cp!.reload(cp!.lastSnapshot);
+    });
     if (ca !== null) {
       const timer = setInterval(() => cp!.refreshTrust(), options.trustRefreshMs ?? 5000);
       timer.unref();
@@ -260,7 +271,8 @@ export class ControlPlane {
   /** Validates a changed snapshot; applies it whole or rejects it whole. */
   private reload(snap: MeshSourceSnapshot): void {
     const log = this.options.runtime.logger;
-    const result = loadMeshConfig(snap.files, this.documents);
+    this.lastSnapshot = snap;
+    const result = loadMeshConfig(snap.files, this.documents, this.descriptors);
     const at = new Date(this.options.runtime.clock.now()).toISOString();
     if (!result.ok) {
       const errors = result.errors.map(formatMeshIssue);
@@ -299,6 +311,7 @@ export class ControlPlane {
   async stop(): Promise<void> {
     if (this.trustTimer !== null) clearInterval(this.trustTimer);
     this.trustTimer = null;
+    this.descriptors.close();
     await this.source.close();
     await this.meshDashboard?.stop();
     await this.ads.stop();

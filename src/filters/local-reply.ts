@@ -38,7 +38,11 @@ export function sendSyntheticResponse(ctx: StreamContext, reply: SyntheticRespon
   if (ds.responseStarted) {
     if (ctx.isGrpc && ds.protocol === 'h2') {
       ctx.grpcStatus = reply.grpcStatus;
-      ds.end({ 'grpc-status': String(reply.grpcStatus), 'grpc-message': encodeGrpcMessage(reply.message) });
+      const trailers: OutgoingHttpHeaders = { 'grpc-status': String(reply.grpcStatus), 'grpc-message': encodeGrpcMessage(reply.message) };
+      // The reply's own headers (e.g. grpc-status-details-bin) travel in the trailers too.
+      const own = reply.headers;
+      if (own !== null) for (const name in own) trailers[name] = own[name];
+      ds.end(trailers);
     } else {
       ds.reset(NGHTTP2_INTERNAL_ERROR);
     }

@@ -12,6 +12,10 @@ import { faultRegistration } from './fault/config';
 import { createGlobalRateLimitRegistration } from './ratelimit/global-ratelimit';
 import { rbacRegistration } from './rbac/config';
 import { createJwtAuthnRegistration } from './jwt-authn/registration';
+import { grpcValidationFilter } from './grpc-validation/config';
+import { grpcJsonTranscoderFilter } from './grpc-json-transcoder/config';
+import { grpcWebFilter } from './grpc-web/config';
+import { corsFilter } from './cors/config';
 
 type TypedConfig = Record<string, unknown>;
 
@@ -58,5 +62,9 @@ export function defaultExtensionRegistry(): ExtensionRegistry {
     .register(faultRegistration)
     .register(rbacRegistration)
     .register(createGlobalRateLimitRegistration())
-    .register(createJwtAuthnRegistration());
+    .register(createJwtAuthnRegistration())
+    .register(grpcValidationFilter)
+    .register(grpcJsonTranscoderFilter)
+    .register(grpcWebFilter)
+    .register(corsFilter);
 }

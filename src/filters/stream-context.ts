@@ -31,6 +31,12 @@ export interface Downstream {
   readonly closed: boolean;
   /** Response body bytes written so far (what `write` accepted). */
   readonly bytesSent: number;
+  /**
+   * Codec wrappers (transcoder, gRPC-Web): `end(trailers)` takes the upstream's gRPC trailers
+   * whatever the client's protocol (the wrapper turns them into a status, a JSON error or a
+   * trailer frame). Absent/false: trailers only reach HTTP/2 clients.
+   */
+  readonly acceptsTrailers?: boolean;
   respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean, wantTrailers: boolean): void;
   write(chunk: Buffer): boolean;
   end(trailers: OutgoingHttpHeaders | null): void;

@@ -6,4 +6,6 @@ export { loadMeshConfig, labelsMatch, NETWORKING_API_VERSIONS, type MeshConfigRe
 export { parseDurationMs } from './common-fields';
 export { DEFAULT_TELEMETRY_PROVIDERS, type ExtensionProvider, type TelemetryProviders } from './extension-providers';
 export { TELEMETRY_API_VERSIONS, type Telemetry, type TracingRule, type AccessLoggingRule, type MetricsRule, type CustomTag, type WorkloadMode } from './telemetry';
+export type { GrpcTranscoder, TranscoderOptions, TranscoderPrintOptions, TranscoderRequestValidation, UrlUnescapeSpec, ValidationSelection, DescriptorSource } from './grpc-transcoder';
+export type { GrpcValidation } from './grpc-validation';
 export * from './model';

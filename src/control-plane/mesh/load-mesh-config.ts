@@ -7,7 +7,9 @@
  * port and subset references. Pure and synchronous; used by the control plane and `remora
  * validate`. With a shared MeshDocumentCache, an unchanged document (same text, file and index)
  * reuses its parse and its validated value from the previous load, so a reload costs the changed
- * documents plus the cross-document checks.
+ * documents plus the cross-document checks. GrpcTranscoder/GrpcValidation descriptors are resolved on
+ * every load through a `DescriptorSources` (it reads and compiles `.proto` files, cached while they
+ * are unchanged), so an edit to a `.proto` file takes effect on the next load.
  */
 import { isIP } from 'node:net';
 import { MeshDocumentCache } from './document-cache';
@@ -24,12 +26,15 @@ import { readServiceEntry, readWorkloadEntry } from './service-entry';
 import { checkMeshConfigDocuments, DEFAULT_TELEMETRY_PROVIDERS, readMeshConfigDocument, type TelemetryProviders } from './extension-providers';
 import { checkTelemetries, readTelemetry, TELEMETRY_API_VERSIONS, type Telemetry } from './telemetry';
 import { readDestinationRule, readVirtualService } from './virtual-service';
+import { DescriptorSources } from '../descriptors/descriptor-sources';
+import { checkOneSelectorPerWorkload, readGrpcTranscoder, resolveGrpcTranscoders, type GrpcTranscoder } from './grpc-transcoder';
+import { readGrpcValidation, resolveGrpcValidations, type GrpcValidation } from './grpc-validation';
 
 /** API groups/versions accepted for every kind (Istio's `v1` plus its older aliases). */
 export const NETWORKING_API_VERSIONS: readonly string[] = [
   'networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3',
 ];
-const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication', 'Telemetry', 'MeshConfig'];
+const KINDS: readonly MeshKind[] = ['ServiceEntry', 'WorkloadEntry', 'VirtualService', 'DestinationRule', 'RateLimitPolicy', 'AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication', 'Telemetry', 'MeshConfig', 'GrpcTranscoder', 'GrpcValidation'];
 const METADATA_FIELDS = [
   'name', 'namespace', 'labels', 'annotations', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
   'managedFields', 'finalizers', 'ownerReferences', 'generateName',
@@ -50,7 +55,11 @@ interface Parsed<T> {
  * Validates the documents of every file (processed in sorted file-name order; documents in file
  * order; empty documents skipped). Returns the frozen config, or ALL issues found. Never throws.
  */
-export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDocumentCache = new MeshDocumentCache()): MeshConfigResult {
+export function loadMeshConfig(
+  files: ReadonlyMap<string, string>,
+  cache: MeshDocumentCache = new MeshDocumentCache(),
+  descriptors: DescriptorSources = new DescriptorSources(),
+): MeshConfigResult {
   const issues: MeshConfigIssue[] = [];
   const ses: Parsed<ServiceEntry>[] = [];
   const wes: Parsed<WorkloadEntry>[] = [];
@@ -62,6 +71,8 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   const ras: RequestAuthentication[] = [];
   const tels: Parsed<Telemetry>[] = [];
   const meshDocs: Parsed<TelemetryProviders>[] = [];
+  const transcoders: Parsed<GrpcTranscoder>[] = [];
+  const validations: Parsed<GrpcValidation>[] = [];
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
@@ -114,6 +125,8 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
         case 'RequestAuthentication': ras.push(read.value as RequestAuthentication); break;
         case 'Telemetry': tels.push({ ctx, value: read.value as Telemetry }); break;
         case 'MeshConfig': meshDocs.push({ ctx, value: read.value as TelemetryProviders }); break;
+        case 'GrpcTranscoder': transcoders.push({ ctx, value: read.value as GrpcTranscoder }); break;
+        case 'GrpcValidation': validations.push({ ctx, value: read.value as GrpcValidation }); break;
       }
     }
   }
@@ -125,9 +138,30 @@ export function loadMeshConfig(files: ReadonlyMap<string, string>, cache: MeshDo
   checkMeshConfigDocuments(meshDocs);
   const telemetryProviders = meshDocs[0]?.value ?? DEFAULT_TELEMETRY_PROVIDERS;
   checkTelemetries(tels, telemetryProviders, wes.map((p) => p.value));
+  const codec = resolveCodecDocuments(transcoders, validations, wes.map((p) => p.value), descriptors);
   if (issues.length > 0) return { ok: false, errors: issues };
   const telemetry = tels.length === 0 && meshDocs.length === 0 ? {} : { telemetries: tels.map((p) => p.value), telemetryProviders };
-  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value), peerAuthentications: pas.map((p) => p.value), authorizationPolicies: azps, requestAuthentications: ras, ...telemetry }) };
+  return { ok: true, config: deepFreeze({ ...buildConfig(ses, wes, vss, drs), rateLimitPolicies: rlps.map((p) => p.value), peerAuthentications: pas.map((p) => p.value), authorizationPolicies: azps, requestAuthentications: ras, ...telemetry, ...codec }) };
+}
+
+/**
+ * GrpcTranscoder/GrpcValidation cross-document work: one transcoder and one validation source per
+ * WorkloadEntry, then the descriptor pass (compile/read, services and methods exist). Returns the
+ * MeshConfig fields ({} when there are no such documents, so other configs are unchanged).
+ */
+function resolveCodecDocuments(
+  transcoders: Parsed<GrpcTranscoder>[], validations: Parsed<GrpcValidation>[], workloads: readonly WorkloadEntry[], descriptors: DescriptorSources,
+): { grpcTranscoders?: GrpcTranscoder[]; grpcValidations?: GrpcValidation[] } {
+  checkOneSelectorPerWorkload([
+    ...transcoders.map(({ ctx, value }) => ({ ctx, meta: value.meta, selector: value.selector, role: 'transcoding' })),
+    ...transcoders.filter((t) => t.value.validation !== null).map(({ ctx, value }) => ({ ctx, meta: value.meta, selector: value.selector, role: 'validation' })),
+    ...validations.map(({ ctx, value }) => ({ ctx, meta: value.meta, selector: value.selector, role: 'validation' })),
+  ], workloads);
+  const t = resolveGrpcTranscoders(transcoders, descriptors);
+  const v = resolveGrpcValidations(validations, descriptors);
+  descriptors.sweep();
+  if (transcoders.length === 0 && validations.length === 0) return {};
+  return { grpcTranscoders: t.map((p) => p.value), grpcValidations: v.map((p) => p.value) };
 }
 
 /** One document validated on its own (no cross-document rule applied yet). */
@@ -135,7 +169,7 @@ interface DocRead {
   /** `kind/namespace/name`, unique across the config. */
   readonly id: string;
   readonly meta: ResourceMeta;
-  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy | AuthorizationPolicy | PeerAuthentication | RequestAuthentication | Telemetry | TelemetryProviders;
+  readonly value: ServiceEntry | WorkloadEntry | VirtualService | DestinationRule | RateLimitPolicy | AuthorizationPolicy | PeerAuthentication | RequestAuthentication | Telemetry | TelemetryProviders | GrpcTranscoder | GrpcValidation;
 }
 
 /**
@@ -158,7 +192,7 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   else if (!(KINDS as readonly string[]).includes(kind)) ctx.err(['kind'], `unknown kind '${kind}'; supported: ${KINDS.join(', ')}`);
   else kindOk = true;
   const apiVersion = ctx.string(value, 'apiVersion', [], true);
-  const versions = kind === 'RateLimitPolicy' || kind === 'MeshConfig' ? [REMORA_API_VERSION]
+  const versions = kind === 'RateLimitPolicy' || kind === 'MeshConfig' || kind === 'GrpcTranscoder' || kind === 'GrpcValidation' ? [REMORA_API_VERSION]
     : kind === 'AuthorizationPolicy' || kind === 'PeerAuthentication' || kind === 'RequestAuthentication' ? SECURITY_API_VERSIONS
       : kind === 'Telemetry' ? TELEMETRY_API_VERSIONS : NETWORKING_API_VERSIONS;
   if (apiVersion !== undefined && !versions.includes(apiVersion)) {
@@ -198,6 +232,8 @@ function readDocument(ctx: DocContext, value: unknown): DocRead | null {
     case 'RequestAuthentication': read = readRequestAuthentication(ctx, meta, value['spec']); break;
     case 'Telemetry': read = readTelemetry(ctx, meta, value['spec']); break;
     case 'MeshConfig': read = readMeshConfigDocument(ctx, meta, value['spec']); break;
+    case 'GrpcTranscoder': read = readGrpcTranscoder(ctx, meta, value['spec']); break;
+    case 'GrpcValidation': read = readGrpcValidation(ctx, meta, value['spec']); break;
   }
   return read === null ? null : { id: `${kind}/${namespace}/${name}`, meta, value: read };
 }

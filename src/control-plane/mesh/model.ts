@@ -10,6 +10,8 @@ import type { AuthorizationPolicy } from './authorization-policy';
 import type { RequestAuthentication } from './request-authentication';
 import type { TelemetryProviders } from './extension-providers';
 import type { Telemetry } from './telemetry';
+import type { GrpcTranscoder } from './grpc-transcoder';
+import type { GrpcValidation } from './grpc-validation';
 
 /** Kubernetes-style labels (string → string). */
 export type Labels = Readonly<Record<string, string>>;
@@ -24,7 +26,7 @@ export interface ResourceMeta {
   readonly index: number;
 }
 
-export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Telemetry' | 'MeshConfig';
+export type MeshKind = 'ServiceEntry' | 'WorkloadEntry' | 'VirtualService' | 'DestinationRule' | 'RateLimitPolicy' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication' | 'Telemetry' | 'MeshConfig' | 'GrpcTranscoder' | 'GrpcValidation';
 
 /** ServiceEntry port protocols Remora supports (Istio names, upper-cased). */
 export type PortProtocol = 'GRPC' | 'HTTP' | 'HTTP2' | 'TCP';
@@ -146,6 +148,8 @@ export interface HttpRoute {
   readonly retries: HttpRetry | null;
   /** `fault`; null = no fault injection. */
   readonly fault: HttpFault | null;
+  /** `corsPolicy` (mesh/cors-policy.ts); null/absent = none. Applied on the destination's inbound sidecar (translate/cors.ts). */
+  readonly corsPolicy?: import('./cors-policy').CorsPolicySpec | null;
 }
 
 /** Istio HTTPRetry, with `retryOn` already mapped to Envoy `retry_on` names. */
@@ -355,6 +359,17 @@ export interface MeshConfig {
    * mesh/extension-providers.ts. Absent = the built-ins (`DEFAULT_TELEMETRY_PROVIDERS`).
    */
   readonly telemetryProviders?: TelemetryProviders;
+  /**
+   * GrpcTranscoders in (file, index) order, descriptors resolved (see mesh/grpc-transcoder.ts); at
+   * most one selects a given WorkloadEntry. Absent = none.
+   */
+  readonly grpcTranscoders?: readonly GrpcTranscoder[];
+  /**
+   * GrpcValidations in (file, index) order, descriptors resolved (see mesh/grpc-validation.ts); a
+   * WorkloadEntry is selected by at most one validation source (a GrpcValidation or a
+   * GrpcTranscoder's `validation`). Absent = none.
+   */
+  readonly grpcValidations?: readonly GrpcValidation[];
   /** host → the ServiceEntry declaring it (a host is declared at most once). */
   readonly serviceByHost: ReadonlyMap<string, ServiceEntry>;
   /** host → the VirtualService bound to it (at most one per host). */

@@ -8,6 +8,7 @@
  * creation times, so it rejects the ambiguity). Resolution of the mode in force for a workload and
  * the TLS resources it produces are in `translate/mtls.ts`; the format is in docs/mesh-config.md.
  */
+import { checkOnePerScope } from './selector-scopes';
 import type { DocContext, Path } from './document-context';
 import { isPlainObject } from './document-context';
 import type { MtlsMode, PeerAuthentication, ResourceMeta, WorkloadEntry } from './model';
@@ -78,11 +79,6 @@ export function readPeerAuthentication(ctx: DocContext, meta: ResourceMeta, v: u
   return { meta, selector, mode, portLevelMtls: portLevel };
 }
 
-function selects(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
-  for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
-  return true;
-}
-
 /**
  * Cross-document rules: one namespace-wide policy per namespace, and at most one workload policy
  * selecting a given WorkloadEntry. The issue goes on every later policy, naming the first one.
@@ -91,21 +87,5 @@ export function checkPeerAuthentications(
   policies: readonly { readonly ctx: DocContext; readonly value: PeerAuthentication }[],
   workloads: readonly WorkloadEntry[],
 ): void {
-  for (let i = 1; i < policies.length; i++) {
-    const { ctx, value: p } = policies[i]!;
-    for (let j = 0; j < i; j++) {
-      const q = policies[j]!.value;
-      if (q.meta.namespace !== p.meta.namespace) continue;
-      if (p.selector === null && q.selector === null) {
-        ctx.err(['spec'], `namespace ${p.meta.namespace} already has the namespace-wide PeerAuthentication ${q.meta.name} (at most one policy without selector per namespace)`);
-        break;
-      }
-      if (p.selector === null || q.selector === null) continue;
-      const both = workloads.find((we) => we.meta.namespace === p.meta.namespace && selects(p.selector!, we.labels) && selects(q.selector!, we.labels));
-      if (both !== undefined) {
-        ctx.err(['spec', 'selector'], `selects WorkloadEntry ${both.meta.namespace}/${both.meta.name}, which PeerAuthentication ${q.meta.namespace}/${q.meta.name} already selects (at most one policy per workload)`);
-        break;
-      }
-    }
-  }
+  checkOnePerScope(policies, workloads, 'PeerAuthentication', 'policy');
 }

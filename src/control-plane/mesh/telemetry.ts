@@ -8,6 +8,7 @@
  * selecting a given WorkloadEntry. How the scopes merge for a workload and the Envoy config they
  * become are in `translate/telemetry.ts`; the format is in docs/observability.md.
  */
+import { checkOnePerScope } from './selector-scopes';
 import { CelCompileError, parseCel } from '../../config/compile/cel/cel-parser';
 import { checkProviderRef, readPercent, type ProviderUse, type TelemetryProviders } from './extension-providers';
 import { describe, isPlainObject, type DocContext, type Path } from './document-context';
@@ -253,11 +254,6 @@ export function readTelemetry(ctx: DocContext, meta: ResourceMeta, v: unknown): 
   return { meta, selector, tracing, accessLogging, metrics };
 }
 
-function selects(selector: Labels, labels: Labels): boolean {
-  for (const k of Object.keys(selector)) if (labels[k] !== selector[k]) return false;
-  return true;
-}
-
 /**
  * Cross-document rules: provider references resolve (to a provider of the right kind), one
  * namespace-wide Telemetry per namespace, and at most one workload Telemetry selecting a given
@@ -276,19 +272,6 @@ export function checkTelemetries(
         r.providers.forEach((n, pi) => { checkProviderRef(ctx, providers, n, use, ['spec', key, ri, 'providers', pi, 'name']); });
       });
     }
-    for (let j = 0; j < i; j++) {
-      const q = docs[j]!.value;
-      if (q.meta.namespace !== t.meta.namespace) continue;
-      if (t.selector === null && q.selector === null) {
-        ctx.err(['spec'], `namespace ${t.meta.namespace} already has the namespace-wide Telemetry ${q.meta.name} (at most one Telemetry without selector per namespace)`);
-        break;
-      }
-      if (t.selector === null || q.selector === null) continue;
-      const both = workloads.find((we) => we.meta.namespace === t.meta.namespace && selects(t.selector!, we.labels) && selects(q.selector!, we.labels));
-      if (both !== undefined) {
-        ctx.err(['spec', 'selector'], `selects WorkloadEntry ${both.meta.namespace}/${both.meta.name}, which Telemetry ${q.meta.namespace}/${q.meta.name} already selects (at most one Telemetry per workload)`);
-        break;
-      }
-    }
   }
+  checkOnePerScope(docs, workloads, 'Telemetry', 'Telemetry');
 }

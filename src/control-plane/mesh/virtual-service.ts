@@ -2,9 +2,10 @@
  * Validates the `spec` of `VirtualService` and `DestinationRule` documents into their model types
  * (Istio field names and per-document semantics: one of route/redirect/directResponse per HTTP
  * route, weights summing to 100 across several destinations, StringMatch shapes, durations,
- * `retries` with Istio's `retryOn` list mapped to Envoy conditions, `fault` delay/abort, and the
+ * `retries` with Istio's `retryOn` list mapped to Envoy conditions, `fault` delay/abort, `corsPolicy`
+ * (mesh/cors-policy.ts), and the
  * DestinationRule `trafficPolicy` through `traffic-policy.ts`). Fields Istio has but Remora does
- * not implement yet (`mirror`, `corsPolicy`, …) are rejected as "not supported yet" at their path.
+ * not implement yet (`mirror`, `delegate`, …) are rejected as "not supported yet" at their path.
  * Host/subset references are checked by the loader (`load-mesh-config.ts`).
  */
 import type { DocContext, Path } from './document-context';
@@ -15,6 +16,7 @@ import type {
 } from './model';
 import { isValidHost } from './service-entry';
 import { readPercent, readTrafficPolicy } from './traffic-policy';
+import { readCorsPolicy } from './cors-policy';
 
 const REDIRECT_CODES: readonly number[] = [301, 302, 303, 307, 308];
 
@@ -231,8 +233,8 @@ function readFault(ctx: DocContext, v: unknown, path: Path): HttpFault | null {
 }
 
 function readHttpRoute(ctx: DocContext, v: unknown, path: Path): HttpRoute | null {
-  const o = ctx.object(v, path, ['name', 'match', 'route', 'redirect', 'directResponse', 'rewrite', 'timeout', 'headers', 'retries', 'fault'],
-    ['mirror', 'mirrors', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'corsPolicy', 'delegate']);
+  const o = ctx.object(v, path, ['name', 'match', 'route', 'redirect', 'directResponse', 'rewrite', 'timeout', 'headers', 'retries', 'fault', 'corsPolicy'],
+    ['mirror', 'mirrors', 'mirrorPercentage', 'mirrorPercent', 'mirror_percent', 'delegate']);
   if (o === null) return null;
   const match: HttpMatch[] = [];
   const rawMatch = ctx.list(o, 'match', path);
@@ -270,12 +272,13 @@ function readHttpRoute(ctx: DocContext, v: unknown, path: Path): HttpRoute | nul
   const headers = readHeaders(ctx, o['headers'], [...path, 'headers']);
   const retries = o['retries'] === undefined || o['retries'] === null ? null : readRetries(ctx, o['retries'], [...path, 'retries']);
   const fault = o['fault'] === undefined || o['fault'] === null ? null : readFault(ctx, o['fault'], [...path, 'fault']);
+  const corsPolicy = o['corsPolicy'] === undefined || o['corsPolicy'] === null ? null : readCorsPolicy(ctx, o['corsPolicy'], [...path, 'corsPolicy']);
   if ((retries !== null || fault !== null) && rawRoute.length === 0) {
     ctx.err(path, `${retries !== null ? 'retries' : 'fault'} requires route (it cannot be combined with redirect or directResponse)`);
   }
   // Returned even when invalid (with the parts that did validate) so that cross-document checks
   // still report dangling references; a config with any issue is never built.
-  return { name: ctx.string(o, 'name', path) ?? null, match, route, redirect, directResponse, rewrite, timeoutMs, headers, retries, fault };
+  return { name: ctx.string(o, 'name', path) ?? null, match, route, redirect, directResponse, rewrite, timeoutMs, headers, retries, fault, corsPolicy };
 }
 
 /** Validates a VirtualService spec; null when any issue was recorded for it. */

@@ -26,7 +26,7 @@ import { buildRoutes } from './routes';
 import { listenerTelemetry } from './telemetry';
 import { peerMetadataHeader } from './peer-metadata';
 import { codecFilters } from './codec-filters';
-import { browserFilters } from './cors';
+import { browserFilters, inboundCorsPerFilterConfig } from './cors';
 
 export interface TranslateOptions {
   /** Sidecar outbound listener port unless the node sets OUTBOUND_PORT (Istio: 15001). */
@@ -162,7 +162,11 @@ function inbound(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     const domains = seenHost.has(host) ? [hostPortName(host, port.number)] : [host, hostPortName(host, port.number)];
     seenHost.add(host);
     const vhostName = `inbound|${hostPortName(host, port.number)}`;
-    vhosts.push({ name: vhostName, domains, routes: [inboundRoute(cluster, vhostName)] });
+    const route = inboundRoute(cluster, vhostName);
+    // VirtualService corsPolicy for this host (cors.ts): the CORS filter's per-route policy.
+    const cors = inboundCorsPerFilterConfig(mesh, host);
+    if (cors !== null) route['typed_per_filter_config'] = cors;
+    vhosts.push({ name: vhostName, domains, routes: [route] });
   }
   // Callers that do not preserve the authority still reach the (first) local app.
   vhosts.push({ name: 'inbound|*', domains: ['*'], routes: [inboundRoute(fallback!, 'default')] });

@@ -191,7 +191,8 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
 
     const headers = ctx.headers;
     const action = this.action;
-    if (action.prefixRewrite !== null) headers[':path'] = this.route.rewritePath(ctx.path);
+    // The forwarded path: a filter (the transcoder) may have rewritten it since the request arrived.
+    if (action.prefixRewrite !== null) headers[':path'] = this.route.rewritePath(typeof headers[':path'] === 'string' ? headers[':path'] : ctx.path);
     if (action.hostRewriteLiteral !== null) headers[':authority'] = action.hostRewriteLiteral;
     if (wc.headers.requestHeadersToAdd.length > 0 || wc.headers.requestHeadersToRemove.length > 0) {
       applyHeaderMutations(headers, wc.headers.requestHeadersToAdd, wc.headers.requestHeadersToRemove);
@@ -665,7 +666,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       ctx.grpcStatus = gs === undefined ? -1 : Number(gs);
     }
     const ds = ctx.downstream;
-    this.wantTrailers = !endStream && ctx.isGrpc && ds.protocol === 'h2';
+    this.wantTrailers = !endStream && ctx.isGrpc && (ds.protocol === 'h2' || ds.acceptsTrailers === true);
     ctx.responseStatus = status;
     ds.respond(status, headers, endStream, this.wantTrailers);
     if (endStream) {
