@@ -29,7 +29,11 @@ export interface LoadSpec {
    * missing from the received DATA bytes are counted as failures.
    */
   readonly replyFrameBytes: number;
+  /** Request headers (`-H`); default `content-type: application/grpc` and `te: trailers`. */
+  readonly headers?: readonly string[];
 }
+
+const GRPC_HEADERS: readonly string[] = ['content-type: application/grpc', 'te: trailers'];
 
 /** What one h2load run produced. */
 export interface LoadResult {
@@ -68,7 +72,8 @@ export interface LoadResult {
 export function h2loadArgs(spec: LoadSpec, url: string, durationSec: number, logFile: string | null): string[] {
   const args = ['-c', String(spec.clients), '-m', String(spec.streams), '-t', '1', '-D', String(durationSec)];
   if (spec.rpsPerClient !== null) args.push('--rps', String(spec.rpsPerClient));
-  args.push('-d', spec.bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers');
+  args.push('-d', spec.bodyFile);
+  for (const h of spec.headers ?? GRPC_HEADERS) args.push('-H', h);
   if (logFile !== null) args.push('--log-file', logFile);
   args.push(url);
   return args;

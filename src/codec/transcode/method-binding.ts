@@ -111,6 +111,13 @@ export class HttpMethodBinding implements MethodBinding {
 
   private placeBodyField(root: JsonObject, value: JsonValue): void {
     setChain(root, this.bodyChain!, value, false);
+    // A path variable inside the body field (`{book.name=…}`, body "book") comes only from the path.
+    if (!this.ctx.options.rejectBindingBodyFieldCollisions) return;
+    for (let i = 0; i < this.pathChains.length; i++) {
+      if (hasChain(root, this.pathChains[i]!)) {
+        throw new InvalidArgumentError(`field "${chainName(this.pathChains[i]!)}" is bound by the URL path and must not be set in the request body`);
+      }
+    }
   }
 
   private applyPathAndQuery(root: JsonObject, vars: readonly PathBinding[], query: string | null): void {

@@ -374,10 +374,13 @@ function compileBinding(info: TranscodedMethod, m: DescMethod, r: Rule, ctx: Bin
     else responseChain = chain;
   }
   if (bodyChain !== null) {
+    // A path variable naming the body field itself (or one of its ancestors) leaves nothing for the
+    // body; one nested inside the body field (AIP-134 `{book.name=…}` with `body: "book"`) is fine:
+    // the path sets that sub-field, per request (method-binding.ts).
     for (const pc of pathChains) {
-      const n = Math.min(pc.length, bodyChain.length);
+      if (pc.length > bodyChain.length) continue;
       let same = true;
-      for (let i = 0; i < n; i++) if (pc[i] !== bodyChain[i]) same = false;
+      for (let i = 0; i < pc.length; i++) if (pc[i] !== bodyChain[i]) same = false;
       if (same) { problems.push(`${where}: field "${chainName(pc)}" is bound by both the path and the body "${r.body}"`); ok = false; }
     }
   }

@@ -211,6 +211,11 @@ function rewriteRequest(ctx: StreamContext, config: GrpcJsonTranscoderConfig, me
     sendLocalReply(ctx, new NoRouteError());
     return false;
   }
+  // No client deadline: the route's timeout becomes the call's gRPC deadline.
+  if (timeoutMs !== timeoutMs && ctx.route !== null) {
+    const action = ctx.route.model.action;
+    if (action.type === 'route' && action.timeoutMs !== null && action.timeoutMs > 0) h['grpc-timeout'] = formatGrpcTimeout(action.timeoutMs);
+  }
   return true;
 }
 
