@@ -7,99 +7,28 @@
  * naming the field and rule, and the upstream never sees the message; a client stream with an
  * invalid message in the middle (earlier messages reach the upstream, nothing after); server
  * streaming and bidi; bytes that do not decode; a truncated frame; gzip-compressed messages; a
- * route that disables the filter; the metrics. More callers (HTTP/JSON through the transcoder,
- * gRPC-Web) can be added as listeners in `listeners()` with their codec filter before ours.
+ * route that disables the filter; the metrics. The same checks behind the JSON transcoder and
+ * gRPC-Web are in grpc-validation-codecs.test.ts; the shared rig is test/fakes/validation-rig.ts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protobuf from 'protobufjs';
-import { create, fromBinary, toBinary, type DescMessage } from '@bufbuild/protobuf';
+import { fromBinary } from '@bufbuild/protobuf';
 import { SidecarHarness } from './fakes/sidecar-harness';
-import { ROUTER_TYPE, routeTo, type ListenerSpec } from './fakes/bootstrap';
+import { routeTo } from './fakes/bootstrap';
 import { waitFor, withTimeout } from './fakes/wait';
+import {
+  AccountSchema, SERVICE, SVC, encodeRequest, frame, nameOf, startRecordingUpstream, validationListener, violationsOf,
+  type RecordingUpstream,
+} from './fakes/validation-rig';
 import { GRPC_VALIDATION_NAME, GRPC_VALIDATION_TYPE_URL } from '../src/filters/grpc-validation/config';
-import { SAMPLE_SERVICE, sampleDescriptorSet, sampleSchemas, validRequestInit } from '../src/codec/validate/validation-fixtures';
-import { BAD_REQUEST_TYPE_URL } from '../src/codec/validate/bad-request';
-
-const { request: RequestSchema, response: AccountSchema } = sampleSchemas();
-const SVC = `/${SAMPLE_SERVICE}`;
-
-
-// ------------------------------------------------------------------ recording upstream
-
-interface Recorded {
-  /** Raw request message bytes by method name, in arrival order. */
-  readonly messages: Map<string, Buffer[]>;
-  /** Handler invocations by method name. */
-  readonly calls: Map<string, number>;
-  /** Calls the upstream saw cancelled. */
-  cancelled: number;
-}
-
-const raw = (b: Buffer): Buffer => b;
-function methodDef(name: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> {
-  return { path: `${SVC}/${name}`, requestStream, responseStream, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw };
-}
-const SERVICE: grpc.ServiceDefinition = {
-  Create: methodDef('Create', false, false),
-  Import: methodDef('Import', true, false),
-  Watch: methodDef('Watch', false, true),
-  Sync: methodDef('Sync', true, true),
-};
-
-function account(id: string, name: string): Buffer {
-  return Buffer.from(toBinary(AccountSchema, create(AccountSchema, { id, name } as never)));
-}
-function nameOf(msg: Buffer): string {
-  return (fromBinary(RequestSchema, msg) as unknown as { name: string }).name;
-}
-
-async function startUpstream(): Promise<{ server: grpc.Server; port: number; rec: Recorded }> {
-  const rec: Recorded = { messages: new Map(), calls: new Map(), cancelled: 0 };
-  const record = (m: string, msg: Buffer): void => { const l = rec.messages.get(m) ?? []; l.push(msg); rec.messages.set(m, l); };
-  const called = (m: string): void => { rec.calls.set(m, (rec.calls.get(m) ?? 0) + 1); };
-  const server = new grpc.Server();
-  server.addService(SERVICE, {
-    Create(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
-      called('Create');
-      record('Create', call.request);
-      cb(null, account('a1', nameOf(call.request)));
-    },
-    Import(call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
-      called('Import');
-      let n = 0;
-      call.on('data', (m: Buffer) => { n++; record('Import', m); });
-      call.on('cancelled', () => { rec.cancelled++; });
-      call.on('end', () => cb(null, account(String(n), 'imported')));
-    },
-    Watch(call: grpc.ServerWritableStream<Buffer, Buffer>) {
-      called('Watch');
-      record('Watch', call.request);
-      for (let i = 0; i < 3; i++) call.write(account(`w${i}`, nameOf(call.request)));
-      call.end();
-    },
-    Sync(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
-      called('Sync');
-      call.on('data', (m: Buffer) => { record('Sync', m); call.write(account('s', nameOf(m))); });
-      call.on('cancelled', () => { rec.cancelled++; });
-      call.on('end', () => call.end());
-    },
-  });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
-  return { server, port, rec };
-}
+import { SAMPLE_SERVICE, sampleDescriptorSet } from '../src/codec/validate/validation-fixtures';
 
 // ------------------------------------------------------------------ client side
 
 const AccountsClient = grpc.makeGenericClientConstructor(SERVICE, 'Accounts');
 type Client = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
-
-function encodeRequest(overrides: Record<string, unknown> = {}): Buffer {
-  return Buffer.from(toBinary(RequestSchema, create(RequestSchema, { ...validRequestInit(), ...overrides } as never)));
-}
 
 function unaryCall(client: Client, req: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -116,30 +45,6 @@ async function expectGrpcError(p: Promise<unknown>, code: grpc.status): Promise<
     return e;
   }
   assert.fail(`expected gRPC status ${code}, the call succeeded`);
-}
-
-/** google.rpc.Status / BadRequest from googleapis (in @grpc/grpc-js-xds deps). */
-function loadRpcTypes(): { status: protobuf.Type; badRequest: protobuf.Type } {
-  const googleapis = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps', 'googleapis');
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(googleapis, target));
-  root.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto'], { keepCase: true });
-  return { status: root.lookupType('google.rpc.Status'), badRequest: root.lookupType('google.rpc.BadRequest') };
-}
-const RPC = loadRpcTypes();
-
-interface Violation { field: string; description: string }
-/** The BadRequest field violations from an error's grpc-status-details-bin. */
-function violationsOf(err: grpc.ServiceError): Violation[] {
-  const bin = err.metadata.get('grpc-status-details-bin')[0];
-  assert.ok(Buffer.isBuffer(bin), 'grpc-status-details-bin is present');
-  const status = RPC.status.toObject(RPC.status.decode(bin)) as { code: number; message: string; details?: { type_url: string; value: Buffer }[] };
-  assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
-  assert.equal(status.message, err.details);
-  const any = status.details?.[0];
-  assert.ok(any !== undefined && any.type_url === BAD_REQUEST_TYPE_URL, 'details hold a google.rpc.BadRequest');
-  const br = RPC.badRequest.toObject(RPC.badRequest.decode(any.value), { defaults: true }) as { field_violations: Violation[] };
-  return br.field_violations;
 }
 
 /** One raw gRPC request over node:http2 with `body` as the request body; resolves grpc-status/-message. */
@@ -167,40 +72,18 @@ async function rawCall(port: number, method: string, body: Buffer, headers: http
   }
 }
 
-function frame(msg: Buffer, flags = 0): Buffer {
-  const h = Buffer.alloc(5);
-  h[0] = flags;
-  h.writeUInt32BE(msg.length, 1);
-  return Buffer.concat([h, msg]);
-}
-
 // ------------------------------------------------------------------ the sidecar
 
 const VALIDATION_TYPE = GRPC_VALIDATION_TYPE_URL;
 
-/** A listener with the validation filter (after `codecFilters`) and the router. */
-function validationListener(name: string, validation: Record<string, unknown>, routes: Record<string, unknown>[] = [routeTo('accounts')], codecFilters: Record<string, unknown>[] = []): ListenerSpec {
-  return {
-    name,
-    routes,
-    hcm: {
-      http_filters: [
-        ...codecFilters,
-        { name: GRPC_VALIDATION_NAME, typed_config: { '@type': VALIDATION_TYPE, ...validation } },
-        { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_TYPE } },
-      ],
-    },
-  };
-}
-
 describe('gRPC schema validation filter', { timeout: 60_000 }, () => {
-  let upstream: Awaited<ReturnType<typeof startUpstream>>;
+  let upstream: RecordingUpstream;
   let sidecar: SidecarHarness;
   let client: Client;
   const descriptor = Buffer.from(sampleDescriptorSet()).toString('base64');
 
   before(async () => {
-    upstream = await startUpstream();
+    upstream = await startRecordingUpstream();
     sidecar = await SidecarHarness.start({
       listeners: [
         validationListener('validated', { proto_descriptor_bin: descriptor, services: [SAMPLE_SERVICE] }),
@@ -326,9 +209,9 @@ describe('gRPC schema validation filter', { timeout: 60_000 }, () => {
     call.write(encodeRequest({ name: 'ping-3' }));
     const err = await withTimeout(ended, 5000, 'bidi error');
     assert.equal(err.code, grpc.status.INVALID_ARGUMENT);
-    // The response had started, so the status travels in trailers. TODO(lead): local-reply.ts puts
-    // the reply's headers (grpc-status-details-bin) into those trailers too; then assert with violationsOf.
+    // The response had started, so the status (and grpc-status-details-bin) travel in trailers.
     assert.match(err.details, /^invalid request: id: .*\[string\.uuid\]$/);
+    assert.deepEqual(violationsOf(err).map((v) => v.field), ['id']);
     assert.deepEqual(replies, ['ping-1']);
     assert.deepEqual(received('Sync').slice(before).map(nameOf), ['ping-1']);
   });
@@ -393,6 +276,3 @@ describe('gRPC schema validation filter', { timeout: 60_000 }, () => {
     assert.equal(m.sum('remora_grpc_validation_failures_total', { listener: 'partial' }), 1);
   });
 });
-
-/** Keeps the schema type import used when the file is extended. */
-export type { DescMessage };

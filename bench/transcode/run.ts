@@ -8,7 +8,7 @@
  * machine's state. Reports req/s, p99 and sidecar CPU µs/request, and the transcoded / pass-through
  * throughput ratio against the ≥ 0.8× target.
  *
- *   npm run build && node dist/bench/transcode/run.js [--duration 10] [--rounds 3]
+ *   npm run build && node dist/bench/transcode/run.js [--duration 10] [--rounds 3] [--only json|grpc] [--cpu-prof <dir>]
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,6 +25,11 @@ import { resolveRemoraCommand } from '../macro/remora';
 
 const TARGET = 0.8;
 const SIZES = [0, 10 * 1024] as const;
+
+function argText(name: string): string | null {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? null : process.argv[i + 1] ?? null;
+}
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -118,7 +123,9 @@ async function main(): Promise<void> {
     const bootFile = path.join(tmp, 'bootstrap.yaml');
     fs.writeFileSync(bootFile, bootstrap(passPort, jsonPort, upstream.port, descriptorFile));
     const adminFile = path.join(tmp, 'admin');
-    const sidecar = children.track(spawn(process.execPath, [cmd.script, ...cmd.scriptArgs, 'sidecar', '--bootstrap', bootFile, '--admin-address-path', adminFile, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
+    const profDir = argText('cpu-prof');
+    const nodeArgs = profDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profDir)];
+    const sidecar = children.track(spawn(process.execPath, [...nodeArgs, cmd.script, ...cmd.scriptArgs, 'sidecar', '--bootstrap', bootFile, '--admin-address-path', adminFile, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] }));
     for (let i = 0; i < 200 && !fs.existsSync(adminFile); i++) await new Promise((r) => setTimeout(r, 50));
     const check = await post(jsonPort, '/v1/echo', JSON.stringify({ payload: Buffer.alloc(3).toString('base64') }));
     if (check.status !== 200 || check.text !== '{"payloadSize":3}') throw new Error(`transcoded check failed: ${check.status} ${check.text}`);
@@ -133,6 +140,8 @@ async function main(): Promise<void> {
       loads.push({ path: 'pass-through gRPC', size, url: `http://127.0.0.1:${passPort}${ECHO_PATH}`, spec: { ...base, id: `grpc-${size}`, title: '', bodyFile: grpcBody, replyFrameBytes: echoReplyFrameBytes(size) } });
       loads.push({ path: 'transcoded JSON', size, url: `http://127.0.0.1:${jsonPort}/v1/echo`, spec: { ...base, id: `json-${size}`, title: '', bodyFile: jsonBody, replyFrameBytes: Buffer.byteLength(jsonReply), headers: ['content-type: application/json'] } });
     }
+    const only = argText('only');
+    if (only !== null) loads.splice(0, loads.length, ...loads.filter((l) => l.spec.id.startsWith(only)));
     const rows = new Map<string, Row>(loads.map((l) => [l.spec.id, { path: l.path, size: l.size, rps: [], p99: [], cpu: [] }]));
     const pid = sidecar.pid!;
     for (let r = 0; r < rounds; r++) {
@@ -156,8 +165,9 @@ async function main(): Promise<void> {
       '| ---: | --- | ---: | ---: | ---: | ---: | --- |',
     ];
     for (const size of SIZES) {
-      const g = rows.get(`grpc-${size}`)!;
-      const j = rows.get(`json-${size}`)!;
+      const g = rows.get(`grpc-${size}`);
+      const j = rows.get(`json-${size}`);
+      if (g === undefined || j === undefined) continue;
       const ratio = median(j.rps) / median(g.rps);
       lines.push(`| ${size} B | pass-through gRPC | ${median(g.rps).toFixed(0)} | ${median(g.p99).toFixed(2)} | ${median(g.cpu).toFixed(0)} | | |`);
       lines.push(`| ${size} B | transcoded JSON | ${median(j.rps).toFixed(0)} | ${median(j.p99).toFixed(2)} | ${median(j.cpu).toFixed(0)} | ${ratio.toFixed(2)}× | ≥ ${TARGET}×: ${ratio >= TARGET ? 'met' : '**not met**'} |`);

@@ -45,6 +45,7 @@ export const REMORA_PROTO_FILES: readonly string[] = [
   'remora/filters/http/global_ratelimit/v1alpha1/global_ratelimit.proto',
   'remora/filters/http/istio_stats/v1/istio_stats.proto',
   'remora/filters/http/grpc_validation/v1/grpc_validation.proto',
+  'remora/filters/http/grpc_json_transcoder/v1/reflection.proto',
   'remora/access_loggers/v1/json_access_log.proto',
 ];
 

@@ -15,6 +15,7 @@
  * The field chains are resolved at config time; at request time the parts are assembled into one
  * JSON tree (proto field names) and decoded once by @bufbuild/protobuf `fromJson`, then encoded.
  */
+import { bytesPlan, putBytes, takeBytes, type BytesPlan } from './bytes-fast-path';
 import { create, fromJson, toBinary, type DescField, type DescMessage, type JsonObject, type JsonValue, type Registry } from '@bufbuild/protobuf';
 import { InvalidArgumentError } from '../../core/errors';
 import { decodeQueryComponent } from './percent-decoding';
@@ -45,6 +46,8 @@ export class HttpMethodBinding implements MethodBinding {
   readonly responseChain: readonly DescField[] | null;
   readonly httpBodyRequest: boolean;
   private readonly readOptions: { readonly ignoreUnknownFields: boolean; readonly registry: Registry };
+  /** The request type's singular bytes fields, decoded natively (null: none). */
+  private readonly bytesPlan: BytesPlan | null;
 
   constructor(
     readonly method: MethodInfo,
@@ -58,6 +61,7 @@ export class HttpMethodBinding implements MethodBinding {
     responseChain: readonly DescField[] | null,
     private readonly ctx: BindingContext,
   ) {
+    this.bytesPlan = bytesPlan(input);
     this.pathChains = pathChains;
     this.bodyChain = bodyChain;
     this.responseChain = responseChain;
@@ -196,8 +200,12 @@ export class HttpMethodBinding implements MethodBinding {
   }
 
   private decode(root: JsonObject) {
+    // Base64 bytes decoded natively, outside fromJson (bytes-fast-path.ts).
+    const taken = this.bytesPlan === null ? null : takeBytes(this.bytesPlan, root);
     try {
-      return fromJson(this.input, root, this.readOptions);
+      const msg = fromJson(this.input, root, this.readOptions);
+      if (taken !== null) putBytes(msg as unknown as Record<string, unknown>, taken);
+      return msg;
     } catch (e) {
       const where = locateJsonError(this.input, root, this.readOptions, this.ctx.index, '', 0);
       const msg = cleanJsonError((e as Error).message);

@@ -32,12 +32,21 @@
  *     rpc Watch(CreateAccountRequest) returns (stream Account);           // server streaming
  *     rpc Sync(stream CreateAccountRequest) returns (stream Account);     // bidi
  *   }
+ *
+ * With `{ httpRules: true }` the file also imports "google/api/annotations.proto" and carries
+ * `google.api.http` rules for the JSON transcoder (google/api/{annotations,http}.proto compiled
+ * from the googleapis copy in @grpc/grpc-js-xds, no protoc):
+ *
+ *     Create: post "/v1/accounts" body "*";   Import: post "/v1/accounts:import" body "*";
+ *     Watch:  post "/v1/accounts:watch" body "*"   (Sync stays unbound)
  */
-import { create, createFileRegistry, setExtension, toBinary, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, setExtension, toBinary, type DescMessage, type FileRegistry } from '@bufbuild/protobuf';
 import {
   FieldDescriptorProto_Label as Label, FieldDescriptorProto_Type as Type, FieldDescriptorProtoSchema, FieldOptionsSchema,
-  FileDescriptorProtoSchema, FileDescriptorSetSchema, MessageOptionsSchema, type FieldDescriptorProto, type FileDescriptorProto,
+  FileDescriptorProtoSchema, FileDescriptorSetSchema, MessageOptionsSchema, MethodOptionsSchema, type FieldDescriptorProto,
+  type FileDescriptorProto, type MethodOptions,
 } from '@bufbuild/protobuf/wkt';
+import { compileGoogleapis } from '../../config/descriptors/compile-proto';
 import {
   field as fieldRulesExt, message as messageRulesExt, FieldRulesSchema, MessageRulesSchema, type FieldRules,
 } from '@bufbuild/protovalidate/gen/buf/validate/validate_pb.js';
@@ -47,6 +56,35 @@ export const SAMPLE_PACKAGE = 'remora.test.validation.v1';
 export const SAMPLE_SERVICE = `${SAMPLE_PACKAGE}.Accounts`;
 export const SAMPLE_REQUEST = `${SAMPLE_PACKAGE}.CreateAccountRequest`;
 export const SAMPLE_RESPONSE = `${SAMPLE_PACKAGE}.Account`;
+/** The import that declares `google.api.http`. */
+export const GOOGLE_API_ANNOTATIONS_PROTO = 'google/api/annotations.proto';
+
+/** The HTTP paths of the `google.api.http` rules (with `{ httpRules: true }`), all POST with body "*". */
+export const SAMPLE_HTTP_PATHS: Readonly<Record<'Create' | 'Import' | 'Watch', string>> = Object.freeze({
+  Create: '/v1/accounts',
+  Import: '/v1/accounts:import',
+  Watch: '/v1/accounts:watch',
+});
+
+export interface SampleOptions {
+  /** Adds the `google.api.http` rules (and the google/api/annotations.proto import). Default false. */
+  readonly httpRules?: boolean;
+}
+
+/** google/api/annotations.proto and its imports (http.proto, descriptor.proto), dependencies first. */
+export function googleApiFileProtos(): FileDescriptorProto[] {
+  return fromBinary(FileDescriptorSetSchema, compileGoogleapis([GOOGLE_API_ANNOTATIONS_PROTO])).file;
+}
+
+/** MethodOptions carrying `(google.api.http) = { post: path, body: "*" }`, from `apis`' registry. */
+function httpRuleOptions(apis: FileRegistry, path: string): MethodOptions {
+  const ext = apis.getExtension('google.api.http');
+  const rule = apis.getMessage('google.api.HttpRule');
+  if (ext === undefined || rule === undefined) throw new Error('google/api/annotations.proto does not declare google.api.http');
+  const options = create(MethodOptionsSchema);
+  setExtension(options, ext, create(rule, { pattern: { case: 'post', value: path }, body: '*' } as never) as never);
+  return options;
+}
 
 type RulesInit = Parameters<typeof create<typeof FieldRulesSchema>>[1];
 
@@ -65,8 +103,11 @@ function jsonName(name: string): string {
 }
 
 /** The sample file's FileDescriptorProto (see the file comment for its source). */
-export function sampleFileProto(): FileDescriptorProto {
+export function sampleFileProto(options: SampleOptions = {}): FileDescriptorProto {
   const pkg = SAMPLE_PACKAGE;
+  const http = options.httpRules === true;
+  const apis = http ? createFileRegistry(create(FileDescriptorSetSchema, { file: googleApiFileProtos() })) : null;
+  const rule = (path: string): MethodOptions | undefined => (apis === null ? undefined : httpRuleOptions(apis, path));
   const reqOptions = create(MessageOptionsSchema);
   setExtension(reqOptions, messageRulesExt, create(MessageRulesSchema, {
     cel: [{ id: 'age.adult_pro', message: 'pro accounts need age >= 18', expression: 'this.tier != 2 || this.age >= 18' }],
@@ -75,7 +116,7 @@ export function sampleFileProto(): FileDescriptorProto {
     name: 'remora/test/validation/v1/accounts.proto',
     package: pkg,
     syntax: 'proto3',
-    dependency: [BUF_VALIDATE_PROTO],
+    dependency: http ? [BUF_VALIDATE_PROTO, GOOGLE_API_ANNOTATIONS_PROTO] : [BUF_VALIDATE_PROTO],
     enumType: [{ name: 'Tier', value: [{ name: 'TIER_UNSPECIFIED', number: 0 }, { name: 'TIER_FREE', number: 1 }, { name: 'TIER_PRO', number: 2 }] }],
     messageType: [
       { name: 'Address', field: [scalar('city', 1, Type.STRING, { type: { case: 'string', value: { minLen: 1n } } })] },
@@ -106,9 +147,9 @@ export function sampleFileProto(): FileDescriptorProto {
     service: [{
       name: 'Accounts',
       method: [
-        { name: 'Create', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}` },
-        { name: 'Import', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, clientStreaming: true },
-        { name: 'Watch', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, serverStreaming: true },
+        { name: 'Create', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, options: rule(SAMPLE_HTTP_PATHS.Create) },
+        { name: 'Import', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, clientStreaming: true, options: rule(SAMPLE_HTTP_PATHS.Import) },
+        { name: 'Watch', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, serverStreaming: true, options: rule(SAMPLE_HTTP_PATHS.Watch) },
         { name: 'Sync', inputType: `.${SAMPLE_REQUEST}`, outputType: `.${SAMPLE_RESPONSE}`, clientStreaming: true, serverStreaming: true },
       ],
     }],
@@ -117,11 +158,19 @@ export function sampleFileProto(): FileDescriptorProto {
 
 /**
  * The sample schema as a serialized FileDescriptorSet. `withBufValidate` (default true) includes
- * buf/validate/validate.proto and its imports, as `protoc --include_imports` would.
+ * buf/validate/validate.proto and its imports, as `protoc --include_imports` would; with
+ * `{ httpRules: true }` google/api/annotations.proto and its imports are always included (each
+ * file once, dependencies first).
  */
-export function sampleDescriptorSet(withBufValidate = true): Uint8Array {
-  const files = withBufValidate ? [...bufValidateFileProtos(), sampleFileProto()] : [sampleFileProto()];
-  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: files }));
+export function sampleDescriptorSet(withBufValidate = true, options: SampleOptions = {}): Uint8Array {
+  const deps: FileDescriptorProto[] = [];
+  const seen = new Set<string>();
+  const add = (files: FileDescriptorProto[]): void => {
+    for (const f of files) if (!seen.has(f.name)) { seen.add(f.name); deps.push(f); }
+  };
+  if (withBufValidate) add(bufValidateFileProtos());
+  if (options.httpRules === true) add(googleApiFileProtos());
+  return toBinary(FileDescriptorSetSchema, create(FileDescriptorSetSchema, { file: [...deps, sampleFileProto(options)] }));
 }
 
 /** A registry over the sample schema (to build and read messages in tests). */
