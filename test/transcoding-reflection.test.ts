@@ -7,14 +7,8 @@
  * restarts on the same port with a new rule, and the new rule works after the refetch that the
  * dropped connection triggers (the refresh interval is 1 h, so only restart detection can do it).
  *
- * @grpc/reflection 1.0.4 serves what proto-loader's package definition holds, and both lose custom
- * options: proto-loader regenerates `fileDescriptorProtos` from protobufjs (one file per package, no
- * options, no dependency list), and ReflectionService decodes them with protobufjs's descriptor
- * types, which drop unknown fields (the `google.api.http` extension) before re-encoding. The app
- * here therefore (1) puts the real per-file FileDescriptorProtos (compiled in-process, options as
- * encoded extensions) into the package definition and (2) after constructing the service, points
- * its precomputed file encodings back at those original bytes. A reflection server in Go, Java or
- * C++ (or grpc-js with a hand-written descriptor set) serves the original files as they are.
+ * The app serves reflection through test/fakes/reflection-app.ts, which explains why stock
+ * @grpc/reflection + proto-loader cannot serve google.api.http options.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,9 +18,6 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { createRuntime, type Runtime } from '../src/core/runtime';
 import { compileBootstrap } from '../src/config/compile/bootstrap';
 import { BOOTSTRAP_TYPE } from '../src/config/compile/load-bootstrap';
@@ -46,6 +37,7 @@ import { ClusterManager } from '../src/upstream/cluster-manager';
 import { loadEnvoyProtos } from '../src/xds/protos';
 import { HCM_TYPE, ROUTER_TYPE, clusterJson } from './fakes/bootstrap';
 import { httpRequest } from './fakes/http-client';
+import { addReflectionKeepingOptions } from './fakes/reflection-app';
 
 const GREETER = fs.readFileSync(path.join(__dirname, '..', 'proto', 'greeter.proto'), 'utf8');
 /** Version 2 of the app: one more binding on SayHello. */
@@ -55,22 +47,7 @@ const SERVICE = 'remora.examples.greeter.v1.Greeter';
 /** A Greeter app on `port` (0 = any) with server reflection that keeps custom options (see the file comment). */
 async function startApp(port: number, protoText: string, version: string): Promise<{ server: grpc.Server; port: number }> {
   const set = compileProtoSources([{ name: 'remora/examples/greeter/v1/greeter.proto', content: protoText }]);
-  const files = fromBinary(FileDescriptorSetSchema, set).file;
-  const bytesByName = new Map<string, Uint8Array>(files.map((f) => [f.name, toBinary(FileDescriptorProtoSchema, f)]));
   const def = protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(set), { defaults: true });
-  const original = [...bytesByName.values()].map((b) => Buffer.from(b));
-  for (const k of Object.keys(def)) {
-    const entry = def[k] as { fileDescriptorProtos?: Buffer[] };
-    if (Array.isArray(entry.fileDescriptorProtos)) entry.fileDescriptorProtos = original;
-  }
-  const reflection = new ReflectionService(def);
-  for (const impl of [(reflection as unknown as { v1: unknown }).v1, (reflection as unknown as { v1Alpha: unknown }).v1Alpha]) {
-    const enc = (impl as { fileEncodings: Map<{ name: string }, Uint8Array> }).fileEncodings;
-    for (const file of enc.keys()) {
-      const b = bytesByName.get(file.name);
-      if (b !== undefined) enc.set(file, b);
-    }
-  }
   const pkg = grpc.loadPackageDefinition(def) as unknown as { remora: { examples: { greeter: { v1: { Greeter: grpc.ServiceClientConstructor } } } } };
   const server = new grpc.Server();
   server.addService(pkg.remora.examples.greeter.v1.Greeter.service, {
@@ -82,7 +59,7 @@ async function startApp(port: number, protoText: string, version: string): Promi
       call.end();
     },
   });
-  reflection.addToServer(server);
+  addReflectionKeepingOptions(server, def, set);
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
   });
@@ -202,7 +179,7 @@ function fetchCount(runtime: Runtime, result: string): Promise<number> {
   });
 }
 
-describe('grpc_json_transcoder with descriptors from gRPC server reflection', () => {
+describe('grpc_json_transcoder with descriptors from gRPC server reflection', { timeout: 30_000 }, () => {
   let appPort: number;
   let app: { server: grpc.Server; port: number } | null = null;
   let sidecar: Awaited<ReturnType<typeof startSidecar>>;

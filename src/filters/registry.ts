@@ -14,6 +14,7 @@ import { rbacRegistration } from './rbac/config';
 import { createJwtAuthnRegistration } from './jwt-authn/registration';
 import { grpcValidationFilter } from './grpc-validation/config';
 import { grpcJsonTranscoderFilter } from './grpc-json-transcoder/config';
+import { createReflectionTranscoderRegistration } from './grpc-json-transcoder/reflection-transcoder';
 import { grpcWebFilter } from './grpc-web/config';
 import { corsFilter } from './cors/config';
 
@@ -65,6 +66,7 @@ export function defaultExtensionRegistry(): ExtensionRegistry {
     .register(createJwtAuthnRegistration())
     .register(grpcValidationFilter)
     .register(grpcJsonTranscoderFilter)
+    .register(createReflectionTranscoderRegistration())
     .register(grpcWebFilter)
     .register(corsFilter);
 }

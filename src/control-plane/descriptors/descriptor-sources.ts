@@ -15,7 +15,9 @@ import { compileProtoFiles, type ProtoCompileError } from '../../config/descript
 /** A document's `descriptors`, paths absolute. */
 export type DescriptorSourceSpec =
   | { readonly kind: 'protoFiles'; readonly protoFiles: readonly string[]; readonly importPaths: readonly string[] }
-  | { readonly kind: 'descriptorSet'; readonly path: string };
+  | { readonly kind: 'descriptorSet'; readonly path: string }
+  /** GrpcTranscoder only: the sidecar fetches the descriptors from the app (gRPC server reflection); nothing to resolve here. */
+  | { readonly kind: 'reflection' };
 
 export type ResolvedDescriptors =
   | { readonly ok: true; readonly descriptorSet: Buffer; readonly registry: FileRegistry }
@@ -48,6 +50,7 @@ export class DescriptorSources {
    * or read again. Synchronous; never throws. Marks the entry as in use for the current round.
    */
   resolve(spec: DescriptorSourceSpec): ResolvedDescriptors {
+    if (spec.kind === 'reflection') return { ok: false, error: { file: null, line: null, message: 'descriptors from server reflection are fetched by the sidecar, not resolved by the control plane' } };
     const key = JSON.stringify(spec);
     const cached = this.used.get(key) ?? this.entries.get(key);
     if (cached !== undefined && unchanged(cached.signatures)) {

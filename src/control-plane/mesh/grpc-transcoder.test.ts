@@ -104,7 +104,7 @@ test('checks services, methods, the descriptor source and one transcoder per wor
   const r = load([
     WORKLOAD,
     transcoder('  validation: { methods: [remora.examples.greeter.v1.Greeter/Nope] }\n').replace('services: [remora.examples.greeter.v1.Greeter]', 'services: [remora.examples.greeter.v1.Greeter, x.Missing]'),
-    transcoder('', 'reflection: true', 'second'),
+    transcoder('  validation: { services: [remora.examples.greeter.v1.Greeter] }\n', 'reflection: true', 'second'),
     transcoder('', `protoFiles: [${GREETER}], descriptorSet: x.pb`, 'third'),
     transcoder('', `protoFiles: [${GREETER}]`, 'fourth'),
   ]);
@@ -112,8 +112,36 @@ test('checks services, methods, the descriptor source and one transcoder per wor
   const msgs = r.ok ? [] : r.errors.map(formatMeshIssue);
   const has = (re: RegExp) => assert.ok(msgs.some((m) => re.test(m)), `${re} in\n${msgs.join('\n')}`);
   has(/spec\.validation\.methods\[0\]: service '.*Greeter' has no method 'Nope'/);
-  has(/GrpcTranscoder\/second .*spec\.descriptors\.reflection: server reflection .* not supported yet/);
+  has(/GrpcTranscoder\/second .*spec\.validation: needs protoFiles or descriptorSet/);
   has(/GrpcTranscoder\/third .*spec\.descriptors: only one of protoFiles, descriptorSet or reflection/);
   has(/GrpcTranscoder\/fourth .*spec\.workloadSelector: WorkloadEntry demo\/greeter-v1 is already selected for transcoding/);
   has(/spec\.services\[1\]: service 'x\.Missing' is not in the descriptors/);
+});
+
+test('descriptors from server reflection: the sidecar gets a ReflectionTranscoder aimed at the app port', () => {
+  const r = load([WORKLOAD, transcoder('  options: { autoMapping: true, printOptions: { addWhitespace: true } }\n', 'reflection: true')]);
+  assert.ok(r.ok, r.ok ? '' : r.errors.map(formatMeshIssue).join('\n'));
+  const t = r.config.grpcTranscoders![0]!;
+  assert.deepEqual(t.descriptors, { kind: 'reflection' });
+  assert.equal(t.descriptorSet, null);
+  const filters = codecFilters(r.config, node({ app: 'greeter', version: 'v1' }));
+  assert.deepEqual(filters, [{
+    name: 'envoy.filters.http.grpc_json_transcoder',
+    typed_config: {
+      '@type': 'type.googleapis.com/remora.filters.http.grpc_json_transcoder.v1.ReflectionTranscoder',
+      config: { services: ['remora.examples.greeter.v1.Greeter'], auto_mapping: true, print_options: { add_whitespace: true } },
+      reflection_target: '127.0.0.1:50051',
+    },
+  }]);
+  // No known app port: no transcoder (the sidecar would not know whom to ask).
+  assert.deepEqual(codecFilters(r.config, { ...node({ app: 'greeter' }), appPorts: [] }), []);
+  const v = load([WORKLOAD, `apiVersion: remora.dev/v1alpha1
+kind: GrpcValidation
+metadata: { name: v, namespace: demo }
+spec:
+  services: [remora.examples.greeter.v1.Greeter]
+  descriptors: { reflection: true }
+`]);
+  assert.equal(v.ok, false);
+  assert.match(v.ok ? '' : v.errors.map(formatMeshIssue).join('\n'), /spec\.descriptors\.reflection: server reflection is supported on GrpcTranscoder only/);
 });

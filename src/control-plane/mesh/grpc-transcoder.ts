@@ -104,10 +104,10 @@ export function readWorkloadSelector(ctx: DocContext, spec: Record<string, unkno
 
 /**
  * `descriptors`: exactly one of `protoFiles` (+ optional `importPaths`), `descriptorSet`, or
- * `reflection: true` (not supported yet). Relative paths are resolved against the directory of the
- * document's file.
+ * `reflection: true` (only where `allowReflection`: GrpcTranscoder; the sidecar fetches the
+ * descriptors from the app). Relative paths are resolved against the directory of the document's file.
  */
-export function readDescriptorSource(ctx: DocContext, spec: Record<string, unknown>): DescriptorSource | null {
+export function readDescriptorSource(ctx: DocContext, spec: Record<string, unknown>, allowReflection = false): DescriptorSource | null {
   const dp: Path = ['spec', 'descriptors'];
   if (!present(spec, 'descriptors')) {
     ctx.err(dp, 'is required (protoFiles, descriptorSet or reflection)');
@@ -124,7 +124,13 @@ export function readDescriptorSource(ctx: DocContext, spec: Record<string, unkno
   const abs = (p: string) => path.resolve(base, p);
   if (given[0] === 'reflection') {
     const r = ctx.boolean(d, 'reflection', dp);
-    if (r !== undefined) ctx.err([...dp, 'reflection'], r ? 'server reflection as a descriptor source is not supported yet; use protoFiles or descriptorSet' : 'must be true when set');
+    if (r === undefined) return null;
+    if (!r) ctx.err([...dp, 'reflection'], 'must be true when set');
+    else if (!allowReflection) ctx.err([...dp, 'reflection'], 'server reflection is supported on GrpcTranscoder only (schema validation needs protoFiles or descriptorSet)');
+    else {
+      if (present(d, 'importPaths')) ctx.err([...dp, 'importPaths'], 'applies only to protoFiles');
+      return { kind: 'reflection' };
+    }
     return null;
   }
   if (given[0] === 'descriptorSet') {
@@ -223,7 +229,7 @@ export function readGrpcTranscoder(ctx: DocContext, meta: ResourceMeta, v: unkno
   const before = ctx.errorCount;
   const selector = readWorkloadSelector(ctx, spec);
   const services = readServiceNames(ctx, spec, 'services', sp, true);
-  const descriptors = readDescriptorSource(ctx, spec);
+  const descriptors = readDescriptorSource(ctx, spec, true);
   const options = present(spec, 'options') ? readOptions(ctx, spec['options'], [...sp, 'options']) : NO_OPTIONS;
   let validation: ValidationSelection | null = null;
   if (present(spec, 'validation')) {
@@ -236,6 +242,7 @@ export function readGrpcTranscoder(ctx: DocContext, meta: ResourceMeta, v: unkno
       vs.forEach((s, i) => { if (!services.includes(s)) ctx.err([...vp, 'services', i], `'${s}' is not one of spec.services`); });
       vm.forEach((m, i) => { if (!services.includes(m.split('/')[0]!)) ctx.err([...vp, 'methods', i], `the service of '${m}' is not one of spec.services`); });
       validation = { services: vs, methods: vm };
+      if (descriptors !== null && descriptors.kind === 'reflection') ctx.err(vp, 'needs protoFiles or descriptorSet descriptors (schema validation with server reflection is not supported)');
     }
   }
   if (ctx.errorCount !== before || descriptors === null || options === null) return null;
@@ -263,9 +270,14 @@ export function resolveCodecDescriptors<T extends CodecDocument>(
 ): { readonly ctx: DocContext; readonly value: T }[] {
   const out: { ctx: DocContext; value: T }[] = [];
   for (const { ctx, value } of docs) {
-    const r = sources.resolve(value.descriptors);
+    const d = value.descriptors;
+    // Fetched by the sidecar from the app: nothing to compile or check here.
+    if (d.kind === 'reflection') {
+      out.push({ ctx, value });
+      continue;
+    }
+    const r = sources.resolve(d);
     if (!r.ok) {
-      const d = value.descriptors;
       const at: Path = d.kind === 'descriptorSet' ? ['spec', 'descriptors', 'descriptorSet']
         : ['spec', 'descriptors', 'protoFiles', Math.max(0, r.error.file === null ? 0 : d.protoFiles.indexOf(r.error.file))];
       const where = r.error.file === null ? '' : `${r.error.file}${r.error.line === null ? '' : `:${r.error.line}`}: `;

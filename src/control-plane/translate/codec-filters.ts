@@ -3,7 +3,8 @@
  * `GrpcValidation` documents (remora.dev/v1alpha1): Envoy's `envoy.filters.http.grpc_json_transcoder`
  * (the document's compiled descriptors inline as `proto_descriptor_bin`, its `services`, and its
  * camelCase options as Envoy's snake_case fields; unset options are left out so the filter's
- * defaults apply) and then Remora's `remora.filters.http.grpc_validation` (from a GrpcTranscoder's
+ * defaults apply; with `descriptors: {reflection: true}` Remora's ReflectionTranscoder instead, whose
+ * reflection target is the workload's first app port on 127.0.0.1) and then Remora's `remora.filters.http.grpc_validation` (from a GrpcTranscoder's
  * `validation` block or a GrpcValidation document), in that order. translate-for-node.ts places
  * them after the request filters (JWT, RBAC, rate limits) and before the router.
  */
@@ -17,6 +18,7 @@ import type { NodeView } from './node-view';
 export const GRPC_JSON_TRANSCODER_FILTER_NAME = 'envoy.filters.http.grpc_json_transcoder';
 export const GRPC_JSON_TRANSCODER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder';
 export const GRPC_VALIDATION_FILTER_NAME = 'remora.filters.http.grpc_validation';
+export const REFLECTION_TRANSCODER_TYPE_URL = 'type.googleapis.com/remora.filters.http.grpc_json_transcoder.v1.ReflectionTranscoder';
 export const GRPC_VALIDATION_TYPE_URL = 'type.googleapis.com/remora.filters.http.grpc_validation.v1.GrpcValidation';
 
 function selectsNode(doc: { readonly meta: { readonly namespace: string }; readonly selector: Labels }, node: NodeView): boolean {
@@ -41,6 +43,11 @@ export function codecFilters(mesh: MeshConfig, node: NodeView): ProtoObject[] {
   const out: ProtoObject[] = [];
   const t = grpcTranscoderFor(mesh, node);
   if (t !== null && t.descriptorSet !== null) out.push({ name: GRPC_JSON_TRANSCODER_FILTER_NAME, typed_config: transcoderConfig(t) });
+  if (t !== null && t.descriptors.kind === 'reflection') {
+    // The sidecar asks the app itself; a workload without a known app port gets no transcoder.
+    const port = node.appPorts[0];
+    if (port !== undefined) out.push({ name: GRPC_JSON_TRANSCODER_FILTER_NAME, typed_config: reflectionTranscoderConfig(t, `127.0.0.1:${port}`) });
+  }
   if (t !== null && t.validation !== null && t.descriptorSet !== null) {
     out.push({ name: GRPC_VALIDATION_FILTER_NAME, typed_config: validationConfig(t.descriptorSet, t.validation.services, t.validation.methods, null, null) });
   } else {
@@ -62,6 +69,16 @@ export function transcoderConfig(t: GrpcTranscoder): ProtoObject {
   const cfg: ProtoObject = { '@type': GRPC_JSON_TRANSCODER_TYPE_URL, proto_descriptor_bin: t.descriptorSet, services: [...t.services] };
   addOptions(cfg, t.options);
   return cfg;
+}
+
+/**
+ * Remora's ReflectionTranscoder for a `descriptors: {reflection: true}` document: the same options,
+ * no descriptors, and the app's `host:port` as the reflection target.
+ */
+export function reflectionTranscoderConfig(t: GrpcTranscoder, target: string): ProtoObject {
+  const config: ProtoObject = { services: [...t.services] };
+  addOptions(config, t.options);
+  return { '@type': REFLECTION_TRANSCODER_TYPE_URL, config, reflection_target: target };
 }
 
 function addOptions(cfg: ProtoObject, o: TranscoderOptions): void {

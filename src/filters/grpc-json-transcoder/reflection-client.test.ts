@@ -3,11 +3,11 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { compileProtoSources } from '../../config/descriptors/compile-proto';
 import { TranscoderTable } from '../../codec/transcode/transcoder-table';
+import { addReflectionKeepingOptions } from '../../../test/fakes/reflection-app';
 import { assembleFileDescriptorSet, fetchServiceFiles, reflectedFile, ReflectionFetchError, ReflectionProtocol } from './reflection-client';
 import { compileReflectionTranscoder, DEFAULT_REFRESH_INTERVAL_MS } from './reflection-transcoder';
 
@@ -75,19 +75,22 @@ describe('fetchServiceFiles against @grpc/reflection', () => {
   }
 
   const protocol = new ReflectionProtocol();
-  const def = protoLoader.loadFileDescriptorSetFromBuffer(compileProtoSources([{ name: 't/v1/t.proto', content: PROTO }]));
+  const descriptorSet = compileProtoSources([{ name: 't/v1/t.proto', content: PROTO }]);
+  const def = protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet);
 
   it('falls back to v1alpha and fetches the service file with its imports', async () => {
-    const client = await serve((s) => (new ReflectionService(def) as unknown as { v1Alpha: { addToServer(s: grpc.Server): void } }).v1Alpha.addToServer(s));
+    const client = await serve((s) => addReflectionKeepingOptions(s, def, descriptorSet, ['v1alpha']));
     const files = await fetchServiceFiles(client, protocol, ['t.v1.Svc'], Date.now() + 5000);
     const set = fromBinary(FileDescriptorSetSchema, assembleFileDescriptorSet(files));
     const reg = createFileRegistry(set);
     assert.ok(reg.getService('t.v1.Svc'));
     assert.ok(reg.getMessage('google.protobuf.Timestamp'));
+    // The google.api.http rule arrived with the method.
+    assert.equal(TranscoderTable.compile(assembleFileDescriptorSet(files), defaultOptions(['t.v1.Svc'])).matcher.match('GET', '/v1/x').kind, 'match');
   });
 
   it('an unknown service and a server without reflection are ReflectionFetchErrors', async () => {
-    const client = await serve((s) => new ReflectionService(def).addToServer(s));
+    const client = await serve((s) => addReflectionKeepingOptions(s, def, descriptorSet));
     await assert.rejects(fetchServiceFiles(client, protocol, ['t.v1.Nope'], Date.now() + 5000), (e: Error) => e instanceof ReflectionFetchError && /t\.v1\.Nope/.test(e.message));
     const bare = await serve(() => { /* no services */ });
     await assert.rejects(fetchServiceFiles(bare, protocol, ['t.v1.Svc'], Date.now() + 5000), /does not implement gRPC server reflection/);

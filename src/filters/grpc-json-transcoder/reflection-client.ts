@@ -51,24 +51,11 @@ const METHOD_PATHS = [
   '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
 ] as const;
 
-/**
- * Decodes a FileDescriptorProto's name and dependency list (the bytes are kept as they are). When
- * the file declares no imports but the server sent `impliedDependencies` along with it (the other
- * files of the same response), those become its imports: @grpc/reflection serves proto-loader's
- * regenerated files, which reference types in other files without listing them. The names are
- * appended to the bytes as `dependency` fields (a repeated field may be appended to an encoded message).
- */
-export function reflectedFile(bytes: Uint8Array, impliedDependencies: readonly string[] = []): ReflectedFile {
+/** Decodes a FileDescriptorProto's name and dependency list (the bytes are kept as they are). */
+export function reflectedFile(bytes: Uint8Array): ReflectedFile {
   const f = fromBinary(FileDescriptorProtoSchema, bytes);
   if (f.name === '') throw new ReflectionFetchError('the server sent a FileDescriptorProto without a name');
-  if (f.dependency.length > 0 || impliedDependencies.length === 0) return { name: f.name, dependencies: f.dependency, bytes };
-  const deps = impliedDependencies.filter((d) => d !== f.name);
-  const parts: Buffer[] = [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)];
-  for (const d of deps) {
-    const name = Buffer.from(d, 'utf8');
-    parts.push(Buffer.from([0x1a]), encodeVarint(name.length), name); // field 3 (dependency), wire type 2
-  }
-  return { name: f.name, dependencies: deps, bytes: Buffer.concat(parts) };
+  return { name: f.name, dependencies: f.dependency, bytes };
 }
 
 /**
@@ -196,10 +183,8 @@ async function fetchWith(
       }
       const list = r.file_descriptor_response?.file_descriptor_proto ?? [];
       if (list.length === 0) throw new ReflectionFetchError(`${what}: the server returned no files`);
-      // The first file is the one asked for; the rest are its (transitive) imports.
-      const rest = list.length > 1 ? list.slice(1).map((b) => reflectedFile(b).name) : [];
-      for (let i = 0; i < list.length; i++) {
-        const f = reflectedFile(list[i]!, i === 0 ? rest : []);
+      for (const bytes of list) {
+        const f = reflectedFile(bytes);
         if (!files.has(f.name)) files.set(f.name, f);
       }
     };
