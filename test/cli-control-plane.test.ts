@@ -21,7 +21,8 @@ describe('remora validate / control-plane / status', { timeout: 60_000 }, () => 
   const bad = path.join(dir, 'bad.yaml');
   let cp: ControlPlane;
   before(async () => {
-    const example = fs.readFileSync(repoPath('examples/mesh.yaml'), 'utf8');
+    // The copy lives elsewhere: its GrpcTranscoder's relative .proto path becomes absolute.
+    const example = fs.readFileSync(repoPath('examples/mesh.yaml'), 'utf8').replace('../proto/greeter.proto', repoPath('proto/greeter.proto'));
     fs.writeFileSync(good, example);
     fs.writeFileSync(bad, example.replace('subset: v2\n      weight: 10', 'subset: v9\n      weight: 10'));
     cp = await ControlPlane.start({ configPath: good, runtime: createRuntime({ logLevel: 'silent' }), xdsPort: 0, adminPort: 0, debounceMs: 20 });

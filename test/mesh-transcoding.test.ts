@@ -5,6 +5,7 @@
  * Checks the JSON call, a live edit of the .proto (a new HTTP rule works without a restart), and a
  * broken .proto rejected with file:line while the last good config keeps serving.
  */
+import { repoRoot } from './fakes/paths';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -22,7 +23,7 @@ import { waitFor } from './fakes/wait';
 import { freePort } from './fakes/ports';
 import { greeterService, greeterWorkload, meshDocs } from './fakes/greeter-mesh';
 
-const REPO = path.resolve(__dirname, '..');
+const REPO = repoRoot();
 
 function transcoderDoc(): string {
   return `apiVersion: remora.dev/v1alpha1

@@ -10,12 +10,12 @@
  * The app serves reflection through test/fakes/reflection-app.ts, which explains why stock
  * @grpc/reflection + proto-loader cannot serve google.api.http options.
  */
+import { repoPath } from './fakes/paths';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { createRuntime, type Runtime } from '../src/core/runtime';
@@ -39,7 +39,7 @@ import { HCM_TYPE, ROUTER_TYPE, clusterJson } from './fakes/bootstrap';
 import { httpRequest } from './fakes/http-client';
 import { addReflectionKeepingOptions } from './fakes/reflection-app';
 
-const GREETER = fs.readFileSync(path.join(__dirname, '..', 'proto', 'greeter.proto'), 'utf8');
+const GREETER = fs.readFileSync(repoPath('proto/greeter.proto'), 'utf8');
 /** Version 2 of the app: one more binding on SayHello. */
 const GREETER_V2 = GREETER.replace('additional_bindings { get: "/v1/greeter/hello" }', 'additional_bindings { get: "/v1/greeter/hello" }\n      additional_bindings { post: "/v2/greet" body: "*" }');
 const SERVICE = 'remora.examples.greeter.v1.Greeter';

@@ -9,7 +9,12 @@ import { createValidator } from '@bufbuild/protovalidate';
 import { compileProtoFiles } from '../../config/descriptors/compile-proto';
 import { DescriptorSources } from './descriptor-sources';
 
-const REPO = path.resolve(__dirname, '../../..');
+/** The repository root (the folder with package.json), from src/ (tsx) or dist/src/ alike. */
+const REPO = ((): string => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
 
 const SAMPLE = `syntax = "proto3";
 package t.v1;

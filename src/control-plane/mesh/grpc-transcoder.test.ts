@@ -9,7 +9,12 @@ import { DescriptorSources } from '../descriptors/descriptor-sources';
 import { codecFilters } from '../translate/codec-filters';
 import type { NodeView } from '../translate/node-view';
 
-const REPO = path.resolve(__dirname, '../../..');
+/** The repository root (the folder with package.json), from src/ (tsx) or dist/src/ alike. */
+const REPO = ((): string => {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
 const GREETER = path.join(REPO, 'proto/greeter.proto');
 
 const WORKLOAD = `apiVersion: networking.istio.io/v1
