@@ -36,3 +36,20 @@ test('values that are not plain base64 strings keep fromJson semantics (accept o
   assert.throws(() => viaFastPath({ data: 'not*base64' }));
   assert.throws(() => viaFastPath({ data: 12 }));
 });
+
+test('property: any string is either decoded exactly as fromJson decodes it, or left to fromJson', async () => {
+  const fc = (await import('fast-check')).default;
+  const alphabet = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_= *\n.'.split(''));
+  fc.assert(fc.property(fc.array(alphabet, { maxLength: 24 }), (chars) => {
+    const s = chars.join('');
+    let expected: unknown;
+    try { expected = fromJson(M, { data: s }); } catch { expected = 'error'; }
+    let actual: unknown;
+    try { actual = viaFastPath({ data: s }); } catch { actual = 'error'; }
+    assert.deepEqual(actual, expected, JSON.stringify(s));
+  }), { numRuns: 5000 });
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (bytes, urlSafe) => {
+    const s = Buffer.from(bytes).toString(urlSafe ? 'base64url' : 'base64');
+    assert.deepEqual(viaFastPath({ data: s }), fromJson(M, { data: s }));
+  }), { numRuns: 2000 });
+});

@@ -11,7 +11,6 @@
 import type { DescField, DescMessage, JsonObject } from '@bufbuild/protobuf';
 import { ScalarType } from '@bufbuild/protobuf';
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 /** Recursion bound of a plan (message types nest; recursive types stop here). */
 const MAX_DEPTH = 8;
 
@@ -51,6 +50,27 @@ function names(f: DescField): PlannedField {
   return { jsonName: f.jsonName, protoName: f.name, localName: f.localName };
 }
 
+/**
+ * `s` decoded when it is plain base64 (standard or URL-safe alphabet, optional padding, no
+ * whitespace), else null. Node's decoder skips characters outside the alphabet, so the decoded
+ * length is checked against the length `s` implies: one or more skipped characters always change
+ * it (a length ≡ 1 mod 4 is never valid). A null leaves the value to fromJson.
+ */
+function decodeBase64(s: string): Uint8Array | null {
+  let n = s.length;
+  let pad = 0;
+  while (pad < 2 && n > 0 && s.charCodeAt(n - 1) === 0x3d /* = */) {
+    n--;
+    pad++;
+  }
+  // Padding only where it completes the last group; anything else is fromJson's to judge.
+  if (n % 4 === 1 || (pad > 0 && (n + pad) % 4 !== 0)) return null;
+  const b = Buffer.from(s, 'base64');
+  if (b.length !== Math.floor((n * 3) / 4)) return null;
+  // A plain Uint8Array view (no copy), the type fromJson itself produces.
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
 /** Decoded values taken out of a JSON object, to put on the decoded message. */
 export interface TakenBytes {
   readonly bytes: { readonly localName: string; readonly value: Uint8Array }[];
@@ -64,12 +84,11 @@ export function takeBytes(plan: BytesPlan, json: JsonObject): TakenBytes | null 
     const key = json[f.jsonName] !== undefined ? f.jsonName : json[f.protoName] !== undefined ? f.protoName : null;
     if (key === null) continue;
     const v = json[key];
-    if (typeof v !== 'string' || !BASE64.test(v)) continue;
+    const value = typeof v === 'string' ? decodeBase64(v) : null;
+    if (value === null) continue;
     delete json[key];
     out ??= { bytes: [], messages: [] };
-    const b = Buffer.from(v, 'base64');
-    // A plain Uint8Array view (no copy), the type fromJson itself produces.
-    out.bytes.push({ localName: f.localName, value: new Uint8Array(b.buffer, b.byteOffset, b.length) });
+    out.bytes.push({ localName: f.localName, value });
   }
   for (const m of plan.messages) {
     const v = json[m.jsonName] ?? json[m.protoName];
