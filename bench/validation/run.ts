@@ -7,7 +7,7 @@
  * /proc/<pid>/stat (bench/macro/proc-stats.ts). Target: validated ≤ 1.20 × plain CPU per request.
  * Prints a markdown table.
  *
- *   node --import tsx bench/validation/run.ts [--requests 20000] [--concurrency 32] [--rounds 3]
+ *   node --import tsx bench/validation/run.ts [--requests 20000] [--concurrency 32] [--rounds 3] [--cpu-prof <dir>]
  *
  * The same file runs the sidecar child (`--sidecar`), so the measured process holds nothing else.
  */
@@ -65,7 +65,9 @@ async function startUpstream(): Promise<{ server: grpc.Server; port: number }> {
 }
 
 async function startSidecarChild(upstreamPort: number): Promise<{ child: ChildProcess; ports: { plain: number; validated: number } }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', __filename, '--sidecar', String(upstreamPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const prof = process.argv.indexOf('--cpu-prof');
+  const profArgs = prof === -1 ? [] : ['--cpu-prof', '--cpu-prof-dir', process.argv[prof + 1] ?? '.'];
+  const child = spawn(process.execPath, [...profArgs, '--import', 'tsx', __filename, '--sidecar', String(upstreamPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
   process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const lines = readline.createInterface({ input: child.stdout! });
   const ports = await new Promise<{ plain: number; validated: number }>((resolve, reject) => {
