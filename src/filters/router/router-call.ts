@@ -426,7 +426,7 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     }
     pool.dispatch({
       path: String(src[':path']),
-      method: this.ctx.method as Dispatcher.HttpMethod,
+      method: String(src[':method'] ?? this.ctx.method) as Dispatcher.HttpMethod,
       headers,
       body,
       headersTimeout: 0,
