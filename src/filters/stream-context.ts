@@ -37,6 +37,12 @@ export interface Downstream {
    * trailer frame). Absent/false: trailers only reach HTTP/2 clients.
    */
   readonly acceptsTrailers?: boolean;
+  /**
+   * Codec wrappers that already hold the whole request body (e.g. the validation filter after
+   * checking a single-message call): the router sends these chunks and ends the request; `body` is
+   * then null. Absent/null: the router reads `body`.
+   */
+  readonly completeBody?: readonly Buffer[] | null;
   respond(status: number, headers: OutgoingHttpHeaders, endStream: boolean, wantTrailers: boolean): void;
   write(chunk: Buffer): boolean;
   end(trailers: OutgoingHttpHeaders | null): void;

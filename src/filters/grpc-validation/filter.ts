@@ -14,7 +14,7 @@ import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilt
 import type { StreamContext } from '../stream-context';
 import type { MessageRejection, ValidatorTable } from '../../codec/validate/message-validator';
 import { isGrpcValidationPerRoute, type GrpcValidationConfig, type GrpcValidationPerRouteConfig } from './config';
-import { messageEncoding, ValidatedBody, ValidatingDownstream, type ValidationCounters } from './validating-downstream';
+import { CollectedBody, messageEncoding, ValidatedBody, ValidatingDownstream, type ValidationCounters } from './validating-downstream';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
@@ -84,14 +84,15 @@ export class GrpcValidationFactory implements HttpFilterFactory, HttpFilter {
     const source = ds.body;
     // No body at all: no message to check (the upstream answers as it would without the filter).
     if (source === null) return FilterStatus.Continue;
-    const body = new ValidatedBody(source, ctx, validator, this.metrics, messageEncoding(ctx.headers['grpc-encoding']), this.maxMessageBytes);
-    ctx.wrapDownstream(new ValidatingDownstream(ds, body), true);
-    if (validator.clientStreaming) {
-      body.start();
-      return FilterStatus.Continue;
+    const encoding = messageEncoding(ctx.headers['grpc-encoding']);
+    if (!validator.clientStreaming) {
+      // One request message: collect, validate at END_STREAM, then go on with the complete body.
+      new CollectedBody(source, ctx, ds, validator, this.metrics, encoding, this.maxMessageBytes).start();
+      return FilterStatus.StopIteration;
     }
-    body.holding = true;
+    const body = new ValidatedBody(source, ctx, validator, this.metrics, encoding, this.maxMessageBytes);
+    ctx.wrapDownstream(new ValidatingDownstream(ds, body), true);
     body.start();
-    return FilterStatus.StopIteration;
+    return FilterStatus.Continue;
   }
 }

@@ -6,8 +6,9 @@
  * decoded and passed validation, as the original bytes (a zero-copy view, never re-encoded). The
  * first refused message stops everything: nothing more is pushed, the rest of the client's body is
  * discarded, and the call ends with the rejection (`ctx.call.abort(err)` once the router started,
- * else a local reply). For single-request methods the filter holds the chain until the first
- * message is valid (`holding`), so an invalid unary request never opens an upstream stream.
+ * else a local reply). Single-request methods take a lighter path (`CollectedBody`): the filter
+ * holds the chain while the whole body arrives, validates it at END_STREAM and hands it to the
+ * router as `completeBody`, so an invalid unary request never opens an upstream stream.
  * Compressed frames (flag 1) are inflated with the request's `grpc-encoding` (gzip, deflate) to be
  * validated, and forwarded compressed; any other encoding is refused.
  */
@@ -45,8 +46,6 @@ type WithBody = Readable & { [kBody]?: ValidatedBody };
 
 export class ValidatedBody extends Readable {
   private readonly decoder: GrpcFrameDecoder;
-  /** True while the filter chain waits for the first valid message (single-request methods). */
-  holding = false;
   private failed = false;
   private sourcePaused = false;
   private sourceEnded = false;
@@ -95,11 +94,6 @@ export class ValidatedBody extends Readable {
       if (!this.check(frame)) return;
       this.counters.countValid();
       more = this.push(originalFrameBytes(frame));
-      if (this.holding) {
-        this.holding = false;
-        this.ctx.continueChain();
-        if (this.failed) return;
-      }
     }
     if (!more && !this.sourceEnded) {
       this.sourcePaused = true;
@@ -117,47 +111,14 @@ export class ValidatedBody extends Readable {
       return;
     }
     this.push(null);
-    if (this.holding) {
-      // No message at all: let the upstream answer as it would without the filter.
-      this.holding = false;
-      this.ctx.continueChain();
-    }
   }
 
   /** Validates one frame's message: true when it may be forwarded, else the stream has failed. */
   private check(frame: GrpcFrame): boolean {
-    let message: Buffer = frame.message;
-    if ((frame.flags & FLAG_COMPRESSED) !== 0) {
-      const inflated = this.inflate(message);
-      if (inflated === null) return false;
-      message = inflated;
-    }
-    const rejection = this.validator.check(message);
-    if (rejection === null) return true;
-    this.fail(rejection.reason === 'error'
-      ? new InternalProxyError(rejection.message)
-      : new InvalidArgumentError(rejection.message, rejection.details), rejection.reason);
+    const refusal = checkFrame(frame, this.validator, this.encoding, this.maxMessageBytes);
+    if (refusal === null) return true;
+    this.fail(refusal.error, refusal.reason);
     return false;
-  }
-
-  private inflate(message: Buffer): Buffer | null {
-    const enc = this.encoding;
-    if (enc !== MessageEncoding.Gzip && enc !== MessageEncoding.Deflate) {
-      const m = enc === MessageEncoding.Identity ? 'compressed gRPC message without grpc-encoding' : 'unsupported grpc-encoding for a validated method';
-      this.fail(new InvalidArgumentError(m, null), 'decode');
-      return null;
-    }
-    try {
-      const opts = { maxOutputLength: this.maxMessageBytes };
-      return enc === MessageEncoding.Gzip ? zlib.gunzipSync(message, opts) : zlib.inflateSync(message, opts);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-        this.fail(new PayloadTooLargeError('decompressed gRPC message'), 'decode');
-      } else {
-        this.fail(new InvalidArgumentError('compressed gRPC message does not inflate', null), 'decode');
-      }
-      return null;
-    }
   }
 
   /**
@@ -167,7 +128,6 @@ export class ValidatedBody extends Readable {
   private fail(err: ProxyError, reason: MessageRejection['reason']): void {
     if (this.failed) return;
     this.failed = true;
-    this.holding = false;
     this.counters.countRejected(reason);
     const src = this.source as WithBody;
     src.off('data', onSourceData);
@@ -178,6 +138,140 @@ export class ValidatedBody extends Readable {
     if (call !== null) call.abort(err);
     else sendLocalReply(this.ctx, err);
   }
+}
+
+/** Why a frame may not be forwarded. */
+interface Refusal {
+  readonly error: ProxyError;
+  readonly reason: MessageRejection['reason'];
+}
+
+/** Checks one frame's message (inflated first when compressed); null when it may be forwarded. */
+function checkFrame(frame: GrpcFrame, validator: MethodValidator, encoding: MessageEncoding, maxMessageBytes: number): Refusal | null {
+  let message: Buffer = frame.message;
+  if ((frame.flags & FLAG_COMPRESSED) !== 0) {
+    if (encoding !== MessageEncoding.Gzip && encoding !== MessageEncoding.Deflate) {
+      const m = encoding === MessageEncoding.Identity ? 'compressed gRPC message without grpc-encoding' : 'unsupported grpc-encoding for a validated method';
+      return { error: new InvalidArgumentError(m, null), reason: 'decode' };
+    }
+    try {
+      const opts = { maxOutputLength: maxMessageBytes };
+      message = encoding === MessageEncoding.Gzip ? zlib.gunzipSync(message, opts) : zlib.inflateSync(message, opts);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+        return { error: new PayloadTooLargeError('decompressed gRPC message'), reason: 'decode' };
+      }
+      return { error: new InvalidArgumentError('compressed gRPC message does not inflate', null), reason: 'decode' };
+    }
+  }
+  const rejection = validator.check(message);
+  if (rejection === null) return null;
+  return {
+    error: rejection.reason === 'error' ? new InternalProxyError(rejection.message) : new InvalidArgumentError(rejection.message, rejection.details),
+    reason: rejection.reason,
+  };
+}
+
+/**
+ * Single-request methods (unary, server streaming): the whole request body is collected (bounded by
+ * the message limit), its messages are validated at END_STREAM, and only then does the chain go on,
+ * with the body handed to the router as `completeBody` — no stream is built around it. A refusal
+ * replies locally; the upstream never sees anything.
+ */
+export class CollectedBody {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  private done = false;
+
+  constructor(
+    private readonly source: Readable,
+    private readonly ctx: StreamContext,
+    private readonly inner: Downstream,
+    private readonly validator: MethodValidator,
+    private readonly counters: ValidationCounters,
+    private readonly encoding: MessageEncoding,
+    private readonly maxMessageBytes: number,
+  ) {}
+
+  /** Starts reading the original body (once, from the filter, which then returns StopIteration). */
+  start(): void {
+    const src = this.source as WithCollector;
+    src[kCollector] = this;
+    src.on('data', onCollectData);
+    src.on('end', onCollectEnd);
+  }
+
+  /** @internal */
+  handleData(chunk: Buffer): void {
+    if (this.done) return;
+    this.bytes += chunk.length;
+    // One message plus its header is all a single-request call carries (a few frames at most).
+    if (this.bytes > this.maxMessageBytes + GRPC_FRAME_HEADER_BYTES) {
+      this.refuse({ error: new PayloadTooLargeError(`gRPC request body over ${this.maxMessageBytes} bytes`), reason: 'decode' });
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  /** @internal END_STREAM: validate every message, then continue the chain with the complete body. */
+  handleEnd(): void {
+    if (this.done) return;
+    this.done = true;
+    this.detach();
+    const chunks = this.chunks;
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const decoder = new GrpcFrameDecoder(this.maxMessageBytes);
+    let frames: GrpcFrame[];
+    try {
+      frames = data.length === 0 ? [] : decoder.push(data);
+    } catch (err) {
+      this.refuse(err instanceof FrameTooLargeError
+        ? { error: new PayloadTooLargeError(`gRPC message of ${err.length} bytes`), reason: 'decode' }
+        : { error: new InternalProxyError(err), reason: 'decode' });
+      return;
+    }
+    if (decoder.pending) {
+      this.refuse({ error: new InvalidArgumentError('request body ends inside a gRPC message', null), reason: 'decode' });
+      return;
+    }
+    for (let i = 0; i < frames.length; i++) {
+      const refusal = checkFrame(frames[i]!, this.validator, this.encoding, this.maxMessageBytes);
+      if (refusal !== null) {
+        this.refuse(refusal);
+        return;
+      }
+      this.counters.countValid();
+    }
+    this.ctx.wrapDownstream(new ValidatingDownstream(this.inner, null, data.length === 0 ? EMPTY_BODY : [data]), true);
+    this.ctx.continueChain();
+  }
+
+  private refuse(refusal: Refusal): void {
+    this.done = true;
+    this.detach();
+    this.counters.countRejected(refusal.reason);
+    // The rest of the client's body, if any, is discarded.
+    this.source.resume();
+    sendLocalReply(this.ctx, refusal.error);
+  }
+
+  private detach(): void {
+    const src = this.source as WithCollector;
+    src.off('data', onCollectData);
+    src.off('end', onCollectEnd);
+    src[kCollector] = undefined;
+  }
+}
+
+const EMPTY_BODY: readonly Buffer[] = Object.freeze([]) as readonly Buffer[];
+const kCollector = Symbol('remora.collectedBody');
+type WithCollector = Readable & { [kCollector]?: CollectedBody };
+
+function onCollectData(this: WithCollector, chunk: Buffer): void {
+  this[kCollector]?.handleData(chunk);
+}
+function onCollectEnd(this: WithCollector): void {
+  this[kCollector]?.handleEnd();
 }
 
 /**
@@ -202,9 +296,17 @@ function onSourceEnd(this: WithBody): void {
   this[kBody]?.handleEnd();
 }
 
-/** The stream's downstream with the validated body; every other member delegates to `inner`. */
+/**
+ * The stream's downstream with the validated body — a stream of checked frames (`body`), or the
+ * checked whole body of a single-request call (`completeBody`); every other member delegates to
+ * `inner`.
+ */
 export class ValidatingDownstream implements Downstream {
-  constructor(private readonly inner: Downstream, readonly body: ValidatedBody) {}
+  constructor(
+    private readonly inner: Downstream,
+    readonly body: ValidatedBody | null,
+    readonly completeBody: readonly Buffer[] | null = null,
+  ) {}
 
   get protocol(): 'h1' | 'h2' { return this.inner.protocol; }
   get acceptsTrailers(): boolean { return this.inner.acceptsTrailers === true; }

@@ -160,9 +160,16 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     private readonly requestTimeoutMs: number | null,
   ) {
     this.random = deps.runtime.random;
-    this.body = ctx.downstream.body;
+    const complete = ctx.downstream.completeBody ?? null;
+    this.body = complete === null ? ctx.downstream.body : null;
     this.downstreamEnded = this.body === null;
-    this.upstreamEndStream = this.body === null;
+    this.upstreamEndStream = complete === null ? this.body === null : complete.length === 0;
+    if (complete !== null && complete.length > 0) {
+      // The whole body is already here: it is the replay copy, written when the upstream stream opens.
+      this.replay = complete.slice();
+      for (let i = 0; i < complete.length; i++) this.replayBytes += complete[i]!.length;
+      ctx.bytesReceived += this.replayBytes;
+    }
     this.upstreamHeaders = ctx.headers as http2.OutgoingHttpHeaders;
   }
 
@@ -409,7 +416,10 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     }
     headers.host = String(src[':authority'] ?? this.ctx.authority);
     const pool = cluster.h1PoolFor(ep);
-    let body: Readable | null = this.body;
+    let body: Readable | Buffer | null = this.body;
+    // A complete body (codec wrapper) is sent as one buffer.
+    const complete = body === null && this.replay !== null && this.replay.length > 0 ? this.replay : null;
+    if (complete !== null) body = complete.length === 1 ? complete[0]! : Buffer.concat(complete);
     let handler: object = this;
     if (this.retry !== null) {
       const attempt = new H1Attempt(this);
