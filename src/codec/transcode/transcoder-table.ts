@@ -406,14 +406,10 @@ function resolveChain(msg: DescMessage, names: readonly string[], index: FieldIn
 
 /**
  * google/rpc/{status,error_details}.proto and google/api/httpbody.proto, compiled from the
- * googleapis copy in @grpc/grpc-js-xds. Compiled once per process and shared read-only: it is an
- * immutable constant of the installed packages, not configuration state.
+ * googleapis copy in @grpc/grpc-js-xds (~10 ms), once per table compile (config time; no
+ * process-wide cache).
  */
-let base: Registry | null = null;
 function baseRegistry(): Registry {
-  if (base === null) {
-    const bytes = compileGoogleapis(['google/rpc/status.proto', 'google/rpc/error_details.proto', 'google/api/httpbody.proto']);
-    base = createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
-  }
-  return base;
+  const bytes = compileGoogleapis(['google/rpc/status.proto', 'google/rpc/error_details.proto', 'google/api/httpbody.proto']);
+  return createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes));
 }
