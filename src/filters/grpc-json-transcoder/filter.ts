@@ -8,10 +8,11 @@
  * /pkg.Svc/Method`, `application/grpc`, `te: trailers`, hop-by-hop headers dropped, the original
  * path and method kept in `x-envoy-original-*`, `Request-Timeout` → `grpc-timeout`) and the route is
  * matched again on the gRPC path. A unary / server-streaming request body is buffered (bounded by
- * `max_request_body_size`, 413 beyond) and built into one message before the chain continues; a
- * client stream is split element by element and forwarded as frames while it arrives. The only
- * per-stream allocations are the wrapper, its message source and, for a request with a body, one
- * `PendingRequest` whose body listeners are module-level functions.
+ * `max_request_body_size`, 413 beyond) and built into one message before the chain continues; it
+ * reaches the router as the wrapper's `completeBody`. A client stream is split element by element
+ * and forwarded as frames through a `MessageSource` while it arrives. The only per-stream
+ * allocations are the wrapper, the message source of a client stream and, for a request with a
+ * body, one `PendingRequest` whose body listeners are module-level functions.
  */
 import type { Readable } from 'node:stream';
 import {
@@ -83,7 +84,9 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
   const framing = method.responseStreaming ? framingForAccept(ctx.headers['accept'], config.defaultFraming) : StreamFraming.JsonArray;
   const inner = ctx.downstream;
   const ds = new TranscodingDownstream(ctx, inner, table, binding, config.maxResponseBodyBytes, framing);
-  const source = new MessageSource();
+  // Client streams feed the router through a message source; a single request message goes to the
+  // router as the wrapper's `completeBody` (no stream object per request).
+  const source = method.requestStreaming ? new MessageSource() : null;
   ds.body = source;
   ctx.wrapDownstream(ds, true);
 
@@ -96,7 +99,7 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
   const body = inner.body;
   const contentType = headerValue(ctx.headers['content-type']);
 
-  if (method.requestStreaming) {
+  if (source !== null) {
     if (!rewriteRequest(ctx, config, method)) return FilterStatus.StopIteration;
     if (body === null) {
       source.finish();
@@ -111,7 +114,7 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
   }
 
   if (body === null) {
-    if (!buildUnary(ctx, binding, vars, query, null, contentType, source)) return FilterStatus.StopIteration;
+    if (!buildUnary(ctx, binding, vars, query, null, contentType, ds)) return FilterStatus.StopIteration;
     return rewriteRequest(ctx, config, method) ? FilterStatus.Continue : FilterStatus.StopIteration;
   }
   const declared = Number(headerValue(ctx.headers['content-length']) ?? -1);
@@ -119,7 +122,7 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
     sendLocalReply(ctx, new PayloadTooLargeError('max_request_body_size'));
     return FilterStatus.StopIteration;
   }
-  const p = new PendingRequest(ctx, config, binding, vars, query, source, contentType, null);
+  const p = new PendingRequest(ctx, config, binding, vars, query, ds, contentType, null);
   (body as Tagged)[kPending] = p;
   body.on('data', onUnaryData);
   body.on('end', onUnaryEnd);
@@ -131,10 +134,10 @@ function headerValue(v: string | string[] | undefined): string | null {
   return typeof v === 'string' ? v : (v[0] ?? null);
 }
 
-/** Builds the one request message of a unary / server-streaming call into `source`; false after a local reply. */
+/** Builds the one request message of a unary / server-streaming call as `ds.completeBody`; false after a local reply. */
 function buildUnary(
   ctx: StreamContext, binding: MethodBinding, vars: readonly PathBinding[], query: string | null,
-  body: Uint8Array | null, contentType: string | null, source: MessageSource,
+  body: Uint8Array | null, contentType: string | null, ds: TranscodingDownstream,
 ): boolean {
   let message: Uint8Array;
   try {
@@ -143,8 +146,7 @@ function buildUnary(
     sendLocalReply(ctx, ProxyError.is(e) ? e : new InternalProxyError(e));
     return false;
   }
-  source.offer(encodeGrpcFrame(message));
-  source.finish();
+  ds.completeBody = [encodeGrpcFrame(message)];
   return true;
 }
 
@@ -231,7 +233,8 @@ class PendingRequest {
     readonly binding: MethodBinding,
     readonly vars: readonly PathBinding[],
     readonly query: string | null,
-    readonly source: MessageSource,
+    /** Client streams: where split messages go; unary: the wrapper that takes the complete body. */
+    readonly source: MessageSource | TranscodingDownstream,
     readonly contentType: string | null,
     /** Client streams only. */
     readonly splitter: JsonStreamSplitter | null,
@@ -255,7 +258,7 @@ class PendingRequest {
     const chunks = this.chunks;
     this.chunks = [];
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
-    if (!buildUnary(ctx, this.binding, this.vars, this.query, data, this.contentType, this.source)) return;
+    if (!buildUnary(ctx, this.binding, this.vars, this.query, data, this.contentType, this.source as TranscodingDownstream)) return;
     if (!rewriteRequest(ctx, this.config, this.binding.method)) return;
     ctx.continueChain();
   }
@@ -283,7 +286,7 @@ class PendingRequest {
     }
     if (!this.forward(body, elements, this.splitter!.elements - elements.length)) return;
     detach(body);
-    this.source.finish();
+    (this.source as MessageSource).finish();
   }
 
   /** Builds and queues one frame per element; pauses the client when the router is not reading. */
@@ -303,7 +306,7 @@ class PendingRequest {
         this.fail(body, ProxyError.is(e) ? e : new InternalProxyError(e));
         return false;
       }
-      if (!this.source.offer(encodeGrpcFrame(message))) body.pause();
+      if (!(this.source as MessageSource).offer(encodeGrpcFrame(message))) body.pause();
     }
     return true;
   }

@@ -84,6 +84,8 @@ export class TranscodingDownstream implements Downstream {
   readonly acceptsTrailers = true;
   /** Set by the filter once the request's frames are known (always non-null before the router starts). */
   body: Readable | null = null;
+  /** A unary / server-streaming call's one request frame, set by the filter before the router starts. */
+  completeBody: readonly Buffer[] | null = null;
   /** The framing of a streaming response (chosen from Accept at request time). */
   private readonly framing: StreamFraming;
   private readonly streaming: boolean;

@@ -8,13 +8,14 @@
  * streaming-request methods continue at once and are cancelled at the first invalid message. Every
  * other request passes untouched at the cost of one map lookup. Metric children are bound here.
  */
+import { sendLocalReply } from '../local-reply';
 import { Counter, type Registry } from 'prom-client';
 import { PerRouteStates } from '../per-route';
 import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilterFactory } from '../filter';
 import type { StreamContext } from '../stream-context';
 import type { MessageRejection, ValidatorTable } from '../../codec/validate/message-validator';
 import { isGrpcValidationPerRoute, type GrpcValidationConfig, type GrpcValidationPerRouteConfig } from './config';
-import { CollectedBody, messageEncoding, ValidatedBody, ValidatingDownstream, type ValidationCounters } from './validating-downstream';
+import { checkBody, CollectedBody, messageEncoding, ValidatedBody, ValidatingDownstream, type ValidationCounters } from './validating-downstream';
 
 type CounterChild = ReturnType<Counter<string>['labels']>;
 
@@ -81,10 +82,22 @@ export class GrpcValidationFactory implements HttpFilterFactory, HttpFilter {
     if (validator === null) return FilterStatus.Continue;
     if (this.perRoute.forRoute(ctx.route, false)) return FilterStatus.Continue;
     const ds = ctx.downstream;
+    const encoding = messageEncoding(ctx.headers['grpc-encoding']);
+    // A codec filter before this one (the transcoder) already holds the whole request: check it now.
+    const complete = ds.completeBody ?? null;
+    if (complete !== null) {
+      for (let i = 0; i < complete.length; i++) {
+        const refusal = checkBody(complete[i]!, validator, this.metrics, encoding, this.maxMessageBytes);
+        if (refusal === null) continue;
+        this.metrics.countRejected(refusal.reason);
+        sendLocalReply(ctx, refusal.error);
+        return FilterStatus.StopIteration;
+      }
+      return FilterStatus.Continue;
+    }
     const source = ds.body;
     // No body at all: no message to check (the upstream answers as it would without the filter).
     if (source === null) return FilterStatus.Continue;
-    const encoding = messageEncoding(ctx.headers['grpc-encoding']);
     if (!validator.clientStreaming) {
       // One request message: collect, validate at END_STREAM, then go on with the complete body.
       new CollectedBody(source, ctx, ds, validator, this.metrics, encoding, this.maxMessageBytes).start();

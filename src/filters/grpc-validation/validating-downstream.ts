@@ -141,7 +141,7 @@ export class ValidatedBody extends Readable {
 }
 
 /** Why a frame may not be forwarded. */
-interface Refusal {
+export interface Refusal {
   readonly error: ProxyError;
   readonly reason: MessageRejection['reason'];
 }
@@ -220,27 +220,10 @@ export class CollectedBody {
     this.detach();
     const chunks = this.chunks;
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    const decoder = new GrpcFrameDecoder(this.maxMessageBytes);
-    let frames: GrpcFrame[];
-    try {
-      frames = data.length === 0 ? [] : decoder.push(data);
-    } catch (err) {
-      this.refuse(err instanceof FrameTooLargeError
-        ? { error: new PayloadTooLargeError(`gRPC message of ${err.length} bytes`), reason: 'decode' }
-        : { error: new InternalProxyError(err), reason: 'decode' });
+    const refusal = checkBody(data, this.validator, this.counters, this.encoding, this.maxMessageBytes);
+    if (refusal !== null) {
+      this.refuse(refusal);
       return;
-    }
-    if (decoder.pending) {
-      this.refuse({ error: new InvalidArgumentError('request body ends inside a gRPC message', null), reason: 'decode' });
-      return;
-    }
-    for (let i = 0; i < frames.length; i++) {
-      const refusal = checkFrame(frames[i]!, this.validator, this.encoding, this.maxMessageBytes);
-      if (refusal !== null) {
-        this.refuse(refusal);
-        return;
-      }
-      this.counters.countValid();
     }
     this.ctx.wrapDownstream(new ValidatingDownstream(this.inner, null, data.length === 0 ? EMPTY_BODY : [data]), true);
     this.ctx.continueChain();
@@ -248,8 +231,8 @@ export class CollectedBody {
 
   private refuse(refusal: Refusal): void {
     this.done = true;
-    this.detach();
     this.counters.countRejected(refusal.reason);
+    this.detach();
     // The rest of the client's body, if any, is discarded.
     this.source.resume();
     sendLocalReply(this.ctx, refusal.error);
@@ -261,6 +244,30 @@ export class CollectedBody {
     src.off('end', onCollectEnd);
     src[kCollector] = undefined;
   }
+}
+
+/**
+ * Checks every message of a complete request body (a whole number of frames); counts the valid
+ * ones. Null when all may be forwarded; the refusal otherwise (not counted: the caller does).
+ */
+export function checkBody(data: Buffer, validator: MethodValidator, counters: ValidationCounters, encoding: MessageEncoding, maxMessageBytes: number): Refusal | null {
+  if (data.length === 0) return null;
+  const decoder = new GrpcFrameDecoder(maxMessageBytes);
+  let frames: GrpcFrame[];
+  try {
+    frames = decoder.push(data);
+  } catch (err) {
+    return err instanceof FrameTooLargeError
+      ? { error: new PayloadTooLargeError(`gRPC message of ${err.length} bytes`), reason: 'decode' }
+      : { error: new InternalProxyError(err), reason: 'decode' };
+  }
+  if (decoder.pending) return { error: new InvalidArgumentError('request body ends inside a gRPC message', null), reason: 'decode' };
+  for (let i = 0; i < frames.length; i++) {
+    const refusal = checkFrame(frames[i]!, validator, encoding, maxMessageBytes);
+    if (refusal !== null) return refusal;
+    counters.countValid();
+  }
+  return null;
 }
 
 const EMPTY_BODY: readonly Buffer[] = Object.freeze([]) as readonly Buffer[];
