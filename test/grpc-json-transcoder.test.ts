@@ -8,6 +8,7 @@
  * 413 and the response limit, a deadline from Request-Timeout, per-route disable, and a real gRPC
  * call passing through the same listener untouched.
  */
+import { startListener, type RiggedListener } from './fakes/listener-rig';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -18,21 +19,8 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
-import { createRuntime } from '../src/core/runtime';
-import { compileBootstrap } from '../src/config/compile/bootstrap';
-import { BOOTSTRAP_TYPE } from '../src/config/compile/load-bootstrap';
-import { parseProtoJson } from '../src/config/compile/proto-json';
 import { compileProtoSources, googleapisDir } from '../src/config/descriptors/compile-proto';
-import type { HttpFilterFactory } from '../src/filters/filter';
-import { defaultExtensionRegistry } from '../src/filters/registry';
-import { DEFAULT_REPLAY_BUFFER_BYTES, type RouterDeps } from '../src/filters/router/router-call';
-import { grpcJsonTranscoderFilter, GRPC_JSON_TRANSCODER_TYPE_URL, FILTER_CONFIG_TYPE_URL } from '../src/filters/grpc-json-transcoder/config';
-import { HttpConnectionManager } from '../src/listeners/connection-manager';
-import { Listener } from '../src/listeners/listener';
-import { SidecarMetrics } from '../src/observability/metrics';
-import { RouteTable } from '../src/routing/route-table';
-import { ClusterManager } from '../src/upstream/cluster-manager';
-import { loadEnvoyProtos } from '../src/xds/protos';
+import { GRPC_JSON_TRANSCODER_TYPE_URL, FILTER_CONFIG_TYPE_URL } from '../src/filters/grpc-json-transcoder/config';
 import { HCM_TYPE, ROUTER_TYPE, clusterJson } from './fakes/bootstrap';
 import { httpRequest } from './fakes/http-client';
 
@@ -147,36 +135,9 @@ class ShopServer {
   }
 }
 
-/** One listener compiled from an Envoy bootstrap with the transcoder registered; real sockets on port 0. */
-async function startSidecar(bootstrap: Record<string, unknown>): Promise<{ port: number; close(): Promise<void> }> {
-  const runtime = createRuntime({ logLevel: 'silent' });
-  const registry = defaultExtensionRegistry().register(grpcJsonTranscoderFilter);
-  const proto = parseProtoJson(loadEnvoyProtos(), BOOTSTRAP_TYPE, bootstrap, '');
-  if (!proto.ok) assert.fail(JSON.stringify(proto.errors));
-  const compiled = compileBootstrap(proto.value, { filters: registry, readFile: (p) => fs.readFileSync(p) });
-  if (!compiled.ok) assert.fail(JSON.stringify(compiled.errors));
-  const model = compiled.value;
-  const metrics = new SidecarMetrics(runtime.metrics, true);
-  const clusters = new ClusterManager(runtime, {});
-  clusters.update(model.clusters);
-  const lm = model.listeners[0]!;
-  const factories: HttpFilterFactory[] = [];
-  for (const f of lm.hcm.httpFilters) {
-    const factory = registry.get(f.typeUrl)?.createFactory(f.config, { runtime, listenerName: lm.name, filterName: f.name }) ?? null;
-    if (factory !== null) factories.push(factory);
-  }
-  const deps: RouterDeps = { runtime, clusters, clusterStats: (n) => metrics.forCluster(n), replayBufferBytes: DEFAULT_REPLAY_BUFFER_BYTES };
-  const table = RouteTable.compile(lm.hcm.routeConfig!, { stripAnyHostPort: lm.hcm.stripAnyHostPort });
-  const hcm = new HttpConnectionManager(lm.hcm, table, factories, deps, metrics.forListener(lm.name), runtime);
-  const listener = new Listener(lm, hcm, hcm.stats, { h2MaxSessionMemoryMb: 10, logger: runtime.logger });
-  const addr = await listener.listen();
-  return {
-    port: addr.port,
-    async close() {
-      listener.destroy();
-      await clusters.close();
-    },
-  };
+/** One listener compiled from an Envoy bootstrap (the default registry holds the transcoder); real sockets on port 0. */
+function startSidecar(bootstrap: Record<string, unknown>): Promise<RiggedListener> {
+  return startListener(bootstrap);
 }
 
 function bootstrapFor(descriptorFile: string, grpcPort: number, webPort: number): Record<string, unknown> {

@@ -10,6 +10,7 @@
  * The app serves reflection through test/fakes/reflection-app.ts, which explains why stock
  * @grpc/reflection + proto-loader cannot serve google.api.http options.
  */
+import { startListener } from './fakes/listener-rig';
 import { repoPath } from './fakes/paths';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,23 +19,12 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { createRuntime, type Runtime } from '../src/core/runtime';
-import { compileBootstrap } from '../src/config/compile/bootstrap';
-import { BOOTSTRAP_TYPE } from '../src/config/compile/load-bootstrap';
-import { parseProtoJson } from '../src/config/compile/proto-json';
+import type { Runtime } from '../src/core/runtime';
 import { compileProtoSources } from '../src/config/descriptors/compile-proto';
-import type { HttpFilterFactory } from '../src/filters/filter';
 import { defaultExtensionRegistry } from '../src/filters/registry';
-import { DEFAULT_REPLAY_BUFFER_BYTES, type RouterDeps } from '../src/filters/router/router-call';
 import {
   createReflectionTranscoderRegistration, REFLECTION_TRANSCODER_TYPE_URL, type ReflectionTranscoderRegistration,
 } from '../src/filters/grpc-json-transcoder/reflection-transcoder';
-import { HttpConnectionManager } from '../src/listeners/connection-manager';
-import { Listener } from '../src/listeners/listener';
-import { SidecarMetrics } from '../src/observability/metrics';
-import { RouteTable } from '../src/routing/route-table';
-import { ClusterManager } from '../src/upstream/cluster-manager';
-import { loadEnvoyProtos } from '../src/xds/protos';
 import { HCM_TYPE, ROUTER_TYPE, clusterJson } from './fakes/bootstrap';
 import { httpRequest } from './fakes/http-client';
 import { addReflectionKeepingOptions } from './fakes/reflection-app';
@@ -76,7 +66,6 @@ async function freePort(): Promise<number> {
 }
 
 async function startSidecar(appPort: number): Promise<{ port: number; runtime: Runtime; registration: ReflectionTranscoderRegistration; close(): Promise<void> }> {
-  const runtime = createRuntime({ logLevel: 'silent' });
   const registration = createReflectionTranscoderRegistration();
   const registry = defaultExtensionRegistry().register(registration);
   const bootstrap = {
@@ -112,33 +101,14 @@ async function startSidecar(appPort: number): Promise<{ port: number; runtime: R
       clusters: [clusterJson({ name: 'app', endpoints: [{ host: '127.0.0.1', port: appPort }], http2: true })],
     },
   };
-  const proto = parseProtoJson(loadEnvoyProtos(), BOOTSTRAP_TYPE, bootstrap, '');
-  if (!proto.ok) assert.fail(JSON.stringify(proto.errors));
-  const compiled = compileBootstrap(proto.value, { filters: registry, readFile: (p) => fs.readFileSync(p) });
-  if (!compiled.ok) assert.fail(JSON.stringify(compiled.errors));
-  const model = compiled.value;
-  const metrics = new SidecarMetrics(runtime.metrics, true);
-  const clusters = new ClusterManager(runtime, {});
-  clusters.update(model.clusters);
-  const lm = model.listeners[0]!;
-  const factories: HttpFilterFactory[] = [];
-  for (const f of lm.hcm.httpFilters) {
-    const factory = registry.get(f.typeUrl)?.createFactory(f.config, { runtime, listenerName: lm.name, filterName: f.name }) ?? null;
-    if (factory !== null) factories.push(factory);
-  }
-  const deps: RouterDeps = { runtime, clusters, clusterStats: (n) => metrics.forCluster(n), replayBufferBytes: DEFAULT_REPLAY_BUFFER_BYTES };
-  const table = RouteTable.compile(lm.hcm.routeConfig!, { stripAnyHostPort: lm.hcm.stripAnyHostPort });
-  const hcm = new HttpConnectionManager(lm.hcm, table, factories, deps, metrics.forListener(lm.name), runtime);
-  const listener = new Listener(lm, hcm, hcm.stats, { h2MaxSessionMemoryMb: 10, logger: runtime.logger });
-  const addr = await listener.listen();
+  const rig = await startListener(bootstrap, registry);
   return {
-    port: addr.port,
-    runtime,
+    port: rig.port,
+    runtime: rig.runtime,
     registration,
     async close() {
-      registration.pool.closeAll(runtime);
-      listener.destroy();
-      await clusters.close();
+      registration.pool.closeAll(rig.runtime);
+      await rig.close();
     },
   };
 }

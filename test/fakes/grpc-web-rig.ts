@@ -1,71 +1,25 @@
 /**
- * A listener composed like the sidecar's (compiled from an Envoy bootstrap, HttpConnectionManager
- * + Listener on 127.0.0.1:0) but with an ExtensionRegistry that includes the gRPC-Web and CORS
- * filters, for the gRPC-Web e2e and browser tests until they are in `defaultExtensionRegistry()`.
- * Also: hand-encoding of the Echo message and gRPC-Web bodies for HTTP/1.1 clients.
+ * The gRPC-Web e2e and browser tests' listener (listener-rig.ts with the default filters), and
+ * hand-encoding of the Echo message and gRPC-Web bodies for HTTP/1.1 clients.
  */
-import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRuntime } from '../../src/core/runtime';
-import { compileBootstrap } from '../../src/config/compile/bootstrap';
-import { BOOTSTRAP_TYPE } from '../../src/config/compile/load-bootstrap';
-import { parseProtoJson } from '../../src/config/compile/proto-json';
+import { startListener, type RiggedListener } from './listener-rig';
 import { encodeGrpcFrame, GrpcFrameDecoder, FLAG_TRAILERS } from '../../src/codec/grpc/frame-decoder';
-import type { HttpFilterFactory } from '../../src/filters/filter';
-import { defaultExtensionRegistry, type ExtensionRegistry } from '../../src/filters/registry';
-import { DEFAULT_REPLAY_BUFFER_BYTES } from '../../src/filters/router/router-call';
-import { grpcWebFilter } from '../../src/filters/grpc-web/config';
-import { corsFilter } from '../../src/filters/cors/config';
 import { parseTrailerBlock } from '../../src/filters/grpc-web/trailer-frame';
-import { HttpConnectionManager } from '../../src/listeners/connection-manager';
-import { Listener } from '../../src/listeners/listener';
-import { SidecarMetrics } from '../../src/observability/metrics';
-import { RouteTable } from '../../src/routing/route-table';
-import { ClusterManager } from '../../src/upstream/cluster-manager';
-import { loadEnvoyProtos } from '../../src/xds/protos';
 
 type Json = Record<string, unknown>;
 
-/** The default registry plus grpc_web and cors (registering twice is harmless). */
-export function browserRegistry(): ExtensionRegistry {
-  return defaultExtensionRegistry().register(grpcWebFilter).register(corsFilter);
-}
-
+/** A listener compiled from a bootstrap with the sidecar's default filters (grpc_web and cors among them). */
 export class BrowserFilterListener {
-  private constructor(readonly listener: Listener, private readonly clusters: ClusterManager, readonly metrics: SidecarMetrics) {}
+  private constructor(private readonly rig: RiggedListener) {}
 
   /** Compiles `bootstrap` (one listener) and starts it. */
   static async start(bootstrap: Json): Promise<BrowserFilterListener> {
-    const registry = browserRegistry();
-    const proto = parseProtoJson(loadEnvoyProtos(), BOOTSTRAP_TYPE, bootstrap, '');
-    assert.ok(proto.ok, JSON.stringify(!proto.ok && proto.errors));
-    const r = compileBootstrap(proto.value, { filters: registry, readFile: (p) => readFileSync(p) });
-    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
-    const model = r.value.listeners[0]!;
-    const runtime = createRuntime({ logLevel: 'silent' });
-    const clusters = new ClusterManager(runtime);
-    clusters.update(r.value.clusters);
-    const metrics = new SidecarMetrics(runtime.metrics, false);
-    const stats = metrics.forListener(model.name);
-    const table = RouteTable.compile(model.hcm.routeConfig!, { stripAnyHostPort: false });
-    const factories: HttpFilterFactory[] = [];
-    for (const f of model.hcm.httpFilters) {
-      const factory = registry.get(f.typeUrl)?.createFactory(f.config, { runtime, listenerName: model.name, filterName: f.name }) ?? null;
-      if (factory !== null) factories.push(factory);
-    }
-    const deps = { runtime, clusters, clusterStats: (n: string) => metrics.forCluster(n), replayBufferBytes: DEFAULT_REPLAY_BUFFER_BYTES };
-    const hcm = new HttpConnectionManager(model.hcm, table, factories, deps, stats, runtime);
-    const listener = new Listener(model, hcm, stats, { h2MaxSessionMemoryMb: 10, logger: runtime.logger, secrets: null, onConnectionRejected: () => {} });
-    await listener.listen();
-    return new BrowserFilterListener(listener, clusters, metrics);
+    return new BrowserFilterListener(await startListener(bootstrap));
   }
 
-  get port(): number { return this.listener.address()!.port; }
+  get port(): number { return this.rig.port; }
 
-  async close(): Promise<void> {
-    this.listener.destroy();
-    await this.clusters.close();
-  }
+  close(): Promise<void> { return this.rig.close(); }
 }
 
 // ---------------------------------------------------------------- Echo message by hand
