@@ -662,7 +662,8 @@ function bytesJson(b: Uint8Array): fc.Arbitrary<string> {
   return fc.constantFrom(std, std.replace(/=+$/, ''), Buffer.from(b).toString('base64url'));
 }
 
-const isDefault = (v: unknown): boolean => v === undefined || v === '' || v === 0 || v === false || v === '0' || v === 'GENRE_UNSPECIFIED' ||
+/** A proto3 default (omitted on the wire). 64-bit integers decode as strings, so their `'0'` is checked per field (INT64_FIELDS). */
+const isDefault = (v: unknown): boolean => v === undefined || v === '' || v === 0 || v === false || v === 'GENRE_UNSPECIFIED' ||
   (Buffer.isBuffer(v) && v.length === 0) || (Array.isArray(v) && v.length === 0) ||
   (typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !Array.isArray(v) && Object.keys(v).length === 0);
 
@@ -712,9 +713,13 @@ const FIELDS: FieldGen[] = [
 /** Fields whose decoded/canonical forms are kept even when default (messages, wrappers, proto3 optional). */
 const PRESENCE = new Set(['publisher', 'publish_time', 'read_time', 'note', 'subtitle', 'sales', 'price']);
 
+/** Singular 64-bit integer fields of Book (decoded as strings: `'0'` is their default). */
+const INT64_FIELDS = new Set(['page_count', 'isbn', 'balance', 'checksum']);
+
+/** A Timestamp/Duration without its default parts (`seconds` is an int64 string). */
 function dropDefaults(m: Msg): Msg {
   const out: Msg = {};
-  for (const [k, v] of Object.entries(m)) if (!isDefault(v)) out[k] = v;
+  for (const [k, v] of Object.entries(m)) if (!isDefault(v) && v !== '0') out[k] = v;
   return out;
 }
 
@@ -726,8 +731,9 @@ const bookArb: fc.Arbitrary<BookSample> = fc.tuple(...FIELDS.map((f) => fc.optio
     if (p === undefined) continue;
     const [f, keyPick] = p;
     json[f.keys[keyPick % f.keys.length]!] = f.json;
-    if (PRESENCE.has(f.proto) || !isDefault(f.decoded)) decoded[f.proto] = f.decoded;
-    if (PRESENCE.has(f.proto) || !isDefault(f.decoded)) canonical[f.canonKey] = f.canonical;
+    const dflt = isDefault(f.decoded) || (INT64_FIELDS.has(f.proto) && f.decoded === '0');
+    if (PRESENCE.has(f.proto) || !dflt) decoded[f.proto] = f.decoded;
+    if (PRESENCE.has(f.proto) || !dflt) canonical[f.canonKey] = f.canonical;
   }
   return { json, decoded, canonical };
 });

@@ -60,3 +60,18 @@ export function formatGrpcTimeout(ms: number): string {
   if (s < 1e8) return s + 'S';
   return Math.min(Math.ceil(ms / 60_000), 99_999_999) + 'M';
 }
+
+/**
+ * The header names a `Connection` header lists (RFC 9110 §7.6.1), which are hop-by-hop too; null
+ * when there is none (the common case: no allocation).
+ */
+export function connectionHeaderTokens(value: string | string[] | undefined): ReadonlySet<string> | null {
+  if (value === undefined) return null;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const t of joined.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name.length > 0) tokens.add(name);
+  }
+  return tokens;
+}

@@ -12,7 +12,7 @@ import * as http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { BadRequestError, HeaderOverflowError, NoRouteError } from '../core/errors';
-import { HOP_BY_HOP, isGrpcContentType } from '../core/headers';
+import { connectionHeaderTokens, HOP_BY_HOP, isGrpcContentType } from '../core/headers';
 import type { Runtime } from '../core/runtime';
 import type { HttpConnectionManagerModel } from '../config/model';
 import { FilterStatus, type HttpFilterFactory } from '../filters/filter';
@@ -108,10 +108,10 @@ export class HttpConnectionManager implements FilterChainDriver {
     headers[':authority'] = src.host ?? '';
     headers[':scheme'] = scheme;
     // Connection-specific headers end at this hop (RFC 9110 §7.6.1); HTTP/2 upstreams refuse them.
-    const connectionTokens = src.connection;
+    const connectionTokens = connectionHeaderTokens(src.connection);
     for (const name in src) {
       if (name === 'host' || HOP_BY_HOP.has(name)) continue;
-      if (connectionTokens !== undefined && listsToken(connectionTokens, name)) continue;
+      if (connectionTokens !== null && connectionTokens.has(name)) continue;
       headers[name] = src[name];
     }
     const hasBody = src['transfer-encoding'] !== undefined || (src['content-length'] !== undefined && src['content-length'] !== '0');
@@ -259,17 +259,4 @@ function onH1ResponseClose(this: ServerResponse & Tagged): void {
 function onStreamError(this: http2.ServerHttp2Stream): void {
   // Stream errors surface as 'close' with an rstCode; handled there. Keep them from throwing.
   if (!this.closed) this.close(NGHTTP2_CANCEL);
-}
-
-/** Whether the `Connection` header value lists `name` (comma-separated, case-insensitive tokens). */
-function listsToken(connection: string, name: string): boolean {
-  const lower = connection.toLowerCase();
-  let i = lower.indexOf(name);
-  while (i >= 0) {
-    const before = i === 0 ? ',' : lower[i - 1]!;
-    const after = i + name.length >= lower.length ? ',' : lower[i + name.length]!;
-    if ((before === ',' || before === ' ') && (after === ',' || after === ' ')) return true;
-    i = lower.indexOf(name, i + 1);
-  }
-  return false;
 }

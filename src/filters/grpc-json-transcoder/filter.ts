@@ -5,7 +5,7 @@
  * 404 (or passes through with `match_incoming_request_route`), a path bound for other methods 405
  * with `Allow`, both as google.rpc.Status JSON. On a match the stream's downstream is wrapped by a
  * `TranscodingDownstream` (JSON ⇄ gRPC), the forwarded headers become a gRPC request (`POST
- * /pkg.Svc/Method`, `application/grpc`, `te: trailers`, hop-by-hop headers dropped, the original
+ * /pkg.Svc/Method`, `application/grpc`, `te: trailers`; hop-by-hop headers already dropped by the listener; the original
  * path and method kept in `x-envoy-original-*`, `Request-Timeout` → `grpc-timeout`) and the route is
  * matched again on the gRPC path. A unary / server-streaming request body is buffered (bounded by
  * `max_request_body_size`, 413 beyond) and built into one message before the chain continues; it
@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import {
   InternalProxyError, InvalidArgumentError, MethodNotAllowedError, NoRouteError, PayloadTooLargeError, ProxyError,
 } from '../../core/errors';
-import { formatGrpcTimeout, HOP_BY_HOP, parseGrpcTimeout } from '../../core/headers';
+import { formatGrpcTimeout, parseGrpcTimeout } from '../../core/headers';
 import { encodeGrpcFrame } from '../../codec/grpc/frame-decoder';
 import { extractVariables, type PathBinding } from '../../codec/transcode/path-matcher';
 import type { MethodBinding, MethodInfo } from '../../codec/transcode/transcoder-table';
@@ -169,15 +169,7 @@ export function parseRequestTimeout(v: string): number {
  */
 function rewriteRequest(ctx: StreamContext, config: GrpcJsonTranscoderConfig, method: MethodInfo): boolean {
   const h = ctx.headers;
-  const connection = h['connection'];
-  if (connection !== undefined) {
-    const tokens = (typeof connection === 'string' ? connection : connection.join(',')).split(',');
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!.trim().toLowerCase();
-      if (t.length > 0 && t.charCodeAt(0) !== 0x3a) delete h[t];
-    }
-  }
-  for (const name of HOP_BY_HOP) if (h[name] !== undefined) delete h[name];
+  // Hop-by-hop headers never get here: the listener drops them from HTTP/1.1 requests, and HTTP/2 has none.
   delete h['content-length'];
   let timeoutMs = NaN;
   for (const name in h) {

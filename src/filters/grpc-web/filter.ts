@@ -22,7 +22,6 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { Counter, type Registry } from 'prom-client';
 import { BadRequestError } from '../../core/errors';
-import { HOP_BY_HOP } from '../../core/headers';
 import { encodeGrpcMessage, httpStatusToGrpcStatus, type SyntheticResponse } from '../../core/status';
 import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilterFactory } from '../filter';
 import { sendLocalReply } from '../local-reply';
@@ -101,7 +100,6 @@ export class GrpcWebFactory implements HttpFilterFactory, HttpFilter {
     const textResponse = ct.text || (typeof accept === 'string' && accept.includes(GRPC_WEB_TEXT));
     const codec = ct.suffix === '' ? '+proto' : ct.suffix;
     headers['content-type'] = ct.suffix === '' ? 'application/grpc' : 'application/grpc' + ct.suffix;
-    stripConnectionHeaders(headers);
     headers['te'] = 'trailers';
     if (ct.text) {
       // The decoded body is shorter; the upstream request is framed by HTTP/2.
@@ -248,22 +246,6 @@ export class GrpcWebDownstream implements Downstream {
     const frame = encodeTrailerFrame(trailers);
     this.inner.write(this.textResponse ? Buffer.from(frame.toString('base64'), 'latin1') : frame);
   }
-}
-
-/**
- * The forwarded request is gRPC over HTTP/2, which forbids connection-specific headers
- * (RFC 9113 §8.2.2): drop the HTTP/1.1 ones (and those `Connection` names) from the request.
- */
-function stripConnectionHeaders(headers: StreamContext['headers']): void {
-  const conn = headers['connection'];
-  if (conn !== undefined) {
-    const tokens = (Array.isArray(conn) ? conn.join(',') : conn).split(',');
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i]!.trim().toLowerCase();
-      if (t !== '' && t !== 'te' && t.charCodeAt(0) !== 0x3a) delete headers[t];
-    }
-  }
-  for (const name of HOP_BY_HOP) delete headers[name];
 }
 
 /** The gRPC trailers of a trailers-only response's headers. */

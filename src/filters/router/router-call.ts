@@ -26,7 +26,7 @@ import {
   NoClusterError, UpstreamConnectError, UpstreamResetError, UpstreamTimeoutError, ProxyError,
   StreamIdleTimeoutError, RequestTimeoutError, OverflowError,
 } from '../../core/errors';
-import { HOP_BY_HOP, parseGrpcTimeout } from '../../core/headers';
+import { connectionHeaderTokens, HOP_BY_HOP, parseGrpcTimeout } from '../../core/headers';
 import type { Runtime } from '../../core/runtime';
 import type { TimerHandle } from '../../core/timers';
 import type { RouteForwardModel, WeightedClusterModel } from '../../config/model';
@@ -856,21 +856,6 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       body.off('end', onDownstreamEnd);
     }
   }
-}
-
-/**
- * The header names a `Connection` header lists (RFC 9110 §7.6.1), which are hop-by-hop too; null
- * when there is none (the common case: no allocation).
- */
-function connectionHeaderTokens(value: string | string[] | undefined): ReadonlySet<string> | null {
-  if (value === undefined) return null;
-  const joined = Array.isArray(value) ? value.join(',') : value;
-  const tokens = new Set<string>();
-  for (const t of joined.split(',')) {
-    const name = t.trim().toLowerCase();
-    if (name.length > 0) tokens.add(name);
-  }
-  return tokens;
 }
 
 // ---------------------------------------------------------------- module-level event handlers
