@@ -9,6 +9,7 @@
  * (`translate/authorization.ts`, Envoy's `envoy.filters.http.rbac`) never fails. Documented in
  * docs/mesh-config.md "AuthorizationPolicy".
  */
+import { readSelector } from './selector-scopes';
 import { isIP } from 'node:net';
 import type { DocContext, Path } from './document-context';
 import type { Labels, ResourceMeta } from './model';
@@ -255,15 +256,8 @@ export function readAuthorizationPolicy(ctx: DocContext, meta: ResourceMeta, spe
   const o = ctx.object(spec, sp, ['selector', 'action', 'rules'], ['provider', 'targetRef', 'targetRefs']);
   if (o === null) return null;
   const before = ctx.errorCount;
-  let selector: Labels | null = null;
-  if (o['selector'] !== undefined && o['selector'] !== null) {
-    const sel = ctx.object(o['selector'], [...sp, 'selector'], ['matchLabels']);
-    if (sel !== null) {
-      const labels = ctx.labels(sel, 'matchLabels', [...sp, 'selector']);
-      // An empty selector selects every workload of the namespace, as no selector does.
-      selector = Object.keys(labels).length === 0 ? null : labels;
-    }
-  }
+  // An empty selector selects every workload of the namespace, as no selector does.
+  const selector = readSelector(ctx, o, sp, 'namespace');
   let action: AuthorizationAction = 'ALLOW';
   const a = ctx.string(o, 'action', sp);
   if (a !== undefined) {

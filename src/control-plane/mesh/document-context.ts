@@ -22,6 +22,11 @@ export function pathToString(path: Path): string {
   return out;
 }
 
+/** Whether `o[k]` is set (YAML `null` counts as absent). */
+export function present(o: Record<string, unknown>, k: string): boolean {
+  return o[k] !== undefined && o[k] !== null;
+}
+
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }

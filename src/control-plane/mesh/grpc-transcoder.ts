@@ -14,7 +14,7 @@
 import * as path from 'node:path';
 import type { FileRegistry } from '@bufbuild/protobuf';
 import type { DescriptorSources, DescriptorSourceSpec } from '../descriptors/descriptor-sources';
-import type { DocContext, Path } from './document-context';
+import { present, type DocContext, type Path } from './document-context';
 import type { Labels, ResourceMeta, WorkloadEntry } from './model';
 
 /** Where a document's descriptors come from (paths absolute). */
@@ -85,9 +85,6 @@ const SERVICE_RE = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$|^[A-Za-z
 const METHOD_RE = /^\/?([A-Za-z_][A-Za-z0-9_.]*)\/([A-Za-z_][A-Za-z0-9_]*)$/;
 const MAX_UINT32 = 0xffffffff;
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 /** `workloadSelector: {labels}` (Istio's WorkloadSelector) or `{matchLabels}`; {} when absent. */
 export function readWorkloadSelector(ctx: DocContext, spec: Record<string, unknown>): Labels {

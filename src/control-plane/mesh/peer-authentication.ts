@@ -8,16 +8,13 @@
  * creation times, so it rejects the ambiguity). Resolution of the mode in force for a workload and
  * the TLS resources it produces are in `translate/mtls.ts`; the format is in docs/mesh-config.md.
  */
-import { checkOnePerScope } from './selector-scopes';
-import type { DocContext, Path } from './document-context';
+import { checkOnePerScope, readSelector } from './selector-scopes';
+import { present, type DocContext, type Path } from './document-context';
 import { isPlainObject } from './document-context';
 import type { MtlsMode, PeerAuthentication, ResourceMeta, WorkloadEntry } from './model';
 
 const MODES: readonly MtlsMode[] = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'];
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 /** `{mode}` (Istio MutualTLS); absent mode = UNSET. Returns null after recording an issue. */
 function readMutualTls(ctx: DocContext, v: unknown, path: Path): MtlsMode | null {
@@ -39,17 +36,7 @@ export function readPeerAuthentication(ctx: DocContext, meta: ResourceMeta, v: u
   if (spec === null) return null;
   const before = ctx.errorCount;
 
-  let selector: Record<string, string> | null = null;
-  if (present(spec, 'selector')) {
-    const sp = [...path, 'selector'];
-    const s = ctx.object(spec['selector'], sp, ['matchLabels']);
-    if (s !== null) {
-      selector = ctx.labels(s, 'matchLabels', sp);
-      if (Object.keys(selector).length === 0) {
-        ctx.err([...sp, 'matchLabels'], 'must not be empty (omit selector for a namespace-wide policy)');
-      }
-    }
-  }
+  const selector = readSelector(ctx, spec, path, { error: 'a namespace-wide policy' });
 
   const mode = present(spec, 'mtls') ? readMutualTls(ctx, spec['mtls'], [...path, 'mtls']) : 'UNSET';
 

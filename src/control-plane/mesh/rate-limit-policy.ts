@@ -9,7 +9,7 @@
  * `translate/rate-limits.ts`; the format is documented in docs/mesh-config.md.
  */
 import { readDuration } from './common-fields';
-import type { DocContext, Path } from './document-context';
+import { present, type DocContext, type Path } from './document-context';
 import type {
   GlobalRateLimitDescriptor, LocalRateLimitDescriptor, LocalRateLimitEntry, RateLimitEntry, RateLimitPolicy, RateLimitUnit, ResourceMeta, WorkloadEntry,
 } from './model';
@@ -27,9 +27,6 @@ const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u001f\u007f]/;
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 type Bucket = { readonly maxTokens: number; readonly tokensPerFill: number; readonly fillIntervalMs: number };
 

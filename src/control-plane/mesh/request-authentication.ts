@@ -9,8 +9,9 @@
  * the inbound HCM's `envoy.filters.http.jwt_authn` is in `translate/request-authentication.ts`;
  * the format is documented in docs/mesh-config.md.
  */
+import { readSelector } from './selector-scopes';
 import { readDuration } from './common-fields';
-import type { DocContext, Path } from './document-context';
+import { present, type DocContext, type Path } from './document-context';
 import type { ResourceMeta } from './model';
 
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -41,9 +42,6 @@ export interface RequestAuthentication {
   readonly jwtRules: readonly JwtRule[];
 }
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 function headerName(ctx: DocContext, o: Record<string, unknown>, key: string, path: Path, required: boolean): string | null {
   const h = ctx.string(o, key, path, required);
@@ -141,12 +139,7 @@ export function readRequestAuthentication(ctx: DocContext, meta: ResourceMeta, v
   const spec = ctx.object(v, path, ['selector', 'jwtRules'], ['targetRef', 'targetRefs']);
   if (spec === null) return null;
   const before = ctx.errorCount;
-  let selector: Record<string, string> | null = null;
-  if (present(spec, 'selector')) {
-    const sp = [...path, 'selector'];
-    const s = ctx.object(spec['selector'], sp, ['matchLabels']);
-    if (s !== null) selector = ctx.labels(s, 'matchLabels', sp);
-  }
+  const selector = readSelector(ctx, spec, path, 'all');
   const raw = ctx.list(spec, 'jwtRules', path);
   const jwtRules: JwtRule[] = [];
   const issuers = new Map<string, number>();

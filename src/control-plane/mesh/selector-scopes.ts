@@ -4,8 +4,26 @@
  * matches a given WorkloadEntry. Istio keeps the oldest; Remora has no creation times and rejects
  * the later document, naming the earlier one.
  */
-import type { DocContext } from './document-context';
+import { present, type DocContext, type Path } from './document-context';
 import type { Labels, ResourceMeta, WorkloadEntry } from './model';
+
+/**
+ * `selector.matchLabels` of a spec object at `path` (Istio's WorkloadSelector); null without a
+ * selector. An empty `matchLabels` is, per `empty`: an error naming what to omit instead
+ * (`{ error: 'a namespace-wide policy' }`), the same as no selector (`'namespace'`), or kept as
+ * `{}` (selects every workload, `'all'`).
+ */
+export function readSelector(ctx: DocContext, spec: Record<string, unknown>, path: Path, empty: { readonly error: string } | 'namespace' | 'all'): Labels | null {
+  if (!present(spec, 'selector')) return null;
+  const sp = [...path, 'selector'];
+  const s = ctx.object(spec['selector'], sp, ['matchLabels']);
+  if (s === null) return null;
+  const labels = ctx.labels(s, 'matchLabels', sp);
+  if (Object.keys(labels).length > 0 || empty === 'all') return labels;
+  if (empty === 'namespace') return null;
+  ctx.err([...sp, 'matchLabels'], `must not be empty (omit selector for ${empty.error})`);
+  return labels;
+}
 
 /** Whether every label of `selector` is in `labels` with the same value. */
 export function selects(selector: Readonly<Labels>, labels: Readonly<Labels>): boolean {

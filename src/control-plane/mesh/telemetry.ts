@@ -8,10 +8,10 @@
  * selecting a given WorkloadEntry. How the scopes merge for a workload and the Envoy config they
  * become are in `translate/telemetry.ts`; the format is in docs/observability.md.
  */
-import { checkOnePerScope } from './selector-scopes';
+import { checkOnePerScope, readSelector } from './selector-scopes';
 import { CelCompileError, parseCel } from '../../config/compile/cel/cel-parser';
 import { checkProviderRef, readPercent, type ProviderUse, type TelemetryProviders } from './extension-providers';
-import { describe, isPlainObject, type DocContext, type Path } from './document-context';
+import { present, describe, isPlainObject, type DocContext, type Path } from './document-context';
 import type { Labels, ResourceMeta, WorkloadEntry } from './model';
 
 export const TELEMETRY_API_VERSIONS: readonly string[] = ['telemetry.istio.io/v1', 'telemetry.istio.io/v1alpha1'];
@@ -74,9 +74,6 @@ const ISTIO_METRICS = [
 ];
 const TAG_RE = /^[A-Za-z0-9_.:\-/]+$/;
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 /** `providers: [{name}]` → names (unchecked: references are checked across documents). */
 function readProviderRefs(ctx: DocContext, o: Record<string, unknown>, path: Path): string[] {
@@ -230,15 +227,7 @@ export function readTelemetry(ctx: DocContext, meta: ResourceMeta, v: unknown): 
   const spec = ctx.object(v, path, ['selector', 'tracing', 'accessLogging', 'metrics'], ['targetRef', 'targetRefs']);
   if (spec === null) return null;
   const before = ctx.errorCount;
-  let selector: Record<string, string> | null = null;
-  if (present(spec, 'selector')) {
-    const sp = [...path, 'selector'];
-    const s = ctx.object(spec['selector'], sp, ['matchLabels']);
-    if (s !== null) {
-      selector = ctx.labels(s, 'matchLabels', sp);
-      if (Object.keys(selector).length === 0) ctx.err([...sp, 'matchLabels'], 'must not be empty (omit selector for a namespace-wide Telemetry)');
-    }
-  }
+  const selector = readSelector(ctx, spec, path, { error: 'a namespace-wide Telemetry' });
   const rules = <T>(key: string, read: (ctx: DocContext, v: unknown, p: Path) => T | null): T[] => {
     const out: T[] = [];
     ctx.list(spec, key, path).forEach((e, i) => {

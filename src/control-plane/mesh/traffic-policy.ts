@@ -6,7 +6,7 @@
  * Translation to Envoy cluster fields is in `translate/clusters.ts`.
  */
 import { readDuration } from './common-fields';
-import { describe, type DocContext, type Path } from './document-context';
+import { present, describe, type DocContext, type Path } from './document-context';
 import type { ConnectionPool, ConsistentHash, LbPolicy, LoadBalancerSettings, OutlierDetection, TrafficPolicy } from './model';
 
 const LB_POLICIES: readonly LbPolicy[] = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM'];
@@ -15,9 +15,6 @@ const MAX_UINT32 = 0xffffffff;
 const MAX_RING_SIZE = 8_388_608;
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function present(o: Record<string, unknown>, k: string): boolean {
-  return o[k] !== undefined && o[k] !== null;
-}
 
 function readConsistentHash(ctx: DocContext, v: unknown, path: Path): ConsistentHash | null {
   const o = ctx.object(v, path, ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName', 'minimumRingSize', 'ringHash'], ['maglev']);
