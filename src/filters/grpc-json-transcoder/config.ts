@@ -8,9 +8,10 @@
  * Remora's defaults are stricter than Envoy's where the Spec or ProtoJSON says so; docs/transcoding.md
  * lists every difference. Fields that would change behaviour but are not implemented are errors.
  */
+import { compileDescriptorSource } from '../../config/compile/descriptor-source';
 import { readFileSync } from 'node:fs';
 import type { ConfigIssue, ValidationResult } from '../../core/errors';
-import { bool, Issues, joinPath, msg, onlyFields, str, strList, wrapped } from '../../config/compile/context';
+import { bool, Issues, joinPath, msg, onlyFields, strList, wrapped } from '../../config/compile/context';
 import type { ProtoObject } from '../../config/compile/proto-json';
 import type { UnescapeMode } from '../../codec/transcode/percent-decoding';
 import { TranscoderConfigError, TranscoderTable, type TranscoderOptions } from '../../codec/transcode/transcoder-table';
@@ -91,25 +92,9 @@ export function compileGrpcJsonTranscoder(
   }
 
   // Descriptors.
-  let descriptors: Uint8Array | null = null;
-  let descriptorPath = joinPath(path, 'proto_descriptor');
-  const file = str(o, 'proto_descriptor');
-  const bin = o['proto_descriptor_bin'];
-  const hasBin = Buffer.isBuffer(bin) && bin.length > 0;
-  if (file !== undefined && file !== '' && hasBin) {
-    issues.add(path, 'only one of proto_descriptor and proto_descriptor_bin may be set');
-  } else if (file !== undefined && file !== '') {
-    try {
-      descriptors = readFile(file);
-    } catch (e) {
-      issues.add(descriptorPath, `cannot read file '${file}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  } else if (hasBin) {
-    descriptors = bin as Buffer;
-    descriptorPath = joinPath(path, 'proto_descriptor_bin');
-  } else {
-    issues.add(path, 'one of proto_descriptor (a FileDescriptorSet file) or proto_descriptor_bin is required');
-  }
+  const source = compileDescriptorSource(issues, o, path, readFile);
+  const descriptors = source === null ? null : source.bytes;
+  const descriptorPath = source === null ? joinPath(path, 'proto_descriptor') : source.path;
 
   const services = strList(o, 'services');
   if (services.length === 0) issues.add(joinPath(path, 'services'), 'at least one service to transcode is required (Remora rejects an empty list, which would make the filter a no-op)');

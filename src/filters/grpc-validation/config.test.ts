@@ -28,7 +28,7 @@ describe('compileGrpcValidation', () => {
     assert.ok(ok.ok);
     assert.equal(ok.value.maxMessageBytes, 1024);
     const missing = compileGrpcValidation({ proto_descriptor: '/x.pb', services: [SAMPLE_SERVICE] }, 'f', { readFile });
-    assert.deepEqual(!missing.ok && missing.errors, [{ path: 'f.proto_descriptor', message: "cannot read '/x.pb': ENOENT" }]);
+    assert.deepEqual(!missing.ok && missing.errors, [{ path: 'f.proto_descriptor', message: "cannot read file '/x.pb': ENOENT" }]);
   });
 
   it('requires a descriptor set and a service or method, and refuses disabled on the filter', () => {

@@ -6,9 +6,10 @@
  * comes from `proto_descriptor` (a file, read here at config time) or `proto_descriptor_bin`. Per
  * route the same message only carries `disabled`.
  */
+import { compileDescriptorSource } from '../../config/compile/descriptor-source';
 import * as fs from 'node:fs';
 import type { ValidationResult } from '../../core/errors';
-import { Issues, joinPath, bool, onlyFields, str, strList, msg } from '../../config/compile/context';
+import { Issues, joinPath, bool, onlyFields, strList, msg } from '../../config/compile/context';
 import type { ProtoObject } from '../../config/compile/proto-json';
 import { compileValidatorTable, type ValidatorTable } from '../../codec/validate/message-validator';
 import type { FilterRegistration } from '../filter';
@@ -48,20 +49,8 @@ export function compileGrpcValidation(tc: ProtoObject, path: string, deps: GrpcV
   const issues = new Issues();
   onlyFields(issues, tc, path, FIELDS);
   if (bool(tc, 'disabled') === true) issues.add(joinPath(path, 'disabled'), 'only allowed in a per-route config');
-  const file = str(tc, 'proto_descriptor');
-  const bin = tc['proto_descriptor_bin'];
-  let set: Uint8Array | null = null;
-  if (file !== undefined && file.length > 0) {
-    try {
-      set = deps.readFile(file);
-    } catch (err) {
-      issues.add(joinPath(path, 'proto_descriptor'), `cannot read '${file}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  } else if (Buffer.isBuffer(bin) && bin.length > 0) {
-    set = bin;
-  } else {
-    issues.add(path, 'one of proto_descriptor or proto_descriptor_bin is required');
-  }
+  const source = compileDescriptorSource(issues, tc, path, deps.readFile);
+  const set = source === null ? null : source.bytes;
   let maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
   const max = msg(tc, 'max_message_bytes');
   if (max !== undefined) {
