@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import * as protobuf from 'protobufjs';
-import { compileProtoSources, googleapisDir } from '../src/config/descriptors/compile-proto';
+import { compileProtoSources, googleapisDir } from '../src/config/compile/compile-proto';
 import { GRPC_JSON_TRANSCODER_TYPE_URL, FILTER_CONFIG_TYPE_URL } from '../src/filters/grpc-json-transcoder/config';
 import { HCM_TYPE, ROUTER_TYPE, clusterJson } from './fakes/bootstrap';
 import { httpRequest } from './fakes/http-client';

@@ -20,7 +20,7 @@ import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Runtime } from '../src/core/runtime';
-import { compileProtoSources } from '../src/config/descriptors/compile-proto';
+import { compileProtoSources } from '../src/config/compile/compile-proto';
 import { defaultExtensionRegistry } from '../src/filters/registry';
 import {
   createReflectionTranscoderRegistration, REFLECTION_TRANSCODER_TYPE_URL, type ReflectionTranscoderRegistration,

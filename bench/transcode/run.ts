@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileProtoSources } from '../../src/config/descriptors/compile-proto';
+import { compileProtoSources } from '../../src/config/compile/compile-proto';
 import { freePort, startUpstream } from '../macro/bench-processes';
 import { ChildRegistry } from '../macro/children';
 import { measure, type LoadSpec } from '../macro/h2load';

@@ -21,7 +21,7 @@ import { MeshDashboard } from './dashboard/mesh-dashboard';
 import { NodeDirectory } from './dashboard/node-directory';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
 import { MeshDocumentCache } from './mesh/document-cache';
-import { DescriptorSources } from './descriptors/descriptor-sources';
+import { DescriptorSources } from './sources/descriptor-sources';
 import { AdsServer } from './server/ads-server';
 import { AdsTlsCertificates, type AdsTlsMaterial } from './server/ads-tls';
 import { XdsMetrics } from './server/xds-metrics';

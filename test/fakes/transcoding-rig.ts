@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as http2 from 'node:http2';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileProtoFiles } from '../../src/config/descriptors/compile-proto';
+import { compileProtoFiles } from '../../src/config/compile/compile-proto';
 import { ROUTER_TYPE, routeTo } from './bootstrap';
 import { httpRequest } from './http-client';
 import { LIBRARY_INCLUDE_DIRS, LIBRARY_PROTO, LIBRARY_SERVICE, LibraryUpstream } from './library-upstream';

@@ -12,7 +12,7 @@
 import * as protobuf from 'protobufjs';
 import { createFileRegistry, fromBinary, fromJson, toBinary, toJsonString, type JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { compileProtoSources } from '../../../src/config/descriptors/compile-proto';
+import { compileProtoSources } from '../../../src/config/compile/compile-proto';
 import { DEFAULT_TRANSCODER_OPTIONS, TranscoderTable } from '../../../src/codec/transcode/transcoder-table';
 import { extractVariables } from '../../../src/codec/transcode/path-matcher';
 

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createFileRegistry, fromBinary, fromJson, type JsonObject } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { compileProtoSources } from '../../config/descriptors/compile-proto';
+import { compileProtoSources } from '../../config/compile/compile-proto';
 import { bytesPlan, putBytes, takeBytes } from './bytes-fast-path';
 
 const reg = createFileRegistry(fromBinary(FileDescriptorSetSchema, compileProtoSources([{ name: 'b.proto', content: `syntax = "proto3"; package b;

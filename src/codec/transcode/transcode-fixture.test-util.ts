@@ -2,7 +2,7 @@
  * Test fixture for the transcoder unit tests: a small Library-like service with google.api.http
  * rules covering every binding form, compiled in-process with compileProtoSources (no protoc).
  */
-import { compileProtoSources } from '../../config/descriptors/compile-proto';
+import { compileProtoSources } from '../../config/compile/compile-proto';
 import { DEFAULT_TRANSCODER_OPTIONS, TranscoderTable, type TranscoderOptions } from './transcoder-table';
 
 export const FIXTURE_PROTO = `

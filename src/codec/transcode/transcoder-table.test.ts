@@ -6,7 +6,7 @@ import * as fc from 'fast-check';
 import { InvalidArgumentError } from '../../core/errors';
 import { extractVariables } from './path-matcher';
 import { TranscoderConfigError, TranscoderTable, type MethodBinding } from './transcoder-table';
-import { compileGoogleapis, compileProtoSources } from '../../config/descriptors/compile-proto';
+import { compileGoogleapis, compileProtoSources } from '../../config/compile/compile-proto';
 import { fixtureDescriptorSet, fixtureOptions, fixtureTable } from './transcode-fixture.test-util';
 
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, fixtureDescriptorSet()));

@@ -19,7 +19,7 @@ import { PathMatcher, describeBinding, type PathBinding, type HttpBinding } from
 import { parsePathTemplate, PathTemplateError, type PathTemplate } from './path-template';
 import { HttpMethodBinding, chainName, type BindingContext } from './method-binding';
 import { FieldIndex, isScalarLike } from './proto-json';
-import { compileGoogleapis } from '../../config/descriptors/compile-proto';
+import { compileGoogleapis } from '../../config/compile/compile-proto';
 
 export interface TranscoderOptions {
   /** Fully-qualified service names to transcode (each must exist in the set). */

@@ -46,7 +46,7 @@ import {
   FileDescriptorProtoSchema, FileDescriptorSetSchema, MessageOptionsSchema, MethodOptionsSchema, type FieldDescriptorProto,
   type FileDescriptorProto, type MethodOptions,
 } from '@bufbuild/protobuf/wkt';
-import { compileGoogleapis } from '../../config/descriptors/compile-proto';
+import { compileGoogleapis } from '../../config/compile/compile-proto';
 import {
   field as fieldRulesExt, message as messageRulesExt, FieldRulesSchema, MessageRulesSchema, type FieldRules,
 } from '@bufbuild/protovalidate/gen/buf/validate/validate_pb.js';

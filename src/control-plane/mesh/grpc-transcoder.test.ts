@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadMeshConfig } from './load-mesh-config';
 import { formatMeshIssue } from './model';
-import { DescriptorSources } from '../descriptors/descriptor-sources';
+import { DescriptorSources } from '../sources/descriptor-sources';
 import { codecFilters } from '../translate/codec-filters';
 import type { NodeView } from '../translate/node-view';
 

@@ -13,7 +13,7 @@
  */
 import * as path from 'node:path';
 import type { FileRegistry } from '@bufbuild/protobuf';
-import type { DescriptorSources, DescriptorSourceSpec } from '../descriptors/descriptor-sources';
+import type { DescriptorSources, DescriptorSourceSpec } from '../sources/descriptor-sources';
 import { present, type DocContext, type Path } from './document-context';
 import type { Labels, ResourceMeta, WorkloadEntry } from './model';
 

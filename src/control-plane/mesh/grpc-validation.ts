@@ -7,7 +7,7 @@
  * filter) is in translate/codec-filters.ts.
  */
 import type { FileRegistry } from '@bufbuild/protobuf';
-import type { DescriptorSources } from '../descriptors/descriptor-sources';
+import type { DescriptorSources } from '../sources/descriptor-sources';
 import type { DocContext, Path } from './document-context';
 import {
   checkMethodsExist, checkServicesExist, readDescriptorSource, readMethodNames, readServiceNames, readWorkloadSelector,

@@ -26,7 +26,7 @@ import { readServiceEntry, readWorkloadEntry } from './service-entry';
 import { checkMeshConfigDocuments, DEFAULT_TELEMETRY_PROVIDERS, readMeshConfigDocument, type TelemetryProviders } from './extension-providers';
 import { checkTelemetries, readTelemetry, TELEMETRY_API_VERSIONS, type Telemetry } from './telemetry';
 import { readDestinationRule, readVirtualService } from './virtual-service';
-import { DescriptorSources } from '../descriptors/descriptor-sources';
+import { DescriptorSources } from '../sources/descriptor-sources';
 import { checkOneSelectorPerWorkload, readGrpcTranscoder, resolveGrpcTranscoders, type GrpcTranscoder } from './grpc-transcoder';
 import { readGrpcValidation, resolveGrpcValidations, type GrpcValidation } from './grpc-validation';
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileProtoSources } from '../../config/descriptors/compile-proto';
+import { compileProtoSources } from '../../config/compile/compile-proto';
 import {
   compileGrpcJsonTranscoder, compileGrpcJsonTranscoderPerRoute, DEFAULT_MAX_BODY_BYTES, FILTER_CONFIG_TYPE_URL,
   GRPC_JSON_TRANSCODER_TYPE_URL, type GrpcJsonTranscoderConfig,

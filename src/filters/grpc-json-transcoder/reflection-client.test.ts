@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { create, createFileRegistry, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { compileProtoSources } from '../../config/descriptors/compile-proto';
+import { compileProtoSources } from '../../config/compile/compile-proto';
 import { TranscoderTable } from '../../codec/transcode/transcoder-table';
 import { addReflectionKeepingOptions } from '../../../test/fakes/reflection-app';
 import { assembleFileDescriptorSet, fetchServiceFiles, reflectedFile, ReflectionFetchError, ReflectionProtocol } from './reflection-client';

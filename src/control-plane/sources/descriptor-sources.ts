@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { createFileRegistry, fromBinary, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
-import { compileProtoFiles, type ProtoCompileError } from '../../config/descriptors/compile-proto';
+import { compileProtoFiles, type ProtoCompileError } from '../../config/compile/compile-proto';
 
 /** A document's `descriptors`, paths absolute. */
 export type DescriptorSourceSpec =

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { fromBinary, fromJson, getExtension, type DescExtension } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { createValidator } from '@bufbuild/protovalidate';
-import { compileProtoFiles } from '../../config/descriptors/compile-proto';
+import { compileProtoFiles } from '../../config/compile/compile-proto';
 import { DescriptorSources } from './descriptor-sources';
 
 /** The repository root (the folder with package.json), from src/ (tsx) or dist/src/ alike. */
