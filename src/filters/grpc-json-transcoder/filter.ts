@@ -105,7 +105,7 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
       source.finish();
     } else {
       source.upstreamOf = body;
-      const p = new PendingRequest(ctx, config, binding, vars, query, source, contentType, new JsonStreamSplitter(config.maxRequestBodyBytes));
+      const p = new PendingRequest(ctx, config, binding, vars, query, ds, contentType, source, new JsonStreamSplitter(config.maxRequestBodyBytes));
       (body as Tagged)[kPending] = p;
       body.on('data', onStreamData);
       body.on('end', onStreamEnd);
@@ -122,7 +122,7 @@ function transcode(ctx: StreamContext, config: GrpcJsonTranscoderConfig): Filter
     sendLocalReply(ctx, new PayloadTooLargeError('max_request_body_size'));
     return FilterStatus.StopIteration;
   }
-  const p = new PendingRequest(ctx, config, binding, vars, query, ds, contentType, null);
+  const p = new PendingRequest(ctx, config, binding, vars, query, ds, contentType, null, null);
   (body as Tagged)[kPending] = p;
   body.on('data', onUnaryData);
   body.on('end', onUnaryEnd);
@@ -225,10 +225,11 @@ class PendingRequest {
     readonly binding: MethodBinding,
     readonly vars: readonly PathBinding[],
     readonly query: string | null,
-    /** Client streams: where split messages go; unary: the wrapper that takes the complete body. */
-    readonly source: MessageSource | TranscodingDownstream,
+    /** The wrapper (a unary request's frame goes to its `completeBody`). */
+    readonly ds: TranscodingDownstream,
     readonly contentType: string | null,
-    /** Client streams only. */
+    /** Client streams only: where split messages go, and the splitter. */
+    readonly source: MessageSource | null,
     readonly splitter: JsonStreamSplitter | null,
   ) {}
 
@@ -250,7 +251,7 @@ class PendingRequest {
     const chunks = this.chunks;
     this.chunks = [];
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.bytes);
-    if (!buildUnary(ctx, this.binding, this.vars, this.query, data, this.contentType, this.source as TranscodingDownstream)) return;
+    if (!buildUnary(ctx, this.binding, this.vars, this.query, data, this.contentType, this.ds)) return;
     if (!rewriteRequest(ctx, this.config, this.binding.method)) return;
     ctx.continueChain();
   }
@@ -278,7 +279,7 @@ class PendingRequest {
     }
     if (!this.forward(body, elements, this.splitter!.elements - elements.length)) return;
     detach(body);
-    (this.source as MessageSource).finish();
+    this.source!.finish();
   }
 
   /** Builds and queues one frame per element; pauses the client when the router is not reading. */
@@ -298,7 +299,7 @@ class PendingRequest {
         this.fail(body, ProxyError.is(e) ? e : new InternalProxyError(e));
         return false;
       }
-      if (!(this.source as MessageSource).offer(encodeGrpcFrame(message))) body.pause();
+      if (!this.source!.offer(encodeGrpcFrame(message))) body.pause();
     }
     return true;
   }
