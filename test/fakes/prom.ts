@@ -1,7 +1,8 @@
 /**
- * A tiny Prometheus text-format reader for asserting on the sidecar's /stats/prometheus output:
- * parse once, then sum the samples of a metric whose labels include the given ones.
+ * Assertions on the sidecar's /stats/prometheus output: parse once (with the product's own
+ * Prometheus text parser), then sum the samples of a metric whose labels include the given ones.
  */
+import { parsePrometheusText } from '../../src/control-plane/dashboard/prometheus-text';
 
 export interface Sample {
   readonly name: string;
@@ -9,25 +10,9 @@ export interface Sample {
   readonly value: number;
 }
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses exposition text into samples; comment and blank lines are skipped. */
+/** Parses exposition text into samples with the dashboard's parser (src/control-plane/dashboard/prometheus-text.ts). */
 export function parseProm(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = LINE.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    if (m[2] !== undefined) {
-      for (const lm of m[2].matchAll(LABEL)) labels[lm[1]!] = lm[2]!.replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
-    }
-    const v = m[3]!;
-    out.push({ name: m[1]!, labels, value: v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : Number(v) });
-  }
-  return out;
+  return parsePrometheusText(text).samples;
 }
 
 /** A parsed snapshot of the metrics endpoint. */
