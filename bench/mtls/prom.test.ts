@@ -1,7 +1,7 @@
 /** Unit tests for the Prometheus counter reading of the mTLS bench. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffConnections, listenerConnections, parseLabels, sumSamples } from './prom';
+import { diffConnections, listenerConnections, sumSamples } from './prom';
 
 const TEXT = `# HELP remora_downstream_connections_total Downstream connections accepted.
 # TYPE remora_downstream_connections_total counter
@@ -15,17 +15,14 @@ remora_upstream_requests_total 7
 remora_bad{listener="mtls_b_inbound"} NaNx
 `;
 
-test('parseLabels reads every pair, including escaped quotes', () => {
-  assert.deepEqual(parseLabels('{a="x",b="y \\"q\\""}'), { a: 'x', b: 'y \\"q\\"' });
-  assert.deepEqual(parseLabels(undefined), {});
-});
-
 test('sumSamples filters by exact name and by labels', () => {
   assert.equal(sumSamples(TEXT, 'remora_downstream_connections_total'), 43);
   assert.equal(sumSamples(TEXT, 'remora_downstream_connections_total', { listener: 'mtls_b_inbound' }), 3);
   assert.equal(sumSamples(TEXT, 'remora_downstream_connections_rejected_total', { listener: 'mtls_b_inbound', reason: 'client_certificate' }), 2);
   assert.equal(sumSamples(TEXT, 'remora_upstream_requests_total'), 7);
   assert.equal(sumSamples(TEXT, 'remora_missing'), 0);
+  // Label values are unescaped before matching.
+  assert.equal(sumSamples('m{a="y \\"q\\"",b="z"} 2\n', 'm', { a: 'y "q"' }), 2);
   assert.equal(sumSamples(TEXT, 'remora_bad'), 0);
 });
 

@@ -7,35 +7,21 @@
  * certificates), read before and after the measured window. Pure parsing plus one HTTP GET.
  */
 import * as http from 'node:http';
-
-const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** The label set of one sample (`{a="x",b="y"}` → {a:'x', b:'y'}); escapes are kept verbatim. */
-export function parseLabels(braces: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (braces === undefined) return out;
-  for (const m of braces.matchAll(LABEL)) out[m[1]] = m[2];
-  return out;
-}
+import { parsePrometheusText } from '../../src/control-plane/dashboard/prometheus-text';
 
 /**
  * Sum of the samples of metric `name` in `text` whose labels include every pair of `labels`
- * (an empty `labels` sums every series). Comments and unparseable values are ignored; 0 when absent.
+ * (an empty `labels` sums every series), parsed with the dashboard's Prometheus text parser;
+ * non-finite values are ignored; 0 when absent.
  */
 export function sumSamples(text: string, name: string, labels: Readonly<Record<string, string>> = {}): number {
   let total = 0;
   const want = Object.entries(labels);
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const m = SAMPLE.exec(lines[i]);
-    if (m === null || m[1] !== name) continue;
-    const v = Number(m[3]);
-    if (!Number.isFinite(v)) continue;
-    const have = parseLabels(m[2]);
+  for (const s of parsePrometheusText(text, (n) => n === name).samples) {
+    if (!Number.isFinite(s.value)) continue;
     let ok = true;
-    for (let j = 0; j < want.length; j++) if (have[want[j][0]] !== want[j][1]) ok = false;
-    if (ok) total += v;
+    for (let j = 0; j < want.length; j++) if (s.labels[want[j][0]] !== want[j][1]) ok = false;
+    if (ok) total += s.value;
   }
   return total;
 }
