@@ -18,7 +18,6 @@ import { loadEnvoyProtos } from '../xds/protos';
 import { ControlPlaneAdmin } from './admin/control-plane-admin';
 import { CONTROL_PLANE_IDENTITY } from './ca/ca-service';
 import { MeshDashboard } from './dashboard/mesh-dashboard';
-import { NodeDirectory } from './dashboard/node-directory';
 import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
 import { MeshDocumentCache } from './mesh/document-cache';
 import { DescriptorSources } from './sources/descriptor-sources';
@@ -176,17 +175,12 @@ export class ControlPlane {
       tlsCertificates = new AdsTlsCertificates(issued.material);
       renewAt = issued.renewAt;
     }
-    const nodes = new NodeDirectory();
     const ads = new AdsServer({
       root: options.protos ?? loadEnvoyProtos(),
       provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, cp.translateOptions)),
       extraServices: options.extraServices ?? null,
       tls: ca === null ? null : { port: options.xdsTlsPort ?? 15012, certificates: tlsCertificates!, trustDomain: ca.trustDomain },
-      // Every node's metadata (workload, admin address) is recorded for the dashboard as it identifies.
-      nodeKey: (node) => {
-        nodes.observe(node);
-        return translationKey(node);
-      },
+      nodeKey: translationKey,
       port: options.xdsPort ?? 15010,
       host: options.host ?? '127.0.0.1',
       clock: runtime.clock,
@@ -196,7 +190,6 @@ export class ControlPlane {
     const dashboard = options.dashboard === false ? null : new MeshDashboard({
       ...options.dashboard,
       syncz: () => ads.pushStatus.list(),
-      nodes,
       clock: runtime.clock,
       logger: runtime.logger,
       caTrustBundle: ca === null ? null : () => ca.trustBundlePem(),

@@ -12,7 +12,6 @@ import type { Clock } from '../../core/clock';
 import { MeshCa } from '../ca/mesh-ca';
 import type { NodeStatus } from '../server/push-status';
 import { MeshDashboard } from './mesh-dashboard';
-import { NodeDirectory } from './node-directory';
 
 class FakeClock implements Clock {
   constructor(public wall: number, public mono = 0) {}
@@ -21,7 +20,7 @@ class FakeClock implements Clock {
   advance(ms: number): void { this.wall += ms; this.mono += ms; }
 }
 
-function status(nodeId: string, streamId: number, nack: string | null): NodeStatus {
+function status(nodeId: string, streamId: number, nack: string | null, workload: string, adminAddress: string): NodeStatus {
   const type = (t: string, state: 'SYNCED' | 'NACKED') => ({
     typeUrl: `type.googleapis.com/${t}`, type: t, state, versionSent: '3', versionAcked: state === 'SYNCED' ? '3' : '2', nonceSent: '9',
     sentAt: null, resourceNames: [], pushAckLatencyMs: null,
@@ -29,7 +28,7 @@ function status(nodeId: string, streamId: number, nack: string | null): NodeStat
   });
   return {
     streamId, nodeId, cluster: 'c', snapshotKey: 'k', userAgent: 'remora/0', connectedSince: '2030-01-01T00:00:00.000Z', peer: null,
-    namespace: 'demo', serviceAccount: null,
+    namespace: 'demo', serviceAccount: null, workload, adminAddress,
     types: [type('cds', 'SYNCED'), type('lds', nack === null ? 'SYNCED' : 'NACKED')],
   };
 }
@@ -68,12 +67,10 @@ test('joins push status, node metadata and scraped telemetry; NACK text; retenti
   t.after(() => new Promise<void>((r) => admin.server.close(() => r())));
   const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'), 1000);
   const ca = MeshCa.createSelfSigned({ clock, rootTtlMs: 365 * 86_400_000 });
-  let streams: NodeStatus[] = [status('v1-node', 1, null), status('bad-node', 2, "resource outbound: address: cannot bind 127.0.0.1:1: listen EACCES")];
-  const nodes = new NodeDirectory();
-  nodes.observe({ id: 'v1-node', cluster: 'c', metadata: { WORKLOAD_NAME: 'greeter-v1', NAMESPACE: 'demo', REMORA_ADMIN_ADDRESS: admin.address } });
-  nodes.observe({ id: 'bad-node', cluster: 'c', metadata: { WORKLOAD_NAME: 'bad', REMORA_ADMIN_ADDRESS: '127.0.0.1:1' } });
+  const v1Status = status('v1-node', 1, null, 'greeter-v1', admin.address);
+  let streams: NodeStatus[] = [v1Status, status('bad-node', 2, "resource outbound: address: cannot bind 127.0.0.1:1: listen EACCES", 'bad', '127.0.0.1:1')];
   const dash = new MeshDashboard({
-    syncz: () => streams, nodes, clock, scrapeIntervalMs: 1000, windowMs: 10_000, retainDisconnectedMs: 5000, scrapeTimeoutMs: 2000,
+    syncz: () => streams, clock, scrapeIntervalMs: 1000, windowMs: 10_000, retainDisconnectedMs: 5000, scrapeTimeoutMs: 2000,
     caTrustBundle: () => ca.trustBundlePem(),
   });
   t.after(() => dash.stop());
@@ -133,14 +130,13 @@ test('joins push status, node metadata and scraped telemetry; NACK text; retenti
   sse.destroy();
 
   // The NACKing node disconnects: listed as DISCONNECTED, then dropped after retainDisconnectedMs.
-  streams = [status('v1-node', 1, null)];
+  streams = [v1Status];
   await dash.scrapeOnce();
   st = dash.state();
   assert.equal(st.sidecars.find((s) => s.nodeId === 'bad-node')!.sync, 'DISCONNECTED');
   clock.advance(5000);
   await dash.scrapeOnce();
   assert.deepEqual(dash.state().sidecars.map((s) => s.nodeId), ['v1-node']);
-  assert.equal(nodes.get('bad-node'), null);
   // And v1's telemetry goes with it once it is gone for long enough.
   streams = [];
   await dash.scrapeOnce();

@@ -1,7 +1,7 @@
 /**
  * The mesh dashboard served on the control plane's admin port: it joins the ADS push status (every
- * connected sidecar's config versions per type, ACK/NACK and the NACK text), the node metadata
- * (workload, admin address: `node-directory.ts`) and telemetry scraped from each sidecar's admin
+ * connected sidecar's workload, admin address, config versions per type, ACK/NACK and the NACK
+ * text) and telemetry scraped from each sidecar's admin
  * `/stats/prometheus` every `scrapeIntervalMs` (`mesh-telemetry.ts`: golden signals per service,
  * call edges, certificate expiry), plus the CA's root expiry when the control plane has a CA.
  * HTTP: `GET /dashboard` (the page, static files in `assets/`), `GET /dashboard/api/state` (the
@@ -19,14 +19,11 @@ import type { Clock } from '../../core/clock';
 import type { NodeStatus, SyncState } from '../server/push-status';
 import { scrapeAdmin } from './admin-scrape';
 import { isDashboardMetric, MeshTelemetry, type GraphEdge, type GraphNode, type ServiceSignals } from './mesh-telemetry';
-import type { NodeDirectory } from './node-directory';
 import { parsePrometheusText } from './prometheus-text';
 
 export interface MeshDashboardOptions {
   /** The ADS push status (`() => ads.pushStatus.list()`). */
   readonly syncz: () => readonly NodeStatus[];
-  /** Node metadata by id, fed by the ADS server as nodes identify. */
-  readonly nodes: NodeDirectory;
   readonly clock: Clock;
   readonly logger?: Logger;
   /** Scrape period (default 5000 ms). */
@@ -219,16 +216,11 @@ export class MeshDashboard {
       }
       e.status = status;
       e.connected = true;
-      const info = this.options.nodes.get(id);
-      if (info !== null) {
-        e.workload = info.workload;
-        e.namespace = info.namespace ?? status.namespace;
-        if (info.adminAddress !== e.adminAddress) {
-          e.adminAddress = info.adminAddress;
-          e.scrapeState = info.adminAddress === null ? 'none' : 'pending';
-        }
-      } else {
-        e.namespace = status.namespace;
+      e.workload = status.workload;
+      e.namespace = status.namespace;
+      if (status.adminAddress !== e.adminAddress) {
+        e.adminAddress = status.adminAddress;
+        e.scrapeState = status.adminAddress === null ? 'none' : 'pending';
       }
     }
     const retainMs = this.options.retainDisconnectedMs ?? 60_000;
@@ -242,7 +234,6 @@ export class MeshDashboard {
         this.telemetry.drop(id);
       }
     }
-    this.options.nodes.retain((id) => this.entries.has(id));
   }
 
   private async scrapeSidecar(e: SidecarEntry, address: string): Promise<void> {

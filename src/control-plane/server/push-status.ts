@@ -71,7 +71,19 @@ export interface NodeStatus {
   /** NAMESPACE and SERVICE_ACCOUNT translation used (proven on the secure port, claimed otherwise). */
   readonly namespace: string | null;
   readonly serviceAccount: string | null;
+  /** Node metadata WORKLOAD_NAME; null when absent (e.g. proxyless clients). */
+  readonly workload: string | null;
+  /** Node metadata REMORA_ADMIN_ADDRESS: the sidecar's admin `host:port` (the dashboard scrapes it); null when absent. */
+  readonly adminAddress: string | null;
   readonly types: readonly TypeStatus[];
+}
+
+/** Node metadata key of a sidecar's admin `host:port` (set by the sidecar once its admin server is bound). */
+export const ADMIN_ADDRESS_KEY = 'REMORA_ADMIN_ADDRESS';
+
+function metadataString(md: Readonly<Record<string, unknown>>, key: string): string | null {
+  const v = md[key];
+  return typeof v === 'string' && v !== '' ? v : null;
 }
 
 class TypeRecord {
@@ -215,8 +227,10 @@ export class PushStatus {
       userAgent: s.userAgent,
       connectedSince: new Date(s.connectedAt).toISOString(),
       peer: s.peer,
-      namespace: typeof s.node.metadata['NAMESPACE'] === 'string' ? s.node.metadata['NAMESPACE'] : null,
-      serviceAccount: typeof s.node.metadata['SERVICE_ACCOUNT'] === 'string' ? s.node.metadata['SERVICE_ACCOUNT'] : null,
+      namespace: metadataString(s.node.metadata, 'NAMESPACE'),
+      serviceAccount: metadataString(s.node.metadata, 'SERVICE_ACCOUNT'),
+      workload: metadataString(s.node.metadata, 'WORKLOAD_NAME'),
+      adminAddress: metadataString(s.node.metadata, ADMIN_ADDRESS_KEY),
       types,
     };
   }
