@@ -12,6 +12,7 @@
  *   certificate with the allowed SPIFFE ID through and answers the other one 403 `RBAC: access
  *   denied`, counted in `remora_rbac_denied_total`.
  */
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -98,7 +99,7 @@ function chainFor(policies: readonly Doc[]): { filters: HttpFilter[]; names: str
   for (const f of translatedRbacFilters(policies)) {
     const any = packAny(root, f.typedConfig['@type'] as string, f.typedConfig);
     const decoded = { '@type': any.type_url, ...decodeProtoBinary(root, RBAC_TYPE, any.value) };
-    const compiled = registry.compile(f.name, decoded, f.name);
+    const compiled = registry.compile(f.name, decoded, f.name, (file) => readFileSync(file));
     if (!compiled.ok) assert.fail(JSON.stringify(compiled.errors));
     const reg = registry.get(any.type_url)!;
     filters.push(reg.createFactory(compiled.value, { runtime, listenerName: 'inbound', filterName: f.name })!.createFilter());

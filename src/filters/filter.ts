@@ -4,6 +4,7 @@
  * compiled config and pre-bound metric handles, and the factory creates one small Filter per stream.
  * The router is the terminal filter and is driven by the connection manager directly.
  */
+import type { FileReader } from '../config/compile/http-filter-compiler';
 import type { Runtime } from '../core/runtime';
 import type { ValidationResult } from '../core/errors';
 import type { StreamContext } from './stream-context';
@@ -44,9 +45,9 @@ export interface FilterRegistration<C = unknown, R = unknown> {
   /** Type URL of its per-route config, when it has one (`typed_per_filter_config` is keyed by filter name). */
   readonly perRouteTypeUrl?: string;
   /** Validates and compiles typed_config (ProtoObject form); errors carry paths under `path`. */
-  compile(typedConfig: Record<string, unknown>, path: string): ValidationResult<C>;
+  compile(typedConfig: Record<string, unknown>, path: string, readFile: FileReader): ValidationResult<C>;
   /** Compiles a `typed_per_filter_config` entry; absent when the filter has no per-route config. */
-  compilePerRoute?(typedConfig: Record<string, unknown>, path: string): ValidationResult<R>;
+  compilePerRoute?(typedConfig: Record<string, unknown>, path: string, readFile: FileReader): ValidationResult<R>;
   /** Null for the terminal router, which the connection manager drives itself. */
   createFactory(config: C, ctx: FilterFactoryContext): HttpFilterFactory | null;
 }

@@ -4,7 +4,7 @@
  * `HttpFilterCompiler`, so an unknown filter type is a config error with its field path.
  */
 import type { ValidationResult } from '../core/errors';
-import type { HttpFilterCompiler } from '../config/compile/http-filter-compiler';
+import type { FileReader, HttpFilterCompiler } from '../config/compile/http-filter-compiler';
 import type { FilterRegistration } from './filter';
 import { routerRegistration } from './router/config';
 import { localRateLimitRegistration } from './local-ratelimit/config';
@@ -37,22 +37,22 @@ export class ExtensionRegistry implements HttpFilterCompiler {
     return this.byTypeUrl.get(typeUrl);
   }
 
-  compile(name: string, typedConfig: TypedConfig, path: string): ValidationResult<unknown> {
+  compile(name: string, typedConfig: TypedConfig, path: string, readFile: FileReader): ValidationResult<unknown> {
     const typeUrl = typeof typedConfig['@type'] === 'string' ? (typedConfig['@type'] as string) : '';
     const reg = this.byTypeUrl.get(typeUrl);
     if (reg === undefined) {
       return { ok: false, errors: [{ path: `${path}.@type`, message: `HTTP filter '${name}' of type '${typeUrl}' is not supported by Remora (supported: ${[...this.byTypeUrl.keys()].join(', ')})` }] };
     }
-    return reg.compile(typedConfig, path);
+    return reg.compile(typedConfig, path, readFile);
   }
 
-  compilePerRoute(filterName: string, typedConfig: TypedConfig, path: string): ValidationResult<unknown> {
+  compilePerRoute(filterName: string, typedConfig: TypedConfig, path: string, readFile: FileReader): ValidationResult<unknown> {
     const typeUrl = typeof typedConfig['@type'] === 'string' ? (typedConfig['@type'] as string) : '';
     const reg = this.byName.get(filterName) ?? this.byPerRouteTypeUrl.get(typeUrl);
     if (reg === undefined || reg.compilePerRoute === undefined) {
       return { ok: false, errors: [{ path, message: `per-route config for filter '${filterName}' is not supported by Remora` }] };
     }
-    return reg.compilePerRoute(typedConfig, path);
+    return reg.compilePerRoute(typedConfig, path, readFile);
   }
 }
 

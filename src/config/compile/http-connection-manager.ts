@@ -164,7 +164,7 @@ function compileHttpFilters(issues: Issues, deps: CompileDeps, filters: ProtoObj
     const last = i === filters.length - 1;
     if (isRouter && !last) issues.add(fp, 'the router filter must be the last HTTP filter');
     if (!isRouter && last) issues.add(fp, `the last HTTP filter must be the router (${ROUTER_TYPE_URL})`);
-    const config = issues.take(deps.filters.compile(name, tc, joinPath(fp, 'typed_config')));
+    const config = issues.take(deps.filters.compile(name, tc, joinPath(fp, 'typed_config'), deps.readFile));
     out.push({ name, typeUrl, config });
   }
   return out;

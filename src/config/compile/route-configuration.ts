@@ -122,7 +122,7 @@ function compileRoute(issues: Issues, deps: CompileDeps, r: ProtoObject, path: s
   const tpfc = msg(r, 'typed_per_filter_config');
   if (tpfc !== undefined) {
     for (const filterName of Object.keys(tpfc)) {
-      const v = issues.take(deps.filters.compilePerRoute(filterName, tpfc[filterName] as ProtoObject, `${joinPath(path, 'typed_per_filter_config')}[${JSON.stringify(filterName)}]`));
+      const v = issues.take(deps.filters.compilePerRoute(filterName, tpfc[filterName] as ProtoObject, `${joinPath(path, 'typed_per_filter_config')}[${JSON.stringify(filterName)}]`, deps.readFile));
       if (v !== null) perFilterConfig[filterName] = v;
     }
   }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { FileReader } from '../../config/compile/http-filter-compiler';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileProtoSources } from '../../config/compile/compile-proto';
@@ -20,13 +22,16 @@ service Svc {
 const DESCRIPTORS = Buffer.from(compileProtoSources([{ name: 'cfg/v1/svc.proto', content: PROTO }]));
 const BASE = { '@type': GRPC_JSON_TRANSCODER_TYPE_URL, proto_descriptor_bin: DESCRIPTORS, services: ['cfg.v1.Svc'] };
 
-function errors(o: Record<string, unknown>, readFile?: (f: string) => Uint8Array): string[] {
+/** Reads no file: tests that name one pass their own reader. */
+const NO_FILES: FileReader = (f) => { throw Object.assign(new Error(`unexpected read of ${f}`), { code: 'EACCES' }); };
+
+function errors(o: Record<string, unknown>, readFile: FileReader = NO_FILES): string[] {
   const r = compileGrpcJsonTranscoder(o, 'tc', readFile);
   assert.equal(r.ok, false, 'expected a compile error');
   return r.ok ? [] : r.errors.map((e) => `${e.path}: ${e.message}`);
 }
 
-function ok(o: Record<string, unknown>, readFile?: (f: string) => Uint8Array): GrpcJsonTranscoderConfig {
+function ok(o: Record<string, unknown>, readFile: FileReader = NO_FILES): GrpcJsonTranscoderConfig {
   const r = compileGrpcJsonTranscoder(o, 'tc', readFile);
   if (!r.ok) assert.fail(JSON.stringify(r.errors));
   return r.value;
@@ -61,7 +66,7 @@ describe('grpc_json_transcoder config', () => {
 
   it('reads proto_descriptor from a file, reporting an unreadable one at its path', () => {
     ok({ '@type': GRPC_JSON_TRANSCODER_TYPE_URL, proto_descriptor: '/x/svc.pb', services: ['cfg.v1.Svc'] }, () => DESCRIPTORS);
-    const e = errors({ '@type': GRPC_JSON_TRANSCODER_TYPE_URL, proto_descriptor: '/nonexistent/svc.pb', services: ['cfg.v1.Svc'] });
+    const e = errors({ '@type': GRPC_JSON_TRANSCODER_TYPE_URL, proto_descriptor: '/nonexistent/svc.pb', services: ['cfg.v1.Svc'] }, (f) => readFileSync(f));
     assert.match(e[0]!, /^tc\.proto_descriptor: cannot read file '\/nonexistent\/svc\.pb': ENOENT/);
   });
 
@@ -84,13 +89,13 @@ describe('grpc_json_transcoder config', () => {
   });
 
   it('per route: FilterConfig{disabled: true} or a full override', () => {
-    const d = compileGrpcJsonTranscoderPerRoute({ '@type': FILTER_CONFIG_TYPE_URL, disabled: true }, 'r');
+    const d = compileGrpcJsonTranscoderPerRoute({ '@type': FILTER_CONFIG_TYPE_URL, disabled: true }, 'r', NO_FILES);
     assert.ok(d.ok && d.value.disabled);
-    const notDisabled = compileGrpcJsonTranscoderPerRoute({ '@type': FILTER_CONFIG_TYPE_URL, is_optional: true }, 'r');
+    const notDisabled = compileGrpcJsonTranscoderPerRoute({ '@type': FILTER_CONFIG_TYPE_URL, is_optional: true }, 'r', NO_FILES);
     assert.ok(!notDisabled.ok && notDisabled.errors[0]!.path === 'r.disabled');
-    const full = compileGrpcJsonTranscoderPerRoute({ ...BASE, max_request_body_size: { value: 99 } }, 'r');
+    const full = compileGrpcJsonTranscoderPerRoute({ ...BASE, max_request_body_size: { value: 99 } }, 'r', NO_FILES);
     assert.ok(full.ok && !full.value.disabled && full.value.config.maxRequestBodyBytes === 99);
-    const other = compileGrpcJsonTranscoderPerRoute({ '@type': 'type.googleapis.com/x.Y' }, 'r');
+    const other = compileGrpcJsonTranscoderPerRoute({ '@type': 'type.googleapis.com/x.Y' }, 'r', NO_FILES);
     assert.ok(!other.ok && other.errors[0]!.path === 'r.@type');
   });
 });

@@ -8,8 +8,8 @@
  * Remora's defaults are stricter than Envoy's where the Spec or ProtoJSON says so; docs/transcoding.md
  * lists every difference. Fields that would change behaviour but are not implemented are errors.
  */
+import type { FileReader } from '../../config/compile/http-filter-compiler';
 import { compileDescriptorSource } from '../../config/compile/descriptor-source';
-import { readFileSync } from 'node:fs';
 import type { ConfigIssue, ValidationResult } from '../../core/errors';
 import { bool, Issues, joinPath, msg, onlyFields, strList, wrapped } from '../../config/compile/context';
 import type { ProtoObject } from '../../config/compile/proto-json';
@@ -82,7 +82,7 @@ function sizeLimit(issues: Issues, o: ProtoObject, k: string, path: string): num
  * reads `proto_descriptor` (tests may inject one). Errors carry paths under `path`.
  */
 export function compileGrpcJsonTranscoder(
-  typedConfig: ProtoObject, path: string, readFile: (file: string) => Uint8Array = readFileSync,
+  typedConfig: ProtoObject, path: string, readFile: FileReader,
 ): ValidationResult<GrpcJsonTranscoderConfig> {
   const issues = new Issues();
   const o = typedConfig;
@@ -178,7 +178,7 @@ function failed<T>(list: readonly ConfigIssue[], path: string): ValidationResult
 }
 
 /** Compiles a `typed_per_filter_config` entry: `FilterConfig{disabled: true}` or a full GrpcJsonTranscoder. */
-export function compileGrpcJsonTranscoderPerRoute(typedConfig: ProtoObject, path: string): ValidationResult<GrpcJsonTranscoderPerRoute> {
+export function compileGrpcJsonTranscoderPerRoute(typedConfig: ProtoObject, path: string, readFile: FileReader): ValidationResult<GrpcJsonTranscoderPerRoute> {
   const type = typedConfig['@type'];
   if (type === FILTER_CONFIG_TYPE_URL) {
     const issues = new Issues();
@@ -190,7 +190,7 @@ export function compileGrpcJsonTranscoderPerRoute(typedConfig: ProtoObject, path
   if (type !== GRPC_JSON_TRANSCODER_TYPE_URL) {
     return failed([{ path: joinPath(path, '@type'), message: `expected ${GRPC_JSON_TRANSCODER_TYPE_URL} or ${FILTER_CONFIG_TYPE_URL}, got ${String(type)}` }], path);
   }
-  const r = compileGrpcJsonTranscoder(typedConfig, path);
+  const r = compileGrpcJsonTranscoder(typedConfig, path, readFile);
   if (!r.ok) return r;
   return { ok: true, value: Object.freeze({ kind: 'grpc_json_transcoder_per_route' as const, disabled: false as const, config: r.value }) };
 }
@@ -200,7 +200,7 @@ export const grpcJsonTranscoderFilter: FilterRegistration<GrpcJsonTranscoderConf
   name: GRPC_JSON_TRANSCODER_NAME,
   typeUrl: GRPC_JSON_TRANSCODER_TYPE_URL,
   perRouteTypeUrl: GRPC_JSON_TRANSCODER_TYPE_URL,
-  compile: (typedConfig, path) => compileGrpcJsonTranscoder(typedConfig, path),
+  compile: compileGrpcJsonTranscoder,
   compilePerRoute: compileGrpcJsonTranscoderPerRoute,
   createFactory: (config, ctx) => new GrpcJsonTranscoderFactory(config, ctx),
 };

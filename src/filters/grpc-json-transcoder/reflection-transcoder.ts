@@ -28,6 +28,10 @@ import { GrpcJsonTranscoderFactory } from './filter';
 import { ReflectionSourcePool, type ReflectionDescriptorSource, type ReflectionSourceSpec } from './reflection-source';
 
 /** Distinct from the Envoy transcoder's name (the registry keys per-route compilers by name); per-route configs are the same. */
+
+/** The stub set is inline: the options check never reads a descriptor file. */
+const NO_DESCRIPTOR_FILE = (file: string): Buffer => { throw new Error(`descriptors come from server reflection, not ${file}`); };
+
 export const REFLECTION_TRANSCODER_NAME = 'remora.filters.http.grpc_json_transcoder_reflection';
 export const REFLECTION_TRANSCODER_TYPE_URL = 'type.googleapis.com/remora.filters.http.grpc_json_transcoder.v1.ReflectionTranscoder';
 export const DEFAULT_REFRESH_INTERVAL_MS = 30_000;
@@ -85,7 +89,7 @@ export function compileReflectionTranscoder(typedConfig: ProtoObject, path: stri
       if ((typeof v === 'string' && v !== '') || (Buffer.isBuffer(v) && v.length > 0)) issues.add(joinPath(cp, k), 'must be empty: the descriptors come from server reflection');
     }
     services = strList(inner, 'services');
-    const r = compileGrpcJsonTranscoder({ ...inner, proto_descriptor: '', proto_descriptor_bin: Buffer.from(stubDescriptorSet(services)) }, cp);
+    const r = compileGrpcJsonTranscoder({ ...inner, proto_descriptor: '', proto_descriptor_bin: Buffer.from(stubDescriptorSet(services)) }, cp, NO_DESCRIPTOR_FILE);
     if (r.ok) base = r.value;
     else for (const e of r.errors) if (!e.path.endsWith('.proto_descriptor_bin')) issues.add(e.path, e.message);
   }

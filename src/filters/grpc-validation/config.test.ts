@@ -9,9 +9,12 @@ import { SAMPLE_SERVICE, sampleDescriptorSet } from '../../codec/validate/valida
 
 const SET = Buffer.from(sampleDescriptorSet());
 
+/** Reads no file (the cases that name one pass their own reader). */
+const NO_FILES = { readFile: (f: string): Buffer => { throw new Error(`unexpected read of ${f}`); } };
+
 describe('compileGrpcValidation', () => {
   it('compiles inline bytes with defaults', () => {
-    const r = compileGrpcValidation({ proto_descriptor_bin: SET, services: [SAMPLE_SERVICE] }, 'f');
+    const r = compileGrpcValidation({ proto_descriptor_bin: SET, services: [SAMPLE_SERVICE] }, 'f', NO_FILES);
     assert.ok(r.ok);
     assert.equal(r.value.maxMessageBytes, DEFAULT_MAX_MESSAGE_BYTES);
     assert.equal(r.value.table.size, 4);
@@ -32,7 +35,7 @@ describe('compileGrpcValidation', () => {
   });
 
   it('requires a descriptor set and a service or method, and refuses disabled on the filter', () => {
-    const r = compileGrpcValidation({ disabled: true }, 'f');
+    const r = compileGrpcValidation({ disabled: true }, 'f', NO_FILES);
     assert.deepEqual(!r.ok && r.errors.map((e) => e.path), ['f.disabled', 'f', 'f']);
   });
 

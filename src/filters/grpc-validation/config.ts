@@ -7,7 +7,6 @@
  * route the same message only carries `disabled`.
  */
 import { compileDescriptorSource } from '../../config/compile/descriptor-source';
-import * as fs from 'node:fs';
 import type { ValidationResult } from '../../core/errors';
 import { Issues, joinPath, bool, onlyFields, strList, msg } from '../../config/compile/context';
 import type { ProtoObject } from '../../config/compile/proto-json';
@@ -38,14 +37,14 @@ export function isGrpcValidationPerRoute(c: unknown): c is GrpcValidationPerRout
 }
 
 export interface GrpcValidationCompileDeps {
-  /** Reads `proto_descriptor` files (default fs.readFileSync). May throw. */
+  /** Reads `proto_descriptor` files (the compile's file reader). May throw. */
   readonly readFile: (path: string) => Buffer;
 }
 
 const FIELDS = ['proto_descriptor', 'proto_descriptor_bin', 'services', 'methods', 'max_message_bytes', 'fail_fast', 'disabled'];
 
 /** Compiles the listener-level config; every problem is reported with its path under `path`. */
-export function compileGrpcValidation(tc: ProtoObject, path: string, deps: GrpcValidationCompileDeps = { readFile: (p) => fs.readFileSync(p) }): ValidationResult<GrpcValidationConfig> {
+export function compileGrpcValidation(tc: ProtoObject, path: string, deps: GrpcValidationCompileDeps): ValidationResult<GrpcValidationConfig> {
   const issues = new Issues();
   onlyFields(issues, tc, path, FIELDS);
   if (bool(tc, 'disabled') === true) issues.add(joinPath(path, 'disabled'), 'only allowed in a per-route config');
@@ -81,7 +80,7 @@ export function createGrpcValidationRegistration(deps?: GrpcValidationCompileDep
     name: GRPC_VALIDATION_NAME,
     typeUrl: GRPC_VALIDATION_TYPE_URL,
     perRouteTypeUrl: GRPC_VALIDATION_TYPE_URL,
-    compile: (tc, path) => compileGrpcValidation(tc, path, deps),
+    compile: (tc, path, readFile) => compileGrpcValidation(tc, path, deps ?? { readFile }),
     compilePerRoute: compileGrpcValidationPerRoute,
     createFactory: (config, ctx) => new GrpcValidationFactory(config, ctx),
   };

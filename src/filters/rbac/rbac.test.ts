@@ -247,6 +247,6 @@ test('per-route RBACPerRoute overrides or disables the listener rules', () => {
 });
 
 test('registration compiles through the ProtoObject entry point', () => {
-  const r = rbacRegistration.compile({ '@type': rbacRegistration.typeUrl, rules: { action: 'DENY', policies: {} } }, 'x');
+  const r = rbacRegistration.compile({ '@type': rbacRegistration.typeUrl, rules: { action: 'DENY', policies: {} } }, 'x', (f) => { throw new Error(`unexpected read of ${f}`); });
   assert.ok(r.ok);
 });
