@@ -5,7 +5,10 @@
  * with buf/validate/validate.proto when the set lacks it), each selected method resolves to its
  * input message schema, and one validator per table is created and warmed on every input type so
  * rule plans and CEL programs are compiled before the first request (a rule that does not compile is
- * a config error). Request time: `MethodValidator.check(bytes)` decodes the message (bytes that do not
+ * a config error); each input type also gets a compiled fast validator (fast-validator.ts) when its
+ * rules are within the compiled subset. Request time: `MethodValidator.check(bytes)` first asks the
+ * fast validator, which settles certainly-valid messages without decoding them into objects; any
+ * other message takes the reference path, which decodes the message (bytes that do not
  * decode are rejected as `decode`), validates it, and returns null (valid: no allocation beyond the
  * decoded message) or a `MessageRejection` with a client-visible message and the encoded
  * google.rpc.Status{BadRequest} details listing every violation.
@@ -18,6 +21,7 @@ import { createValidator, type Validator, type Violation } from '@bufbuild/proto
 import type { ConfigIssue, ValidationResult } from '../../core/errors';
 import { encodeInvalidArgumentStatus, type FieldViolation } from './bad-request';
 import { bufValidateFileProtos } from './buf-validate-descriptors';
+import { compileFastValidator, type FastValidator } from './fast-validator';
 
 /** Why a message was refused: it does not decode, it violates a rule, or a rule failed to evaluate. */
 export type RejectionReason = 'decode' | 'constraint' | 'error';
@@ -56,7 +60,13 @@ export class MethodValidator {
   readonly clientStreaming: boolean;
   readonly serverStreaming: boolean;
 
-  constructor(method: DescMethod, private readonly schema: DescMessage, private readonly validator: Validator) {
+  constructor(
+    method: DescMethod,
+    private readonly schema: DescMessage,
+    private readonly validator: Validator,
+    /** The compiled "certainly valid" check of the input type (fast-validator.ts), null when its rules are outside the compiled subset. */
+    private readonly fast: FastValidator | null = null,
+  ) {
     this.path = `/${method.parent.typeName}/${method.name}`;
     this.inputType = schema.typeName;
     this.clientStreaming = method.methodKind === 'client_streaming' || method.methodKind === 'bidi_streaming';
@@ -68,6 +78,10 @@ export class MethodValidator {
    * valid, else the rejection. Synchronous; never throws.
    */
   check(bytes: Uint8Array): MessageRejection | null {
+    // Valid messages (the common case) are settled by the compiled check; anything it is not
+    // certain about goes through fromBinary + protovalidate, which also builds every rejection.
+    const fast = this.fast;
+    if (fast !== null && fast.isValid(bytes)) return null;
     let msg;
     try {
       msg = fromBinary(this.schema, bytes);
@@ -191,8 +205,14 @@ export function compileValidatorTable(descriptorSet: Uint8Array, selection: Vali
   const validators: MethodValidator[] = [];
   const seen = new Set<string>();
   const warmed = new Set<string>();
+  const fastByType = new Map<string, FastValidator | null>();
   for (const { method, at } of methods) {
-    const v = new MethodValidator(method, method.input, validator);
+    let fast = fastByType.get(method.input.typeName);
+    if (fast === undefined) {
+      fast = compileFastValidator(method.input);
+      fastByType.set(method.input.typeName, fast);
+    }
+    const v = new MethodValidator(method, method.input, validator, fast);
     if (seen.has(v.path)) continue;
     seen.add(v.path);
     if (!warmed.has(v.inputType)) {
