@@ -9,6 +9,8 @@
  * throughput ratio against the ≥ 0.8× target.
  *
  *   npm run build && node dist/bench/transcode/run.js [--duration 10] [--rounds 3] [--only json|grpc] [--cpu-prof <dir>]
+ *     [--remora-bin <tsc outDir>]   (default: the repo's dist/)
+ *     [--serve]   (diagnosis: start the sidecar, print the h2load command lines, wait for SIGINT)
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,7 +20,7 @@ import * as path from 'node:path';
 import { compileProtoSources } from '../../src/config/compile/compile-proto';
 import { freePort, startUpstream } from '../macro/bench-processes';
 import { ChildRegistry } from '../macro/children';
-import { measure, type LoadSpec } from '../macro/h2load';
+import { h2loadArgs, measure, type LoadSpec } from '../macro/h2load';
 import { cpuMicros } from '../macro/proc-stats';
 import { benchProtoPath, ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, repoRoot } from '../macro/proto';
 import { resolveRemoraCommand } from '../macro/remora';
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
   const children = new ChildRegistry();
   children.install();
   try {
-    const cmd = resolveRemoraCommand(root, null, tmp);
+    const cmd = resolveRemoraCommand(root, argText('remora-bin'), tmp);
     if (typeof cmd === 'string') throw new Error(cmd);
     const upstream = await startUpstream(children);
     const descriptorFile = path.join(tmp, 'bench.pb');
@@ -139,6 +141,13 @@ async function main(): Promise<void> {
       const base = { clients: 16, streams: 8, rpsPerClient: null };
       loads.push({ path: 'pass-through gRPC', size, url: `http://127.0.0.1:${passPort}${ECHO_PATH}`, spec: { ...base, id: `grpc-${size}`, title: '', bodyFile: grpcBody, replyFrameBytes: echoReplyFrameBytes(size) } });
       loads.push({ path: 'transcoded JSON', size, url: `http://127.0.0.1:${jsonPort}/v1/echo`, spec: { ...base, id: `json-${size}`, title: '', bodyFile: jsonBody, replyFrameBytes: Buffer.byteLength(jsonReply), headers: ['content-type: application/json'] } });
+    }
+    if (process.argv.includes('--serve')) {
+      // Diagnosis: keep the sidecar up and print what h2load needs; stop with SIGINT/SIGTERM.
+      for (const l of loads) process.stdout.write(`${l.spec.id}: h2load ${h2loadArgs(l.spec, l.url, duration, null).map((a) => (/^[\w./:=-]+$/.test(a) ? a : `'${a}'`)).join(' ')}\n`);
+      process.stdout.write(`sidecar pid ${sidecar.pid}\n`);
+      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+      return;
     }
     const only = argText('only');
     if (only !== null) loads.splice(0, loads.length, ...loads.filter((l) => l.spec.id.startsWith(only)));

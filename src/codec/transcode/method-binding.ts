@@ -13,9 +13,14 @@
  *    messages, other messages, unknown names (unless ignored) and duplicate singular values → 400,
  *    as is a parameter naming a path- or body-bound field.
  * The field chains are resolved at config time; at request time the parts are assembled into one
- * JSON tree (proto field names) and decoded once by @bufbuild/protobuf `fromJson`, then encoded.
+ * JSON tree (proto field names) and encoded straight into a gRPC frame by the request type's
+ * compiled encoder (fast-request-encoder.ts) when the tree has only the shapes it handles, else
+ * decoded by @bufbuild/protobuf `fromJson` and encoded by `toBinary` (same bytes either way).
  */
+import { isAscii } from 'node:buffer';
 import { bytesPlan, putBytes, takeBytes, type BytesPlan } from './bytes-fast-path';
+import { encodeGrpcFrame } from '../grpc/frame-decoder';
+import { FastRequestEncoder } from './fast-request-encoder';
 import { create, fromJson, toBinary, type DescField, type DescMessage, type JsonObject, type JsonValue, type Registry } from '@bufbuild/protobuf';
 import { InvalidArgumentError } from '../../core/errors';
 import { decodeQueryComponent } from './percent-decoding';
@@ -48,6 +53,8 @@ export class HttpMethodBinding implements MethodBinding {
   private readonly readOptions: { readonly ignoreUnknownFields: boolean; readonly registry: Registry };
   /** The request type's singular bytes fields, decoded natively (null: none). */
   private readonly bytesPlan: BytesPlan | null;
+  /** JSON tree → gRPC frame for the common shapes (fast-request-encoder.ts); null when the type has none. */
+  private readonly fast: FastRequestEncoder | null;
 
   constructor(
     readonly method: MethodInfo,
@@ -62,6 +69,7 @@ export class HttpMethodBinding implements MethodBinding {
     private readonly ctx: BindingContext,
   ) {
     this.bytesPlan = bytesPlan(input);
+    this.fast = FastRequestEncoder.compile(input);
     this.pathChains = pathChains;
     this.bodyChain = bodyChain;
     this.responseChain = responseChain;
@@ -73,6 +81,17 @@ export class HttpMethodBinding implements MethodBinding {
   }
 
   buildRequest(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Uint8Array {
+    const root = this.requestTree(vars, query, body);
+    return this.httpBodyRequest ? this.httpBodyMessage(root, body, contentType) : this.encode(root);
+  }
+
+  buildRequestFrame(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Buffer {
+    const root = this.requestTree(vars, query, body);
+    return this.httpBodyRequest ? encodeGrpcFrame(this.httpBodyMessage(root, body, contentType)) : this.encodeFrame(root);
+  }
+
+  /** The request's ProtoJSON tree (path, body unless HttpBody, query applied). */
+  private requestTree(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null): JsonObject {
     const root: JsonObject = {};
     if (this.body !== null && !this.httpBodyRequest && body !== null && body.length > 0) {
       const value = parseJsonBody(body);
@@ -84,13 +103,25 @@ export class HttpMethodBinding implements MethodBinding {
       }
     }
     this.applyPathAndQuery(root, vars, query);
-    if (!this.httpBodyRequest) return this.encode(root);
+    return root;
+  }
+
+  /** An HttpBody request: the tree's other fields plus the raw body and its content type. */
+  private httpBodyMessage(root: JsonObject, body: Uint8Array | null, contentType: string | null): Uint8Array {
     const msg = this.decode(root);
     setHttpBody(msg, this.body === '*' ? null : this.bodyChain, this.ctx.httpBody!, body ?? EMPTY_BYTES, contentType ?? '');
     return toBinary(this.input, msg);
   }
 
   buildStreamMessage(vars: readonly PathBinding[], query: string | null, json: unknown): Uint8Array {
+    return this.encode(this.streamTree(vars, query, json));
+  }
+
+  buildStreamFrame(vars: readonly PathBinding[], query: string | null, json: unknown): Buffer {
+    return this.encodeFrame(this.streamTree(vars, query, json));
+  }
+
+  private streamTree(vars: readonly PathBinding[], query: string | null, json: unknown): JsonObject {
     const root: JsonObject = {};
     if (this.body === '*') {
       if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new InvalidArgumentError('each stream message must be a JSON object');
@@ -99,7 +130,7 @@ export class HttpMethodBinding implements MethodBinding {
       this.placeBodyField(root, json as JsonValue);
     }
     this.applyPathAndQuery(root, vars, query);
-    return this.encode(root);
+    return root;
   }
 
   private placeWholeBody(root: JsonObject, value: JsonObject): void {
@@ -216,6 +247,16 @@ export class HttpMethodBinding implements MethodBinding {
   private encode(root: JsonObject): Uint8Array {
     return toBinary(this.input, this.decode(root));
   }
+
+  /** The tree as a gRPC frame: the compiled encoder when it takes the tree, else the reflective path. */
+  private encodeFrame(root: JsonObject): Buffer {
+    const fast = this.fast;
+    if (fast !== null) {
+      const frame = fast.encodeFrame(root);
+      if (frame !== null) return frame;
+    }
+    return encodeGrpcFrame(this.encode(root));
+  }
 }
 
 /**
@@ -251,10 +292,15 @@ function locateJsonError(schema: DescMessage, json: JsonValue, opts: { readonly 
 
 function parseJsonBody(body: Uint8Array): JsonValue {
   let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw new InvalidArgumentError('request body is not valid UTF-8');
+  if (isAscii(body)) {
+    // The common case: one copy into a one-byte string, no UTF-8 validation or BOM to strip.
+    text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+  } else {
+    try {
+      text = utf8.decode(body);
+    } catch {
+      throw new InvalidArgumentError('request body is not valid UTF-8');
+    }
   }
   try {
     return JSON.parse(text) as JsonValue;

@@ -7,7 +7,9 @@
  * At request time a binding turns path variables, query and body into request bytes, and a method
  * turns response bytes into JSON (or raw HttpBody data) — no descriptor lookups by name per request.
  * ProtoJSON is done by @bufbuild/protobuf (see bench/README.md "Transcoding: ProtoJSON library
- * choice"); binding semantics follow google/api/http.proto (the Spec), see method-binding.ts.
+ * choice"), with compiled fast paths for the common shapes (fast-request-encoder.ts,
+ * fast-response-printer.ts) that produce the same bytes and text; binding semantics follow
+ * google/api/http.proto (the Spec), see method-binding.ts.
  */
 import {
   create, createFileRegistry, createRegistry, fromBinary, getExtension, hasExtension, toJson, toJsonString,
@@ -19,6 +21,7 @@ import { PathMatcher, describeBinding, type PathBinding, type HttpBinding } from
 import { parsePathTemplate, PathTemplateError, type PathTemplate } from './path-template';
 import { HttpMethodBinding, chainName, type BindingContext } from './method-binding';
 import { FieldIndex, isScalarLike } from './proto-json';
+import { FastResponsePrinter } from './fast-response-printer';
 import { compileGoogleapis } from '../../config/compile/compile-proto';
 
 export interface TranscoderOptions {
@@ -113,6 +116,13 @@ export interface MethodBinding {
    * are applied to every message. Throws InvalidArgumentError.
    */
   buildStreamMessage(vars: readonly PathBinding[], query: string | null, json: unknown): Uint8Array;
+  /**
+   * `buildRequest` as one uncompressed gRPC frame (5-byte prefix + message), encoded straight into
+   * the frame by the compiled encoder when the request's JSON allows (same bytes, same errors).
+   */
+  buildRequestFrame(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Buffer;
+  /** `buildStreamMessage` as one uncompressed gRPC frame (see `buildRequestFrame`). */
+  buildStreamFrame(vars: readonly PathBinding[], query: string | null, json: unknown): Buffer;
 }
 
 const HTTP_BODY = 'google.api.HttpBody';
@@ -142,6 +152,8 @@ class TranscodedMethod implements MethodInfo {
   readonly input: DescMessage;
   /** @internal */
   readonly output: DescMessage;
+  /** Binary → JSON text for a flat response type printed without whitespace; null otherwise. */
+  private readonly fastPrinter: FastResponsePrinter | null;
 
   constructor(m: DescMethod, private readonly write: WriteOptions, private readonly implicitWrite: WriteOptions) {
     this.service = m.parent.typeName;
@@ -153,11 +165,16 @@ class TranscodedMethod implements MethodInfo {
     this.output = m.output;
     this.inputType = m.input.typeName;
     this.outputType = m.output.typeName;
+    this.fastPrinter = write.prettySpaces === 0 && m.output.typeName !== HTTP_BODY ? FastResponsePrinter.compile(m.output, write) : null;
   }
 
   responseBody(message: Uint8Array, binding: MethodBinding | null): ResponseBody {
-    const msg = fromBinary(this.output, message) as unknown as Record<string, unknown>;
     const chain = binding instanceof HttpMethodBinding ? binding.responseChain : null;
+    if (chain === null && this.fastPrinter !== null) {
+      const json = this.fastPrinter.print(message);
+      if (json !== null) return { json };
+    }
+    const msg = fromBinary(this.output, message) as unknown as Record<string, unknown>;
     if (chain === null) {
       if (this.output.typeName === HTTP_BODY) return rawBody(msg);
       return { json: toJsonString(this.output, msg as never, this.write) };

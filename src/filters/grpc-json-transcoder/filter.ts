@@ -19,7 +19,6 @@ import {
   InternalProxyError, InvalidArgumentError, MethodNotAllowedError, NoRouteError, PayloadTooLargeError, ProxyError,
 } from '../../core/errors';
 import { formatGrpcTimeout, parseGrpcTimeout } from '../../core/headers';
-import { encodeGrpcFrame } from '../../codec/grpc/frame-decoder';
 import { extractVariables, type PathBinding } from '../../codec/transcode/path-matcher';
 import type { MethodBinding, MethodInfo } from '../../codec/transcode/transcoder-table';
 import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilterFactory } from '../filter';
@@ -139,14 +138,14 @@ function buildUnary(
   ctx: StreamContext, binding: MethodBinding, vars: readonly PathBinding[], query: string | null,
   body: Uint8Array | null, contentType: string | null, ds: TranscodingDownstream,
 ): boolean {
-  let message: Uint8Array;
+  let frame: Buffer;
   try {
-    message = binding.buildRequest(vars, query, body, contentType);
+    frame = binding.buildRequestFrame(vars, query, body, contentType);
   } catch (e) {
     sendLocalReply(ctx, ProxyError.is(e) ? e : new InternalProxyError(e));
     return false;
   }
-  ds.completeBody = [encodeGrpcFrame(message)];
+  ds.completeBody = [frame];
   return true;
 }
 
@@ -292,14 +291,14 @@ class PendingRequest {
         this.fail(body, new InvalidArgumentError(`invalid JSON in request stream message ${firstIndex + i}: ${(e as Error).message}`));
         return false;
       }
-      let message: Uint8Array;
+      let frame: Buffer;
       try {
-        message = this.binding.buildStreamMessage(this.vars, this.query, value);
+        frame = this.binding.buildStreamFrame(this.vars, this.query, value);
       } catch (e) {
         this.fail(body, ProxyError.is(e) ? e : new InternalProxyError(e));
         return false;
       }
-      if (!this.source!.offer(encodeGrpcFrame(message))) body.pause();
+      if (!this.source!.offer(frame)) body.pause();
     }
     return true;
   }

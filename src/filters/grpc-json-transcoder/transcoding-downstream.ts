@@ -79,6 +79,23 @@ function detailsOf(v: unknown): Uint8Array | null {
   return Buffer.from(s, 'base64');
 }
 
+/** The (empty) trailers that end a complete HTTP/2 response; never sent as a HEADERS frame (see `sendWhole`). */
+const NO_TRAILERS: OutgoingHttpHeaders = Object.freeze({}) as OutgoingHttpHeaders;
+
+/**
+ * A complete response (headers, one body chunk, end). Over HTTP/2 the stream ends with empty
+ * trailers, which node:http2 sends as an empty END_STREAM DATA frame after the body: when the body
+ * itself carried END_STREAM, the stream was closed and destroyed before its write completed, and
+ * node:stream then built an ERR_STREAM_DESTROYED error (stack trace included) for every response —
+ * about 20 µs each. The client sees the same response either way (no trailers).
+ */
+function sendWhole(ds: Downstream, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
+  const h2 = ds.protocol === 'h2';
+  ds.respond(status, headers, false, h2);
+  ds.write(body);
+  ds.end(h2 ? NO_TRAILERS : null);
+}
+
 export class TranscodingDownstream implements Downstream {
   /** The router hands this wrapper the upstream trailers whatever the client's HTTP version. */
   readonly acceptsTrailers = true;
@@ -258,10 +275,7 @@ export class TranscodingDownstream implements Downstream {
     const ctx = this.ctx;
     ctx.responseStatus = 200;
     ctx.grpcStatus = 0;
-    const ds = this.inner;
-    ds.respond(200, headers, false, false);
-    ds.write(body);
-    ds.end(null);
+    sendWhole(this.inner, 200, headers, body);
   }
 
   /** One message of a server stream: starts the response at the first. False when the stream failed. */
@@ -344,10 +358,7 @@ export class TranscodingDownstream implements Downstream {
     const ctx = this.ctx;
     ctx.responseStatus = http;
     ctx.grpcStatus = code;
-    const ds = this.inner;
-    ds.respond(http, headers, false, false);
-    ds.write(body);
-    ds.end(null);
+    sendWhole(this.inner, http, headers, body);
   }
 
   /**
