@@ -79,21 +79,11 @@ function detailsOf(v: unknown): Uint8Array | null {
   return Buffer.from(s, 'base64');
 }
 
-/** The (empty) trailers that end a complete HTTP/2 response; never sent as a HEADERS frame (see `sendWhole`). */
-const NO_TRAILERS: OutgoingHttpHeaders = Object.freeze({}) as OutgoingHttpHeaders;
-
-/**
- * A complete response (headers, one body chunk, end). Over HTTP/2 the stream ends with empty
- * trailers, which node:http2 sends as an empty END_STREAM DATA frame after the body: when the body
- * itself carried END_STREAM, the stream was closed and destroyed before its write completed, and
- * node:stream then built an ERR_STREAM_DESTROYED error (stack trace included) for every response —
- * about 20 µs each. The client sees the same response either way (no trailers).
- */
+/** A complete response: headers, one body chunk, end (H2Downstream ends it without a trailing HEADERS frame). */
 function sendWhole(ds: Downstream, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
-  const h2 = ds.protocol === 'h2';
-  ds.respond(status, headers, false, h2);
+  ds.respond(status, headers, false, false);
   ds.write(body);
-  ds.end(h2 ? NO_TRAILERS : null);
+  ds.end(null);
 }
 
 export class TranscodingDownstream implements Downstream {
