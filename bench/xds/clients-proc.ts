@@ -221,6 +221,8 @@ async function main(): Promise<void> {
     load.close();
     process.exit(0);
   });
+  // An orderly exit (not the default SIGTERM death), so `--cpu-prof` (REMORA_BENCH_LOAD_PROF) is written.
+  process.on('SIGTERM', () => process.exit(0));
   const progress = setInterval(() => send({ type: 'progress', open: load.streams.length, synced: load.synced }), 1000);
   progress.unref();
   let client: grpc.Client | null = null;

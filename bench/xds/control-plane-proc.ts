@@ -8,7 +8,7 @@
  *     control plane writes right before `ads.notify()` starts the push;
  *   {type:'error', message}                            when start fails (then exits 1).
  * It stops on the IPC message {type:'stop'}, on SIGTERM, or when the parent goes away.
- * Usage (normally via run.ts): node --import tsx bench/xds/control-plane-proc.ts --config f [--debounce-ms 10]
+ * Usage (normally via run.ts): node --import tsx bench/xds/control-plane-proc.ts --config f [--debounce-ms 10] [--push-batch N]
  */
 import { Writable } from 'node:stream';
 import { createRuntime } from '../../src/core/runtime';
@@ -53,8 +53,9 @@ async function main(): Promise<void> {
   const configPath = arg('--config', '');
   if (configPath === '') throw new Error('--config is required');
   const debounceMs = Number(arg('--debounce-ms', '10'));
+  const pushBatch = arg('--push-batch', '');
   const runtime = createRuntime({ logLevel: 'info', logDestination: new LogTap() });
-  const cp = await ControlPlane.start({ configPath, runtime, xdsPort: 0, adminPort: 0, host: '127.0.0.1', debounceMs });
+  const cp = await ControlPlane.start({ configPath, runtime, xdsPort: 0, adminPort: 0, host: '127.0.0.1', debounceMs, ...(pushBatch === '' ? {} : { pushBatchSize: Number(pushBatch) }) });
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

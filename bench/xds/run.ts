@@ -12,6 +12,7 @@
  *
  * Usage: node --import tsx bench/xds/run.ts [--services 1000] [--clients 100,1000,10000]
  *        [--rounds 20] [--identities 10] [--debounce-ms 10] [--per-channel 100] [--timeout-s 240]
+ *        [--push-batch N] (the ADS server's pushBatchSize; 'Infinity' = every stream in one turn)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -73,11 +74,11 @@ interface CaseResult {
   cpuPerRoundMs: number;
 }
 
-async function runCase(dir: string, clients: number, opts: { services: number; rounds: number; identities: number; debounceMs: number; perChannel: number; timeoutMs: number }): Promise<CaseResult> {
+async function runCase(dir: string, clients: number, opts: { services: number; rounds: number; identities: number; debounceMs: number; perChannel: number; timeoutMs: number; pushBatch: string }): Promise<CaseResult> {
   const file = path.join(dir, 'mesh.yaml');
   fs.writeFileSync(file, generateMesh(opts.services));
   const here = __dirname;
-  const cp = children.track(fork(path.join(here, 'control-plane-proc.ts'), ['--config', file, '--debounce-ms', String(opts.debounceMs)], {
+  const cp = children.track(fork(path.join(here, 'control-plane-proc.ts'), ['--config', file, '--debounce-ms', String(opts.debounceMs), ...(opts.pushBatch === '' ? [] : ['--push-batch', opts.pushBatch])], {
     execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...profileArgs(process.env.REMORA_BENCH_CP_PROF)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));
   const ready = await waitMessage<{ xdsPort: number; pid: number }>(cp, (m) => m['type'] === 'ready', 60_000, 'control plane ready');
@@ -94,7 +95,7 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
   const load = children.track(fork(path.join(here, 'clients-proc.ts'), [
     '--target', `127.0.0.1:${ready.xdsPort}`, '--streams', String(clients), '--identities', String(opts.identities),
     '--services', String(opts.services), '--per-channel', String(opts.perChannel),
-  ], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  ], { execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...profileArgs(process.env.REMORA_BENCH_LOAD_PROF)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   load.on('message', (m: { type?: string; open?: number; synced?: number; streams?: number }) => {
     if (m?.type === 'progress') process.stderr.write(`  [${clients}] open ${m.open} synced ${m.synced}\n`);
     if (m?.type === 'ended') process.stderr.write(`  [${clients}] ${m.streams} stream(s) ended\n`);
@@ -170,12 +171,13 @@ async function main(): Promise<void> {
   const debounceMs = Number(arg('--debounce-ms', '10'));
   const perChannel = Number(arg('--per-channel', '100'));
   const timeoutMs = Number(arg('--timeout-s', '240')) * 1000;
+  const pushBatch = arg('--push-batch', '');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-xds-bench-'));
   const results: CaseResult[] = [];
   try {
     for (const n of clientCounts) {
       process.stderr.write(`bench/xds: ${n} streams, ${services} services, ${rounds} rounds\n`);
-      results.push(await runCase(dir, n, { services, rounds, identities, debounceMs, perChannel, timeoutMs }));
+      results.push(await runCase(dir, n, { services, rounds, identities, debounceMs, perChannel, timeoutMs, pushBatch }));
       process.stdout.write(table(results.slice(-1), { services, identities, debounceMs }).split('\n').slice(-1)[0] + '\n');
     }
   } finally {
@@ -196,7 +198,7 @@ main().then(() => process.exit(0), (err: unknown) => {
   children.stopAll().finally(() => process.exit(1));
 });
 
-/** `--cpu-prof` into `dir` when set (REMORA_BENCH_CP_PROF=<dir> profiles the control plane). */
+/** `--cpu-prof` into `dir` when set (REMORA_BENCH_CP_PROF=<dir> profiles the control plane, REMORA_BENCH_LOAD_PROF=<dir> the load process). */
 function profileArgs(dir: string | undefined): string[] {
   return dir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', dir];
 }

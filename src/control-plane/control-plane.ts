@@ -18,8 +18,8 @@ import { loadEnvoyProtos } from '../xds/protos';
 import { ControlPlaneAdmin } from './admin/control-plane-admin';
 import { CONTROL_PLANE_IDENTITY } from './ca/ca-service';
 import { MeshDashboard } from './dashboard/mesh-dashboard';
-import { formatMeshIssue, loadMeshConfig, type MeshConfig, type MeshConfigIssue } from './mesh';
-import { MeshDocumentCache } from './mesh/document-cache';
+import { formatMeshIssue, type MeshConfig, type MeshConfigIssue } from './mesh';
+import { MeshConfigLoader } from './mesh/mesh-config-loader';
 import { DescriptorSources } from './sources/descriptor-sources';
 import { AdsServer } from './server/ads-server';
 import { AdsTlsCertificates, type AdsTlsMaterial } from './server/ads-tls';
@@ -65,6 +65,8 @@ export interface ControlPlaneOptions {
   readonly trustRefreshMs?: number;
   /** Further gRPC services on the xDS server (both ports), e.g. the mesh CA service. */
   readonly extraServices?: (server: import('@grpc/grpc-js').Server) => void;
+  /** Streams the ADS server pushes to per event-loop turn (`AdsServerOptions.pushBatchSize`; default 100). */
+  readonly pushBatchSize?: number;
   /** The mesh dashboard on the admin port (`/dashboard`): its settings, or false to turn it off (default on). */
   readonly dashboard?: DashboardSettings | false;
 }
@@ -133,8 +135,8 @@ export class ControlPlane {
     private readonly sourceName: string,
     readonly ads: AdsServer,
     readonly admin: ControlPlaneAdmin,
-    /** Parsed documents reused across reloads: an edit re-parses only what changed. */
-    private readonly documents: MeshDocumentCache,
+    /** Validates each change, reusing what the previous load parsed and validated. */
+    private readonly loader: MeshConfigLoader,
     private readonly tlsCertificates: AdsTlsCertificates | null,
     /** GrpcTranscoder/GrpcValidation descriptor files: compiled per load, cached, and watched. */
     private readonly descriptors: DescriptorSources,
@@ -159,9 +161,9 @@ export class ControlPlane {
       await source.close();
       throw err;
     }
-    const documents = new MeshDocumentCache();
     const descriptors = new DescriptorSources({ pollIntervalMs: options.debounceMs ?? 100 });
-    const result = loadMeshConfig(first.files, documents, descriptors);
+    const loader = new MeshConfigLoader(descriptors);
+    const result = loader.load(first.files);
     if (!result.ok) {
       await source.close();
       throw new MeshConfigError(result.errors);
@@ -186,6 +188,7 @@ export class ControlPlane {
       clock: runtime.clock,
       logger: runtime.logger,
       metrics: new XdsMetrics(runtime.metrics),
+      ...(options.pushBatchSize === undefined ? {} : { pushBatchSize: options.pushBatchSize }),
     });
     const dashboard = options.dashboard === false ? null : new MeshDashboard({
       ...options.dashboard,
@@ -204,7 +207,7 @@ export class ControlPlane {
       syncz: () => ads.pushStatus.list(),
       config: () => cp?.debugConfig() ?? null,
     });
-    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, documents, tlsCertificates, descriptors);
+    cp = new ControlPlane(options, result.config, source, sourceName, ads, admin, loader, tlsCertificates, descriptors);
     cp.lastSnapshot = first;
     cp.renewAt = renewAt;
     cp.meshDashboard = dashboard;
@@ -265,7 +268,7 @@ export class ControlPlane {
   private reload(snap: MeshSourceSnapshot): void {
     const log = this.options.runtime.logger;
     this.lastSnapshot = snap;
-    const result = loadMeshConfig(snap.files, this.documents, this.descriptors);
+    const result = this.loader.load(snap.files);
     const at = new Date(this.options.runtime.clock.now()).toISOString();
     if (!result.ok) {
       const errors = result.errors.map(formatMeshIssue);

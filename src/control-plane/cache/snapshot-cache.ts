@@ -138,9 +138,12 @@ export class Snapshot {
 
 /**
  * Encodes every resource of `set` once and computes per-type versions. Throws
- * `SnapshotEncodeError` naming the first resource that cannot be encoded.
+ * `SnapshotEncodeError` naming the first resource that cannot be encoded. With `previous`, a type
+ * whose content did not change keeps the previous `TypeSnapshot` object (so a stream that was sent
+ * it can tell in O(1) that nothing changed), and one whose resources are the very same encodings is
+ * not hashed again.
  */
-export function buildSnapshot(encoder: ResourceEncoder, set: XdsResourceSet): Snapshot {
+export function buildSnapshot(encoder: ResourceEncoder, set: XdsResourceSet, previous: Snapshot | null = null): Snapshot {
   const types = new Map<string, TypeSnapshot>();
   for (const typeUrl of ALL_TYPES) {
     const byName = set.byType.get(typeUrl);
@@ -156,9 +159,25 @@ export function buildSnapshot(encoder: ResourceEncoder, set: XdsResourceSet): Sn
         resources.set(name, { name, any });
       }
     }
-    types.set(typeUrl, { typeUrl, version: contentVersion(resources.values()), resources });
+    const before = previous === null ? null : previous.type(typeUrl);
+    if (before !== null && sameEncodings(before.resources, resources)) {
+      types.set(typeUrl, before);
+      continue;
+    }
+    const version = contentVersion(resources.values());
+    types.set(typeUrl, before !== null && before.version === version ? before : { typeUrl, version, resources });
   }
   return new Snapshot(set, types);
+}
+
+/** Same names mapped to the very same encoded bytes (identity, not content). */
+function sameEncodings(a: ReadonlyMap<string, EncodedResource>, b: ReadonlyMap<string, EncodedResource>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, r] of b) {
+    const o = a.get(name);
+    if (o === undefined || o.any.value !== r.any.value || o.any.type_url !== r.any.type_url) return false;
+  }
+  return true;
 }
 
 /** Called after a key's snapshot changed content (never for an identical replacement). */
@@ -181,8 +200,8 @@ export class SnapshotCache {
    * (leaving the previous snapshot in place) when a resource cannot be encoded.
    */
   setSnapshot(key: string, set: XdsResourceSet): { snapshot: Snapshot; changed: boolean } {
-    const next = buildSnapshot(this.encoder, set);
     const previous = this.snapshots.get(key) ?? null;
+    const next = buildSnapshot(this.encoder, set, previous);
     if (previous !== null && previous.sameContentAs(next)) return { snapshot: previous, changed: false };
     this.snapshots.set(key, next);
     for (const listener of Array.from(this.listeners)) listener(key, next, previous);

@@ -26,8 +26,12 @@ export interface ParsedDocument {
   readonly memo: DocumentMemo;
 }
 
-interface Chunk {
+/** One `---`-separated piece of a file: its text and where it sits. */
+export interface Chunk {
   readonly text: string;
+  /** Offsets of `text` in the file (`end` exclusive; the separator lines belong to no chunk). */
+  readonly start: number;
+  readonly end: number;
   /** Lines before this chunk in the file. */
   readonly lineOffset: number;
   /** Whether a `---` marker opened it (such a chunk is a document even when empty). */
@@ -46,12 +50,28 @@ interface CachedChunk {
 const SEPARATOR_REST = /^[ \t]*(?:#.*)?\r?$/;
 const UNSPLITTABLE = /^(?:%|\.\.\.|---[ \t]*[^ \t#\r\n])/m;
 
+/** Whether `text` can be split at `---` lines (no directives, `...` markers or content on a `---` line). */
+export function isSplittable(text: string): boolean {
+  return !UNSPLITTABLE.test(text);
+}
+
+/** Where the documents returned by `documents()` come from: one span per document, in order. */
+export interface DocumentSpan {
+  /** The chunk's offsets in the file text (`end` exclusive). */
+  readonly start: number;
+  readonly end: number;
+}
+
 export class MeshDocumentCache {
   private chunks = new Map<string, CachedChunk>();
   private used = new Map<string, CachedChunk>();
 
-  /** Every document of `text`, in order. Call `sweep()` after a whole load to drop unused entries. */
-  documents(text: string): ParsedDocument[] {
+  /**
+   * Every document of `text`, in order. Call `sweep()` after a whole load to drop unused entries.
+   * With `spans`, also records each returned document's chunk offsets, one entry per document (left
+   * empty for a file that is parsed whole).
+   */
+  documents(text: string, spans: DocumentSpan[] | null = null): ParsedDocument[] {
     if (UNSPLITTABLE.test(text)) {
       const lineCounter = new LineCounter();
       return parseAllDocuments(text, { lineCounter, uniqueKeys: true }).map((doc) => ({ doc: doc as Document.Parsed, lineCounter, memo: newMemo() }));
@@ -71,10 +91,16 @@ export class MeshDocumentCache {
       }
       const lineCounter = cached.view!;
       if (cached.docs.length === 0) {
-        if (chunk.afterMarker) out.push({ doc: null, lineCounter, memo: newMemo() });
+        if (chunk.afterMarker) {
+          out.push({ doc: null, lineCounter, memo: newMemo() });
+          if (spans !== null) spans.push({ start: chunk.start, end: chunk.end });
+        }
         continue;
       }
-      for (let i = 0; i < cached.docs.length; i++) out.push({ doc: cached.docs[i]!, lineCounter, memo: cached.memos[i]! });
+      for (let i = 0; i < cached.docs.length; i++) {
+        out.push({ doc: cached.docs[i]!, lineCounter, memo: cached.memos[i]! });
+        if (spans !== null) spans.push({ start: chunk.start, end: chunk.end });
+      }
     }
     return out;
   }
@@ -91,7 +117,7 @@ function newMemo(): DocumentMemo {
 }
 
 /** Splits at column-0 `---` lines (optionally followed by blanks or a comment) in one pass. */
-function split(text: string): Chunk[] {
+export function split(text: string): Chunk[] {
   const chunks: Chunk[] = [];
   let start = 0; // offset of the current chunk
   let startLine = 0;
@@ -102,7 +128,8 @@ function split(text: string): Chunk[] {
     let eol = text.indexOf('\n', pos);
     if (eol < 0) eol = text.length;
     if (text.charCodeAt(pos) === 0x2d && text.startsWith('---', pos) && SEPARATOR_REST.test(text.slice(pos + 3, eol))) {
-      chunks.push({ text: text.slice(start, pos === 0 ? 0 : pos - 1), lineOffset: startLine, afterMarker });
+      const end = pos === 0 ? 0 : pos - 1;
+      chunks.push({ text: text.slice(start, end), start, end, lineOffset: startLine, afterMarker });
       start = eol + 1;
       startLine = line + 1;
       afterMarker = true;
@@ -110,7 +137,8 @@ function split(text: string): Chunk[] {
     pos = eol + 1;
     line++;
   }
-  chunks.push({ text: start >= text.length ? '' : text.slice(start), lineOffset: startLine, afterMarker });
+  const last = Math.min(start, text.length);
+  chunks.push({ text: text.slice(last), start: last, end: text.length, lineOffset: startLine, afterMarker });
   return chunks;
 }
 

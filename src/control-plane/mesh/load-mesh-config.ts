@@ -7,12 +7,13 @@
  * port and subset references. Pure and synchronous; used by the control plane and `remora
  * validate`. With a shared MeshDocumentCache, an unchanged document (same text, file and index)
  * reuses its parse and its validated value from the previous load, so a reload costs the changed
- * documents plus the cross-document checks. GrpcTranscoder/GrpcValidation descriptors are resolved on
+ * documents plus the cross-document checks (`MeshConfigLoader` goes further for VirtualService
+ * edits: it patches the previous config). GrpcTranscoder/GrpcValidation descriptors are resolved on
  * every load through a `DescriptorSources` (it reads and compiles `.proto` files, cached while they
  * are unchanged), so an edit to a `.proto` file takes effect on the next load.
  */
 import { isIP } from 'node:net';
-import { MeshDocumentCache } from './document-cache';
+import { MeshDocumentCache, type DocumentSpan } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
 import { workloadIndexKey } from './model';
 import type {
@@ -60,6 +61,29 @@ export function loadMeshConfig(
   cache: MeshDocumentCache = new MeshDocumentCache(),
   descriptors: DescriptorSources = new DescriptorSources(),
 ): MeshConfigResult {
+  return loadMeshConfigRecorded(files, cache, descriptors, null);
+}
+
+/**
+ * What a load saw in one file, for `MeshConfigLoader`'s incremental path: per document (in order,
+ * empty ones included) its chunk span and its validated read (null for an empty document).
+ * `spans` is null when the file was parsed whole (not split at `---` lines).
+ */
+export interface FileLoadRecord {
+  readonly spans: readonly DocumentSpan[] | null;
+  readonly reads: readonly (DocRead | null)[];
+}
+
+/**
+ * `loadMeshConfig`, also filling `record` (when given) with a `FileLoadRecord` per file. The
+ * record is complete only when the result is ok.
+ */
+export function loadMeshConfigRecorded(
+  files: ReadonlyMap<string, string>,
+  cache: MeshDocumentCache,
+  descriptors: DescriptorSources,
+  record: Map<string, FileLoadRecord> | null,
+): MeshConfigResult {
   const issues: MeshConfigIssue[] = [];
   const ses: Parsed<ServiceEntry>[] = [];
   const wes: Parsed<WorkloadEntry>[] = [];
@@ -76,7 +100,10 @@ export function loadMeshConfig(
   const identities = new Map<string, DocContext>();
 
   for (const file of [...files.keys()].sort()) {
-    const list = cache.documents(files.get(file)!);
+    const spans: DocumentSpan[] | null = record === null ? null : [];
+    const list = cache.documents(files.get(file)!, spans);
+    const reads: (DocRead | null)[] | null = record === null ? null : new Array<DocRead | null>(list.length).fill(null);
+    if (record !== null) record.set(file, { spans: spans!.length === list.length ? spans : null, reads: reads! });
     for (let index = 0; index < list.length; index++) {
       const { doc, lineCounter, memo } = list[index]!;
       if (doc === null) continue; // an empty document (e.g. between two '---')
@@ -114,6 +141,7 @@ export function loadMeshConfig(
         continue;
       }
       identities.set(read.id, ctx);
+      if (reads !== null) reads[index] = read;
       switch (read.meta.kind) {
         case 'ServiceEntry': ses.push({ ctx, value: read.value as ServiceEntry }); break;
         case 'WorkloadEntry': wes.push({ ctx, value: read.value as WorkloadEntry }); break;
@@ -165,7 +193,7 @@ function resolveCodecDocuments(
 }
 
 /** One document validated on its own (no cross-document rule applied yet). */
-interface DocRead {
+export interface DocRead {
   /** `kind/namespace/name`, unique across the config. */
   readonly id: string;
   readonly meta: ResourceMeta;
@@ -176,7 +204,7 @@ interface DocRead {
  * Validates one document on its own: the envelope and the kind's spec. Depends only on the
  * document, its file and its index, so a valid result is memoised across loads for unchanged text.
  */
-function readDocument(ctx: DocContext, value: unknown): DocRead | null {
+export function readDocument(ctx: DocContext, value: unknown): DocRead | null {
   if (!isPlainObject(value)) {
     ctx.err([], 'a document must be a mapping with apiVersion, kind, metadata and spec');
     return null;
@@ -272,42 +300,51 @@ function checkReferences(ses: Parsed<ServiceEntry>[], wes: Parsed<WorkloadEntry>
     else rules.set(dr.host, dr);
   }
   const bound = new Map<string, VirtualService>();
-  for (const { ctx, value: vs } of vss) {
-    vs.hosts.forEach((h, i) => {
-      if (!services.has(h)) ctx.err(['spec', 'hosts', i], `no ServiceEntry declares host '${h}'`);
-      else if (!services.get(h)!.ports.some((p) => p.protocol !== 'TCP')) ctx.err(['spec', 'hosts', i], `host '${h}' has no GRPC, HTTP or HTTP2 port for http routes`);
-      const prev = bound.get(h);
-      if (prev !== undefined) ctx.err(['spec', 'hosts', i], `host '${h}' is already bound to VirtualService ${prev.meta.namespace}/${prev.meta.name}`);
-      else bound.set(h, vs);
+  for (const { ctx, value: vs } of vss) checkVirtualService(ctx, vs, services, rules, bound);
+}
+
+/**
+ * The cross-document rules of one VirtualService: its hosts are declared (with an http port) and
+ * not bound to another VirtualService (`bound` collects the bindings), and every route destination
+ * names a declared host, an existing http port and a defined subset.
+ */
+export function checkVirtualService(
+  ctx: DocContext, vs: VirtualService, services: ReadonlyMap<string, ServiceEntry>, rules: ReadonlyMap<string, DestinationRule>, bound: Map<string, VirtualService>,
+): void {
+  vs.hosts.forEach((h, i) => {
+    if (!services.has(h)) ctx.err(['spec', 'hosts', i], `no ServiceEntry declares host '${h}'`);
+    else if (!services.get(h)!.ports.some((p) => p.protocol !== 'TCP')) ctx.err(['spec', 'hosts', i], `host '${h}' has no GRPC, HTTP or HTTP2 port for http routes`);
+    const prev = bound.get(h);
+    if (prev !== undefined) ctx.err(['spec', 'hosts', i], `host '${h}' is already bound to VirtualService ${prev.meta.namespace}/${prev.meta.name}`);
+    else bound.set(h, vs);
+  });
+  vs.http.forEach((r, hi) => {
+    r.route.forEach((d, ri) => {
+      const dp: Path = ['spec', 'http', hi, 'route', ri, 'destination'];
+      const se = services.get(d.host);
+      if (se === undefined) {
+        ctx.err([...dp, 'host'], `no ServiceEntry declares host '${d.host}'`);
+        return;
+      }
+      const httpPorts = se.ports.filter((p) => p.protocol !== 'TCP');
+      if (d.port !== null) {
+        const p = se.ports.find((x) => x.number === d.port);
+        if (p === undefined) ctx.err([...dp, 'port', 'number'], `host '${d.host}' has no port ${d.port} (ports: ${se.ports.map((x) => x.number).join(', ')})`);
+        else if (p.protocol === 'TCP') ctx.err([...dp, 'port', 'number'], `port ${d.port} of '${d.host}' is TCP; http routes need a GRPC, HTTP or HTTP2 port`);
+      } else if (httpPorts.length === 0) {
+        ctx.err([...dp, 'host'], `host '${d.host}' has no GRPC, HTTP or HTTP2 port`);
+      } else if (httpPorts.length > 1 && !vs.hosts.includes(d.host)) {
+        ctx.err([...dp, 'port'], `is required: host '${d.host}' has more than one HTTP port`);
+      }
+      if (d.subset !== null) {
+        const dr = rules.get(d.host);
+        if (dr === undefined) ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined: no DestinationRule for host '${d.host}'`);
+        else if (!dr.subsets.some((s) => s.name === d.subset)) {
+          ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined by DestinationRule ${dr.meta.namespace}/${dr.meta.name} (subsets: ${dr.subsets.map((s) => s.name).join(', ') || 'none'})`);
+        }
+      }
     });
-    vs.http.forEach((r, hi) => {
-      r.route.forEach((d, ri) => {
-        const dp: Path = ['spec', 'http', hi, 'route', ri, 'destination'];
-        const se = services.get(d.host);
-        if (se === undefined) {
-          ctx.err([...dp, 'host'], `no ServiceEntry declares host '${d.host}'`);
-          return;
-        }
-        const httpPorts = se.ports.filter((p) => p.protocol !== 'TCP');
-        if (d.port !== null) {
-          const p = se.ports.find((x) => x.number === d.port);
-          if (p === undefined) ctx.err([...dp, 'port', 'number'], `host '${d.host}' has no port ${d.port} (ports: ${se.ports.map((x) => x.number).join(', ')})`);
-          else if (p.protocol === 'TCP') ctx.err([...dp, 'port', 'number'], `port ${d.port} of '${d.host}' is TCP; http routes need a GRPC, HTTP or HTTP2 port`);
-        } else if (httpPorts.length === 0) {
-          ctx.err([...dp, 'host'], `host '${d.host}' has no GRPC, HTTP or HTTP2 port`);
-        } else if (httpPorts.length > 1 && !vs.hosts.includes(d.host)) {
-          ctx.err([...dp, 'port'], `is required: host '${d.host}' has more than one HTTP port`);
-        }
-        if (d.subset !== null) {
-          const dr = rules.get(d.host);
-          if (dr === undefined) ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined: no DestinationRule for host '${d.host}'`);
-          else if (!dr.subsets.some((s) => s.name === d.subset)) {
-            ctx.err([...dp, 'subset'], `subset '${d.subset}' is not defined by DestinationRule ${dr.meta.namespace}/${dr.meta.name} (subsets: ${dr.subsets.map((s) => s.name).join(', ') || 'none'})`);
-          }
-        }
-      });
-    });
-  }
+  });
 }
 
 function isIpLiteral(a: string): boolean {
@@ -328,6 +365,24 @@ class FrozenMap<K, V> extends Map<K, V> {
   }
   override delete(): boolean { throw new TypeError('MeshConfig is immutable'); }
   override clear(): void { throw new TypeError('MeshConfig is immutable'); }
+}
+
+/**
+ * `config` with some VirtualServices replaced (each `[old, new]` pair keeps the old one's hosts and
+ * place): the same lists and indexes a cold load of the edited documents builds, sharing every
+ * other value with `config`. For `MeshConfigLoader`'s incremental path.
+ */
+export function replaceVirtualServices(config: MeshConfig, replaced: readonly (readonly [VirtualService, VirtualService])[]): MeshConfig {
+  const list = config.virtualServices.slice();
+  const byHost = new Map(config.virtualServiceByHost);
+  for (let i = 0; i < replaced.length; i++) {
+    const [before, after] = replaced[i]!;
+    const at = list.indexOf(before);
+    if (at < 0) throw new Error(`VirtualService ${before.meta.namespace}/${before.meta.name} is not in the config`);
+    list[at] = after;
+    for (let h = 0; h < after.hosts.length; h++) byHost.set(after.hosts[h]!, after);
+  }
+  return deepFreeze({ ...config, virtualServices: list, virtualServiceByHost: new FrozenMap(byHost) });
 }
 
 function deepFreeze<T>(v: T): T {

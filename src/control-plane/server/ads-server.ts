@@ -9,7 +9,11 @@
  * group's snapshot changes, each of its streams gets the changed types in make-before-break order
  * (CDS → EDS → LDS → RDS; LDS/CDS deletions afterwards, via a transitional response that still
  * carries the dropped resources). A new stream always gets everything again. `notify(key?)`
- * re-queries the provider (for one group or all connected groups) after a config change.
+ * re-queries the provider (for one group or all connected groups) after a config change; a change
+ * pushes to `pushBatchSize` streams in the same turn and to the rest in later turns, so the first
+ * responses are on the wire while the others are still being written. Streams with the same
+ * subscription of the same snapshot share one planned, encoded response; plain ACKs are decoded
+ * without the general protobuf decoder (`discovery-request-decoder.ts`).
  * `DeltaAggregatedResources` answers UNIMPLEMENTED. Per-stream status goes to `PushStatus`,
  * counters to `XdsMetrics`. Streams never wait on each other, so one node's NACK blocks nobody.
  * With `tls`, the same service is also bound on a secure port (mTLS with the mesh CA, `ads-tls.ts`):
@@ -20,7 +24,7 @@ import pino, { type Logger } from 'pino';
 import type * as protobuf from 'protobufjs';
 import { systemClock, type Clock } from '../../core/clock';
 import { PUSH_ORDER, type NodeIdentity, type XdsResourceSet } from '../cache/resources';
-import { nodeIdKey, SnapshotCache, type NodeKeyFn, type Snapshot } from '../cache/snapshot-cache';
+import { nodeIdKey, SnapshotCache, type EncodedResource, type NodeKeyFn, type Snapshot } from '../cache/snapshot-cache';
 import {
   loadAdsDefinition,
   structToJson,
@@ -29,8 +33,9 @@ import {
   type WireDiscoveryResponse,
   type WireNode,
 } from './ads-proto';
+import { fastRequestDeserialize } from './discovery-request-decoder';
 import { passThroughSerialize, ResponsePrefixCache, withNonce } from './discovery-response-encoder';
-import { AdsStreamState, responseFor, transitionalFor, isFullStateType, type PlannedResponse, type TypeSubscription } from './ads-stream';
+import { AdsStreamState, PlanMemo, responseFor, transitionalFor, isFullStateType, type PlannedResponse, type TypeSubscription } from './ads-stream';
 import { peerIdentityOf, type AdsTlsCertificates, type NodePeerIdentity } from './ads-tls';
 import { PushStatus, shortTypeName } from './push-status';
 import type { XdsMetrics } from './xds-metrics';
@@ -67,6 +72,13 @@ export interface AdsServerOptions {
   /** Also serve ADS over mTLS (the secure xDS port); null/absent = plaintext port only. */
   readonly tls?: AdsTlsOptions | null;
   /**
+   * How many streams a snapshot change pushes to in one event-loop turn (default 100). The rest are
+   * queued and pushed in following turns (`setImmediate`), each with the snapshot current then, so
+   * the first responses reach the sockets (and the clients start decoding) while the server is still
+   * pushing to the others. `Infinity` pushes to every stream at once.
+   */
+  readonly pushBatchSize?: number;
+  /**
    * Registers further services on the same gRPC server before it binds (e.g. the mesh CA's
    * `addCaService`, served on the secure port like Istio's 15012). Called once by `start()`.
    */
@@ -85,6 +97,13 @@ export interface AdsTlsOptions {
 
 type AdsCall = grpc.ServerDuplexStream<WireDiscoveryRequest, WireDiscoveryResponse>;
 
+/** What every stream sent one PlannedResponse shares: the resources by name, their names, the encoded prefix. */
+interface PlannedWire {
+  readonly sent: ReadonlyMap<string, EncodedResource>;
+  readonly names: readonly string[];
+  readonly prefix: Buffer;
+}
+
 interface Group {
   /** A representative node of the group (the first seen), passed to the provider. */
   node: NodeIdentity;
@@ -96,7 +115,12 @@ interface LiveStream {
   readonly call: AdsCall;
   /** The identity proven by the client certificate (secure port); null on the plaintext port. */
   readonly peer: NodePeerIdentity | null;
+  /** Waiting in the push queue (its group's snapshot changed after this turn's push budget ran out). */
+  queued: boolean;
 }
+
+/** Streams pushed synchronously per event-loop turn by default; see `AdsServerOptions.pushBatchSize`. */
+const DEFAULT_PUSH_BATCH = 100;
 
 /** The ADS server. Construct, `start()`, and `stop()` when done. */
 export class AdsServer {
@@ -120,8 +144,21 @@ export class AdsServer {
   private boundTlsPort = 0;
   private nextNonce = 0;
   private readonly prefixes: ResponsePrefixCache;
+  /** Planned responses shared by the streams of a push (same type snapshot, same subscription). */
+  private readonly plans = new PlanMemo();
+  /** The wire form of each planned response, built once for all the streams it goes to. */
+  private readonly wires = new WeakMap<PlannedResponse, PlannedWire>();
   private nextStreamId = 0;
   private readonly unsubscribe: () => void;
+  private readonly pushBatch: number;
+  /** Pushes left in the current turn's burst. */
+  private pushBudget = 0;
+  /** Whether a burst (one synchronous run of snapshot changes) is open; closed by a microtask. */
+  private burstOpen = false;
+  /** Streams waiting for their push, FIFO from `pendingHead`. */
+  private pending: LiveStream[] = [];
+  private pendingHead = 0;
+  private drainScheduled = false;
 
   constructor(private readonly options: AdsServerOptions) {
     this.provider = options.provider;
@@ -135,6 +172,7 @@ export class AdsServer {
     this.identifier = options.identifier ?? 'remora';
     this.pushStatus = new PushStatus(this.clock);
     this.prefixes = new ResponsePrefixCache(this.identifier);
+    this.pushBatch = Math.max(1, options.pushBatchSize ?? DEFAULT_PUSH_BATCH);
     this.unsubscribe = this.cache.onChange((key, snapshot) => this.onSnapshot(key, snapshot));
   }
 
@@ -225,7 +263,7 @@ export class AdsServer {
       }
       if (p.kind === 'verified') peer = p.identity;
     }
-    const live: LiveStream = { state: new AdsStreamState(++this.nextStreamId), call, peer };
+    const live: LiveStream = { state: new AdsStreamState(++this.nextStreamId), call, peer, queued: false };
     this.streams.add(live);
     this.metrics?.connectedStreams.inc();
     call.on('data', (req: WireDiscoveryRequest) => {
@@ -300,13 +338,13 @@ export class AdsServer {
       }
     } else if (sub.lastNonce !== null) {
       // A fresh (nonce-less) request for a type already served: the client lost its state; resend.
-      sub.sent = null;
+      sub.forgetSent();
     }
     sub.update(req.resource_names ?? []);
     this.pushStatus.subscribed(st.id, typeUrl);
     const snapshot = this.cache.get(st.key!);
     if (snapshot === null) return; // held until the group's first snapshot
-    const planned = responseFor(sub, snapshot);
+    const planned = responseFor(sub, snapshot, this.plans);
     if (planned !== null) this.send(live, sub, planned);
   }
 
@@ -372,7 +410,46 @@ export class AdsServer {
   private onSnapshot(key: string, snapshot: Snapshot): void {
     const g = this.groups.get(key);
     if (g === undefined) return;
-    for (const live of g.streams) this.pushAll(live, snapshot);
+    if (!this.burstOpen) {
+      this.burstOpen = true;
+      this.pushBudget = this.pushBatch;
+      queueMicrotask(() => { this.burstOpen = false; });
+    }
+    for (const live of g.streams) {
+      if (live.queued) continue; // pushed later with whatever snapshot is current then
+      if (this.pushBudget > 0 && this.pendingHead === this.pending.length) {
+        this.pushBudget--;
+        this.pushAll(live, snapshot);
+      } else {
+        live.queued = true;
+        this.pending.push(live);
+      }
+    }
+    if (this.pendingHead < this.pending.length && !this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(drainPushes, this);
+    }
+  }
+
+  /** @internal Pushes the next batch of queued streams; reschedules itself while any remain. */
+  drainPending(): void {
+    this.drainScheduled = false;
+    const end = Math.min(this.pending.length, this.pendingHead + this.pushBatch);
+    while (this.pendingHead < end) {
+      const live = this.pending[this.pendingHead]!;
+      this.pending[this.pendingHead++] = undefined as unknown as LiveStream;
+      live.queued = false;
+      const key = live.state.key;
+      const snapshot = key === null || this.server === null ? null : this.cache.get(key);
+      if (snapshot !== null) this.pushAll(live, snapshot);
+    }
+    if (this.pendingHead < this.pending.length) {
+      this.drainScheduled = true;
+      setImmediate(drainPushes, this);
+    } else {
+      this.pending = [];
+      this.pendingHead = 0;
+    }
   }
 
   /**
@@ -384,12 +461,25 @@ export class AdsServer {
     const st = live.state;
     if (st.closed) return;
     // Plan every subscribed type once: which ones change decides the make-before-break order.
-    const plans = new Map<TypeSubscription, PlannedResponse>();
+    // The usual push changes one type: that needs no ordering and no plan map.
+    let onlySub: TypeSubscription | null = null;
+    let onlyPlan: PlannedResponse | null = null;
+    let plans: Map<TypeSubscription, PlannedResponse> | null = null;
     for (const sub of st.subs.values()) {
-      const planned = responseFor(sub, snapshot);
-      if (planned !== null) plans.set(sub, planned);
+      const planned = responseFor(sub, snapshot, this.plans);
+      if (planned === null) continue;
+      if (onlySub === null) {
+        onlySub = sub;
+        onlyPlan = planned;
+      } else {
+        if (plans === null) plans = new Map([[onlySub, onlyPlan!]]);
+        plans.set(sub, planned);
+      }
     }
-    if (plans.size === 0) return;
+    if (plans === null) {
+      if (onlySub !== null) this.send(live, onlySub, onlyPlan!);
+      return;
+    }
     const deferred: TypeSubscription[] = [];
     for (let i = 0; i < PUSH_ORDER.length; i++) {
       const sub = st.subs.get(PUSH_ORDER[i]!);
@@ -410,7 +500,7 @@ export class AdsServer {
     for (let i = deferred.length - 1; i >= 0; i--) {
       const sub = deferred[i]!;
       // Re-planned: the transitional response changed what was sent.
-      const planned = responseFor(sub, snapshot);
+      const planned = responseFor(sub, snapshot, this.plans);
       if (planned !== null) this.send(live, sub, planned);
     }
     // Types the client asked for that PUSH_ORDER does not list.
@@ -422,8 +512,21 @@ export class AdsServer {
 
   private send(live: LiveStream, sub: TypeSubscription, planned: PlannedResponse): void {
     const nonce = String(++this.nextNonce);
+    const wire = this.wireOf(planned);
+    sub.lastNonce = nonce;
+    sub.sentVersion = planned.version;
+    sub.recordSent(wire.sent, planned.from);
+    this.pushStatus.sent(live.state.id, planned.typeUrl, planned.version, nonce, wire.names);
+    this.metrics?.pushes.inc({ type: shortTypeName(planned.typeUrl) });
+    live.call.write(withNonce(wire.prefix, nonce) as unknown as WireDiscoveryResponse);
+  }
+
+  /** The shared wire form of `planned` (built on its first send). */
+  private wireOf(planned: PlannedResponse): PlannedWire {
+    let wire = this.wires.get(planned);
+    if (wire !== undefined) return wire;
     const resources = new Array(planned.resources.length);
-    const sent = new Map<string, (typeof planned.resources)[number]>();
+    const sent = new Map<string, EncodedResource>();
     const names: string[] = [];
     for (let i = 0; i < planned.resources.length; i++) {
       const r = planned.resources[i]!;
@@ -431,23 +534,29 @@ export class AdsServer {
       sent.set(r.name, r);
       names.push(r.name);
     }
-    sub.lastNonce = nonce;
-    sub.sentVersion = planned.version;
-    sub.sent = sent;
-    this.pushStatus.sent(live.state.id, planned.typeUrl, planned.version, nonce, names);
-    this.metrics?.pushes.inc({ type: shortTypeName(planned.typeUrl) });
     // The version names the content of the whole type, the names the subset: together they key the bytes.
     const key = `${planned.typeUrl}\0${planned.version}\0${names.join('\0')}`;
-    const prefix = this.prefixes.prefix(key, planned.version, planned.typeUrl, resources);
-    live.call.write(withNonce(prefix, nonce) as unknown as WireDiscoveryResponse);
+    wire = { sent, names, prefix: this.prefixes.prefix(key, planned.version, planned.typeUrl, resources) };
+    this.wires.set(planned, wire);
+    return wire;
   }
 }
 
-/** The ADS service definition with a serializer that passes pre-encoded responses through. */
+function drainPushes(server: AdsServer): void {
+  server.drainPending();
+}
+
+/**
+ * The ADS service definition with a serializer that passes pre-encoded responses through, and
+ * (SotW) a request deserializer that reads plain ACKs without the general decoder.
+ */
 function serverServiceDefinition(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service)) {
-    out[name] = { ...method, responseSerialize: passThroughSerialize(method.responseSerialize as (v: unknown) => Buffer) };
+    const requestDeserialize = name === 'StreamAggregatedResources'
+      ? fastRequestDeserialize(method.requestDeserialize as (b: Buffer) => unknown)
+      : method.requestDeserialize;
+    out[name] = { ...method, requestDeserialize, responseSerialize: passThroughSerialize(method.responseSerialize as (v: unknown) => Buffer) };
   }
   return out as grpc.ServiceDefinition;
 }

@@ -10,7 +10,7 @@
  * identical state is never resent on the same stream. The server owns I/O; this file has none.
  */
 import { TYPE_URL, type NodeIdentity } from '../cache/resources';
-import { contentVersion, type EncodedResource, type Snapshot } from '../cache/snapshot-cache';
+import { contentVersion, type EncodedResource, type Snapshot, type TypeSnapshot } from '../cache/snapshot-cache';
 
 /** Types whose SotW responses are the full state (a missing name means deleted). */
 export function isFullStateType(typeUrl: string): boolean {
@@ -29,8 +29,19 @@ export class TypeSubscription {
   lastNonce: string | null = null;
   /** Version of the last response sent, or null. */
   sentVersion: string | null = null;
-  /** The resources of the last response, by name, or null before the first. */
-  sent: Map<string, EncodedResource> | null = null;
+  /** The resources of the last response, by name, or null before the first. Never mutated (may be shared). */
+  sent: ReadonlyMap<string, EncodedResource> | null = null;
+  /**
+   * The subscription in one string (`*` for wildcard, '' for nothing, else the length-prefixed
+   * names in order), so streams that want the same resources share one planned response.
+   */
+  key = '';
+  /** The type snapshot the last response was planned from (null: none, or a transitional one). */
+  sentFrom: TypeSnapshot | null = null;
+  /** `key` when the last response was planned; with `sentFrom` it says "nothing new" in O(1). */
+  sentKey = '';
+  /** The names of the last request, as sent (null before the first). */
+  private lastRequest: readonly string[] | null = null;
 
   constructor(readonly typeUrl: string) {}
 
@@ -39,6 +50,9 @@ export class TypeSubscription {
    * update"). Returns true when the subscription changed.
    */
   update(resourceNames: readonly string[]): boolean {
+    // An ACK repeats the names of the previous request: the same list gives the same subscription.
+    if (sameList(resourceNames, this.lastRequest)) return false;
+    this.lastRequest = resourceNames.slice();
     const names = new Set<string>();
     let star = false;
     for (let i = 0; i < resourceNames.length; i++) {
@@ -49,9 +63,24 @@ export class TypeSubscription {
     if (resourceNames.length > 0) this.everNamed = true;
     const wildcard = star || (resourceNames.length === 0 && !this.everNamed && isFullStateType(this.typeUrl));
     const changed = wildcard !== this.wildcard || !sameSet(names, this.names);
+    if (!changed) return false;
     this.names = names;
     this.wildcard = wildcard;
-    return changed;
+    this.key = subscriptionKey(wildcard, names);
+    return true;
+  }
+
+  /** Records what was just sent: `resources` by name (shared, never mutated) and the type snapshot it came from. */
+  recordSent(sent: ReadonlyMap<string, EncodedResource>, from: TypeSnapshot | null): void {
+    this.sent = sent;
+    this.sentFrom = from;
+    this.sentKey = this.key;
+  }
+
+  /** Forgets what was sent (the client lost its state): the next plan sends everything again. */
+  forgetSent(): void {
+    this.sent = null;
+    this.sentFrom = null;
   }
 
   /** The resources of `snapshot` this subscription selects (full state for LDS/CDS), or null when the client wants nothing. */
@@ -90,18 +119,58 @@ export interface PlannedResponse {
   readonly typeUrl: string;
   readonly version: string;
   readonly resources: readonly EncodedResource[];
+  /** The type snapshot it was planned from; null for a transitional response. */
+  readonly from: TypeSnapshot | null;
 }
 
 /**
  * The next response for `sub` given `snapshot`, or null when nothing should go out: the client
  * wants nothing, RDS/EDS has no existing subscribed resource, or the same state was already sent.
+ * With `plans` (a per-server memo), streams with the same subscription of the same type snapshot
+ * share one PlannedResponse object.
  */
-export function responseFor(sub: TypeSubscription, snapshot: Snapshot): PlannedResponse | null {
-  const resources = sub.desired(snapshot);
-  if (resources === null) return null;
-  if (resources.length === 0 && !isFullStateType(sub.typeUrl)) return null;
-  if (sub.sameAsSent(resources)) return null;
-  return { typeUrl: sub.typeUrl, version: snapshot.version(sub.typeUrl), resources };
+export function responseFor(sub: TypeSubscription, snapshot: Snapshot, plans: PlanMemo | null = null): PlannedResponse | null {
+  const t = snapshot.type(sub.typeUrl);
+  if (t === null) return null;
+  // Planned from this very type snapshot for the same subscription: exactly what was sent.
+  if (sub.sentFrom === t && sub.sentKey === sub.key && sub.sent !== null) return null;
+  let planned = plans === null ? undefined : plans.get(t, sub.key);
+  if (planned === undefined) {
+    const resources = sub.desired(snapshot);
+    planned = resources === null || (resources.length === 0 && !isFullStateType(sub.typeUrl))
+      ? null
+      : { typeUrl: sub.typeUrl, version: t.version, resources, from: t };
+    if (plans !== null) plans.set(t, sub.key, planned);
+  }
+  if (planned === null || sub.sameAsSent(planned.resources)) return null;
+  return planned;
+}
+
+/** Distinct subscriptions memoised per type snapshot before its memo is cleared. */
+const MAX_PLANS_PER_TYPE = 1024;
+
+/**
+ * Planned responses by (type snapshot, subscription key), shared by the streams of a push. Entries
+ * live as long as their type snapshot is referenced (at most MAX_PLANS_PER_TYPE per type snapshot).
+ */
+export class PlanMemo {
+  private readonly byType = new WeakMap<TypeSnapshot, Map<string, PlannedResponse | null>>();
+
+  /** The memoised plan (null = nothing to send), or undefined when not planned yet. */
+  get(t: TypeSnapshot, key: string): PlannedResponse | null | undefined {
+    return this.byType.get(t)?.get(key);
+  }
+
+  set(t: TypeSnapshot, key: string, planned: PlannedResponse | null): void {
+    let m = this.byType.get(t);
+    if (m === undefined) {
+      m = new Map();
+      this.byType.set(t, m);
+    } else if (m.size >= MAX_PLANS_PER_TYPE) {
+      m.clear(); // bounded: a long-lived type snapshot with ever-changing subscriptions
+    }
+    m.set(key, planned);
+  }
 }
 
 /**
@@ -127,7 +196,7 @@ export function transitionalFor(sub: TypeSubscription, snapshot: Snapshot): { dr
   }
   if (dropped === 0) return { drops: false, transitional: null };
   if (sub.sameAsSent(merged)) return { drops: true, transitional: null };
-  return { drops: true, transitional: { typeUrl: sub.typeUrl, version: contentVersion(merged), resources: merged } };
+  return { drops: true, transitional: { typeUrl: sub.typeUrl, version: contentVersion(merged), resources: merged, from: null } };
 }
 
 /** All per-stream state. Fields are initialised up front; node/key are set by the first request. */
@@ -149,6 +218,20 @@ export class AdsStreamState {
     }
     return s;
   }
+}
+
+/** An unambiguous string for a subscription (names are length-prefixed, so no separator can collide). */
+function subscriptionKey(wildcard: boolean, names: ReadonlySet<string>): string {
+  if (wildcard) return '*';
+  let key = '';
+  for (const n of names) key += `${n.length}:${n}`;
+  return key;
+}
+
+function sameList(a: readonly string[], b: readonly string[] | null): boolean {
+  if (b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
