@@ -12,6 +12,11 @@ import * as path from 'node:path';
 import type { ChildRegistry } from '../macro/children';
 import { RemoraProcess, type RemoraCommand } from '../macro/remora';
 
+/** Extra Node flags for both sidecars (`REMORA_BENCH_NODE_ARGS`, space-separated; e.g. GC sizing experiments). */
+function nodeArgs(): string[] {
+  return (process.env.REMORA_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+}
+
 /**
  * Writes `bootstrapYaml` to `<dir>/bootstrap.yaml` (creating `dir`) and starts the sidecar tracked by
  * `children`. Returns at once; wait with `waitRemoraReady`.
@@ -26,7 +31,7 @@ export function startSidecar(children: ChildRegistry, cmd: RemoraCommand, root: 
   const fd = fs.openSync(logFile, 'w');
   const nodePath = [path.join(root, 'node_modules'), process.env.NODE_PATH].filter((p) => p).join(path.delimiter);
   const child = children.track(
-    spawn(process.execPath, [cmd.script, ...cmd.scriptArgs, 'sidecar', '--bootstrap', bootstrap, '--admin-address-path', adminFile], {
+    spawn(process.execPath, [...nodeArgs(), cmd.script, ...cmd.scriptArgs, 'sidecar', '--bootstrap', bootstrap, '--admin-address-path', adminFile], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, NODE_PATH: nodePath },
     }),

@@ -6,7 +6,11 @@
  * translates once per identity and shares the snapshot. Each stream subscribes wildcard LDS and
  * CDS, then RDS to the route configs its listeners use (`outbound`, plus `inbound` when it has an
  * inbound listener) and EDS to its EDS clusters (`outbound|…`), and ACKs every response at once.
- * Streams are spread over channels of `--per-channel` streams each (separate TCP connections).
+ * Streams are spread over connections of `--per-channel` streams each (separate TCP connections).
+ * The transport is node:http2 with gRPC framing written here (`GrpcFrameDecoder`/`encodeGrpcFrame`)
+ * and the ADS service's own serializers, not a grpc-js channel: the load shares the control plane's
+ * two cores, and grpc-js's client call stack (retrying call, subchannel call, interceptors) cost
+ * more CPU per message than the control plane's own push, so it was measuring the load generator.
  *
  * IPC protocol (wall-clock ms = performance.timeOrigin + performance.now()):
  *   → {type:'progress', open, synced}                 every second while connecting;
@@ -17,8 +21,9 @@
  *   → {type:'ended', streams}                         if streams end (server gone, errors);
  *   ← {type:'stop'}                                   closes everything and exits.
  */
-import * as grpc from '@grpc/grpc-js';
-import { loadAdsDefinition, jsonToStruct, type WireDiscoveryRequest, type WireDiscoveryResponse } from '../../src/control-plane/server/ads-proto';
+import * as http2 from 'node:http2';
+import { loadAdsDefinition, jsonToStruct, type AdsDefinition, type WireDiscoveryRequest, type WireDiscoveryResponse } from '../../src/control-plane/server/ads-proto';
+import { encodeGrpcFrame, GrpcFrameDecoder } from '../../src/codec/grpc/frame-decoder';
 import { TYPE_URL } from '../../src/control-plane/cache/resources';
 import { readField1String } from '../../src/xds/xds-resources';
 import { identityMetadata } from './mesh-gen';
@@ -41,7 +46,21 @@ function send(msg: unknown): void {
   if (process.send !== undefined && process.connected) process.send(msg);
 }
 
-type Call = grpc.ClientDuplexStream<WireDiscoveryRequest, WireDiscoveryResponse>;
+/** The ADS method's path and (de)serializers, shared by every stream. */
+interface AdsCodec {
+  readonly path: string;
+  readonly serialize: (r: WireDiscoveryRequest) => Buffer;
+  readonly deserialize: (b: Buffer) => WireDiscoveryResponse;
+}
+
+function adsCodec(def: AdsDefinition): AdsCodec {
+  const m = def.service['StreamAggregatedResources']!;
+  return {
+    path: m.path,
+    serialize: m.requestSerialize as (r: WireDiscoveryRequest) => Buffer,
+    deserialize: m.responseDeserialize as (b: Buffer) => WireDiscoveryResponse,
+  };
+}
 
 /** Per-type protocol state of one stream. */
 class TypeState {
@@ -64,19 +83,23 @@ class BenchStream {
   baseline = '';
   /** Wall-clock ms of the ACK of a new RDS version in the current round; 0 = not yet. */
   ackAt = 0;
-  readonly call: Call;
+  readonly call: http2.ClientHttp2Stream;
+  private readonly frames = new GrpcFrameDecoder(Number.MAX_SAFE_INTEGER);
 
   constructor(
     readonly index: number,
-    client: grpc.Client,
+    session: http2.ClientHttp2Session,
+    private readonly codec: AdsCodec,
     private readonly node: Record<string, unknown>,
     private readonly owner: Load,
   ) {
-    const method = (client as unknown as Record<string, () => Call>)['StreamAggregatedResources']!;
-    this.call = method.call(client);
-    this.call.on('data', (r: WireDiscoveryResponse) => this.onResponse(r));
-    this.call.on('error', () => { /* reported via status */ });
-    this.call.on('status', () => {
+    this.call = session.request({ ':method': 'POST', ':path': codec.path, 'content-type': 'application/grpc', te: 'trailers' });
+    this.call.on('data', (chunk: Buffer) => {
+      const frames = this.frames.push(chunk);
+      for (let i = 0; i < frames.length; i++) this.onResponse(codec.deserialize(frames[i]!.message));
+    });
+    this.call.on('error', () => { /* reported via close */ });
+    this.call.on('close', () => {
       if (!this.ended) {
         this.ended = true;
         this.owner.onEnded();
@@ -100,7 +123,7 @@ class BenchStream {
       this.sentNode = true;
       req.node = { id: `bench-sidecar-${this.index}`, cluster: 'bench', metadata: jsonToStruct(this.node), locality: {}, user_agent_name: 'remora-bench-xds', user_agent_version: '0' };
     }
-    this.call.write(req);
+    this.call.write(encodeGrpcFrame(this.codec.serialize(req)));
   }
 
   private onResponse(r: WireDiscoveryResponse): void {
@@ -146,7 +169,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 /** All streams of this process. */
 class Load {
   readonly streams: BenchStream[] = [];
-  readonly clients: grpc.Client[] = [];
+  readonly sessions: http2.ClientHttp2Session[] = [];
   synced = 0;
   ended = 0;
   round = -1;
@@ -193,8 +216,8 @@ class Load {
   }
 
   close(): void {
-    for (const s of this.streams) s.call.cancel();
-    for (const c of this.clients) c.close();
+    for (const s of this.streams) s.call.close(http2.constants.NGHTTP2_CANCEL);
+    for (const c of this.sessions) c.destroy();
   }
 }
 
@@ -206,7 +229,7 @@ async function main(): Promise<void> {
   const perChannel = Number(arg('--per-channel', '100'));
   const batch = Number(arg('--batch', '200'));
   if (target === '') throw new Error('--target is required');
-  const def = loadAdsDefinition();
+  const codec = adsCodec(loadAdsDefinition());
   const metas: Record<string, unknown>[] = [];
   for (let k = 0; k < identities; k++) metas.push(identityMetadata(k, services));
   const load = new Load(total);
@@ -225,17 +248,16 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => process.exit(0));
   const progress = setInterval(() => send({ type: 'progress', open: load.streams.length, synced: load.synced }), 1000);
   progress.unref();
-  let client: grpc.Client | null = null;
+  let session: http2.ClientHttp2Session | null = null;
   for (let s = 0; s < total; s++) {
     if (s % perChannel === 0) {
-      // A local subchannel pool gives each channel its own TCP connection.
-      client = new def.Client(target, grpc.credentials.createInsecure(), {
-        'grpc.max_receive_message_length': -1,
-        'grpc.use_local_subchannel_pool': 1,
-      });
-      load.clients.push(client);
+      // One TCP connection per `perChannel` streams; windows as large as grpc-js's client asks for.
+      session = http2.connect(`http://${target}`, { settings: { initialWindowSize: 1 << 30, enablePush: false }, peerMaxConcurrentStreams: perChannel + 1 });
+      session.on('connect', function (this: http2.ClientHttp2Session) { this.setLocalWindowSize(1 << 30); });
+      session.on('error', () => { /* streams report through close */ });
+      load.sessions.push(session);
     }
-    load.streams.push(new BenchStream(s, client!, metas[s % identities]!, load));
+    load.streams.push(new BenchStream(s, session!, codec, metas[s % identities]!, load));
     if ((s + 1) % batch === 0) await new Promise((r) => setImmediate(r));
   }
 }
