@@ -15,6 +15,7 @@
  * belongs to one compiled binding.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { Wire, wireOf } from './scalar-wire';
 
 const FRAME_HEADER = 5;
 const INT32_MIN = -0x80000000;
@@ -39,13 +40,6 @@ const enum Kind {
   MessageList = 5,
   /** Present in the JSON → give up (maps, oneof members, well-known types, groups). */
   Unsupported = 6,
-}
-
-const enum Wire {
-  Varint = 0,
-  Fixed64 = 1,
-  LengthDelimited = 2,
-  Fixed32 = 5,
 }
 
 class FieldPlan {
@@ -75,15 +69,6 @@ class FieldPlan {
 class MessagePlan {
   /** In field-number order (the order toBinary writes). */
   fields: readonly FieldPlan[] = [];
-}
-
-function wireOf(t: ScalarType): Wire {
-  switch (t) {
-    case ScalarType.DOUBLE: case ScalarType.FIXED64: case ScalarType.SFIXED64: return Wire.Fixed64;
-    case ScalarType.FLOAT: case ScalarType.FIXED32: case ScalarType.SFIXED32: return Wire.Fixed32;
-    case ScalarType.STRING: case ScalarType.BYTES: return Wire.LengthDelimited;
-    default: return Wire.Varint;
-  }
 }
 
 function varint32Size(v: number): number {

@@ -11,18 +11,12 @@
  * reflective printer by tests.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
+import { Wire, wireOf } from './scalar-wire';
 
 const PRESENCE_IMPLICIT = 2;
 const TWO_32 = 4294967296;
 /** hi word bound for a 64-bit value below 2^53. */
 const HI_SAFE = 0x200000;
-
-const enum Wire {
-  Varint = 0,
-  Fixed64 = 1,
-  LengthDelimited = 2,
-  Fixed32 = 5,
-}
 
 /** What the printer needs from the transcoder's write options. */
 export interface PrintOptions {
@@ -44,15 +38,6 @@ interface FieldPrinter {
   readonly enumNames: ReadonlyMap<number, string> | null;
   /** The JSON text of the zero value (printed with alwaysEmitImplicit). */
   readonly zeroJson: string;
-}
-
-function wireOf(t: ScalarType): Wire {
-  switch (t) {
-    case ScalarType.DOUBLE: case ScalarType.FIXED64: case ScalarType.SFIXED64: return Wire.Fixed64;
-    case ScalarType.FLOAT: case ScalarType.FIXED32: case ScalarType.SFIXED32: return Wire.Fixed32;
-    case ScalarType.STRING: case ScalarType.BYTES: return Wire.LengthDelimited;
-    default: return Wire.Varint;
-  }
 }
 
 /** The compiled printer of one flat response type. */
