@@ -58,8 +58,8 @@ const pbjs: Fn = (json) => {
   return JSON.stringify(PMSG.toObject(PMSG.decode(bin), { longs: String, enums: String, bytes: String, json: true })).length;
 };
 const remora: Fn = (json) => {
-  const bin = binding.buildRequest(vars, null, enc.encode(json), 'application/json');
-  const r = binding.method.responseBody(bin, binding);
+  const frame = binding.buildRequestFrame(vars, null, enc.encode(json), 'application/json');
+  const r = binding.method.responseBody(frame.subarray(5), binding);
   return 'json' in r ? r.json.length : r.data.length;
 };
 

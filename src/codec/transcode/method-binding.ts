@@ -80,11 +80,6 @@ export class HttpMethodBinding implements MethodBinding {
     this.readOptions = { ignoreUnknownFields: ctx.options.ignoreUnknownJsonFields, registry: ctx.registry };
   }
 
-  buildRequest(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Uint8Array {
-    const root = this.requestTree(vars, query, body);
-    return this.httpBodyRequest ? this.httpBodyMessage(root, body, contentType) : this.encode(root);
-  }
-
   buildRequestFrame(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Buffer {
     const root = this.requestTree(vars, query, body);
     return this.httpBodyRequest ? encodeGrpcFrame(this.httpBodyMessage(root, body, contentType)) : this.encodeFrame(root);
@@ -111,10 +106,6 @@ export class HttpMethodBinding implements MethodBinding {
     const msg = this.decode(root);
     setHttpBody(msg, this.body === '*' ? null : this.bodyChain, this.ctx.httpBody!, body ?? EMPTY_BYTES, contentType ?? '');
     return toBinary(this.input, msg);
-  }
-
-  buildStreamMessage(vars: readonly PathBinding[], query: string | null, json: unknown): Uint8Array {
-    return this.encode(this.streamTree(vars, query, json));
   }
 
   buildStreamFrame(vars: readonly PathBinding[], query: string | null, json: unknown): Buffer {

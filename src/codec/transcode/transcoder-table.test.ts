@@ -16,6 +16,13 @@ const enc = new TextEncoder();
 const table = fixtureTable();
 
 /** Matches `method path?query` and builds the request; returns it as ProtoJSON (proto names). */
+/** The message of one uncompressed gRPC frame (checks the prefix). */
+function unframe(frame: Buffer): Uint8Array {
+  assert.equal(frame[0], 0, 'uncompressed frame');
+  assert.equal(frame.readUInt32BE(1), frame.length - 5, 'frame length prefix');
+  return frame.subarray(5);
+}
+
 function call(t: TranscoderTable, method: string, url: string, body?: unknown, contentType = 'application/json'): { binding: MethodBinding; json: Record<string, JsonValue> } {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -26,7 +33,7 @@ function call(t: TranscoderTable, method: string, url: string, body?: unknown, c
   assert.ok(Array.isArray(vars));
   const b = m.binding.target;
   const raw = body === undefined ? null : typeof body === 'string' ? enc.encode(body) : body instanceof Uint8Array ? body : enc.encode(JSON.stringify(body));
-  const bytes = b.buildRequest(vars, q < 0 ? null : url.slice(q + 1), raw, contentType);
+  const bytes = unframe(b.buildRequestFrame(vars, q < 0 ? null : url.slice(q + 1), raw, contentType));
   const schema = registry.getMessage(b.method.inputType)!;
   return { binding: b, json: toJson(schema, fromBinary(schema, bytes), { useProtoFieldName: true, registry }) as Record<string, JsonValue> };
 }
@@ -265,7 +272,7 @@ describe('request building: query', () => {
       const m = table.matcher.match('GET', '/v1/shelves/s/books/1');
       if (m.kind !== 'match') return false;
       try {
-        m.binding.target.buildRequest([{ fieldPath: ['shelf'], value: 's' }, { fieldPath: ['id'], value: '1' }], raw ? q : encodeURI(q), null, null);
+        m.binding.target.buildRequestFrame([{ fieldPath: ['shelf'], value: 's' }, { fieldPath: ['id'], value: '1' }], raw ? q : encodeURI(q), null, null);
       } catch (e) {
         if (!(e instanceof InvalidArgumentError)) throw e;
       }
@@ -284,15 +291,15 @@ describe('request building: query', () => {
 });
 
 describe('streaming requests', () => {
-  test('buildStreamMessage applies path bindings to every message', () => {
+  test('buildStreamFrame applies path bindings to every message', () => {
     const m = table.matcher.match('POST', '/v1/bulk/s9');
     assert.equal(m.kind, 'match');
     if (m.kind !== 'match') return;
     const vars = extractVariables(m.binding.template, m.segments, 'ALL_CHARACTERS_EXCEPT_SLASH') as never;
-    const b1 = m.binding.target.buildStreamMessage(vars, null, { id: 1 });
+    const b1 = unframe(m.binding.target.buildStreamFrame(vars, null, { id: 1 }));
     assert.deepEqual(toJson(REQ, fromBinary(REQ, b1)), { shelf: 's9', id: '1' });
-    assert.throws(() => m.binding.target.buildStreamMessage(vars, null, [1]), InvalidArgumentError);
-    assert.throws(() => m.binding.target.buildStreamMessage(vars, null, { nope: 1 }), InvalidArgumentError);
+    assert.throws(() => m.binding.target.buildStreamFrame(vars, null, [1]), InvalidArgumentError);
+    assert.throws(() => m.binding.target.buildStreamFrame(vars, null, { nope: 1 }), InvalidArgumentError);
   });
 });
 
@@ -371,3 +378,4 @@ describe('statusJson', () => {
     assert.equal(table.statusJson(13, 'x', new Uint8Array([0xff, 0xff])), '{"code":13,"message":"x","details":[]}');
   });
 });
+

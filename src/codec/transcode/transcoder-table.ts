@@ -103,25 +103,21 @@ export interface MethodBinding {
   /** True when the request body is a google.api.HttpBody (whole message, or the body field): raw bytes + content type, not JSON. */
   readonly httpBodyRequest: boolean;
   /**
-   * The request message (binary protobuf) for a unary / server-streaming call: path variables,
-   * then the body (parsed per `body`), then the query (only fields not bound by path or body — the
-   * Spec). Throws core/errors InvalidArgumentError with a message naming the field. `query` is the
-   * raw query string without '?', or null. A rule without `body` ignores a request body (the Spec:
-   * "there is no HTTP request body"; like grpc-gateway, and compatible with clients that send `{}`).
-   */
-  buildRequest(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Uint8Array;
-  /**
-   * One message of a client/bidi stream from one JSON value (already parsed, the value the body
-   * selects: the whole message for `*`, the field's value for `body: "field"`); path/query bindings
-   * are applied to every message. Throws InvalidArgumentError.
-   */
-  buildStreamMessage(vars: readonly PathBinding[], query: string | null, json: unknown): Uint8Array;
-  /**
-   * `buildRequest` as one uncompressed gRPC frame (5-byte prefix + message), encoded straight into
-   * the frame by the compiled encoder when the request's JSON allows (same bytes, same errors).
+   * The request of a unary / server-streaming call as one uncompressed gRPC frame (5-byte prefix +
+   * binary protobuf): path variables, then the body (parsed per `body`), then the query (only fields
+   * not bound by path or body — the Spec). Throws core/errors InvalidArgumentError with a message
+   * naming the field. `query` is the raw query string without '?', or null. A rule without `body`
+   * ignores a request body (the Spec: "there is no HTTP request body"; like grpc-gateway, and
+   * compatible with clients that send `{}`). The request type's compiled encoder writes the frame
+   * when the JSON has only the shapes it handles; @bufbuild's `fromJson`/`toBinary` otherwise (same
+   * bytes, same errors).
    */
   buildRequestFrame(vars: readonly PathBinding[], query: string | null, body: Uint8Array | null, contentType: string | null): Buffer;
-  /** `buildStreamMessage` as one uncompressed gRPC frame (see `buildRequestFrame`). */
+  /**
+   * One message of a client/bidi stream as one gRPC frame, from one JSON value (already parsed, the
+   * value the body selects: the whole message for `*`, the field's value for `body: "field"`);
+   * path/query bindings are applied to every message. Throws InvalidArgumentError.
+   */
   buildStreamFrame(vars: readonly PathBinding[], query: string | null, json: unknown): Buffer;
 }
 
