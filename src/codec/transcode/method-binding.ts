@@ -293,11 +293,47 @@ function parseJsonBody(body: Uint8Array): JsonValue {
       throw new InvalidArgumentError('request body is not valid UTF-8');
     }
   }
+  let value: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    value = JSON.parse(text) as JsonValue;
   } catch (e) {
     throw new InvalidArgumentError(`request body is not valid JSON: ${(e as Error).message}`);
   }
+  refuseProtoKey(text, value);
+  return value;
+}
+
+/**
+ * Parses one JSON text of a request stream message; throws SyntaxError for bad JSON and
+ * InvalidArgumentError for an object key `__proto__` (see `refuseProtoKey`).
+ */
+export function parseStreamMessageJson(text: string): JsonValue {
+  const value = JSON.parse(text) as JsonValue;
+  refuseProtoKey(text, value);
+  return value;
+}
+
+/**
+ * Refuses a JSON object key `__proto__` (400): @bufbuild/protobuf holds a map field in a plain
+ * object, where that key cannot be stored, so `fromJson` would drop the entry without a word (and
+ * no message field has that name). Only a text that could spell the key (literally, or through a
+ * `\u` escape) is walked.
+ */
+function refuseProtoKey(text: string, value: JsonValue): void {
+  if ((text.includes('__proto__') || text.includes('\\u')) && hasProtoKey(value)) {
+    throw new InvalidArgumentError('the JSON object key "__proto__" is not supported: a map entry with that key cannot be represented');
+  }
+}
+
+function hasProtoKey(v: JsonValue): boolean {
+  if (v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (hasProtoKey(v[i]!)) return true;
+    return false;
+  }
+  if (Object.prototype.hasOwnProperty.call(v, '__proto__')) return true;
+  for (const k in v) if (hasProtoKey(v[k]!)) return true;
+  return false;
 }
 
 /** `cannot decode field pkg.Msg.x from JSON: …` → kept, without the library's prefix noise. */

@@ -5,6 +5,7 @@ import { FileDescriptorSetSchema, anyPack } from '@bufbuild/protobuf/wkt';
 import * as fc from 'fast-check';
 import { InvalidArgumentError } from '../../core/errors';
 import { extractVariables } from './path-matcher';
+import { parseStreamMessageJson } from './method-binding';
 import { TranscoderConfigError, TranscoderTable, type MethodBinding } from './transcoder-table';
 import { compileGoogleapis, compileProtoSources } from '../../config/compile/compile-proto';
 import { fixtureDescriptorSet, fixtureOptions, fixtureTable } from './transcode-fixture.test-util';
@@ -379,3 +380,15 @@ describe('statusJson', () => {
   });
 });
 
+describe('JSON object key "__proto__"', () => {
+  test('a stream message with it is refused; other texts parse as JSON.parse does', () => {
+    assert.throws(() => parseStreamMessageJson('{"labels":{"__proto__":"x"}}'), (e: unknown) => e instanceof InvalidArgumentError && /__proto__/.test(e.message));
+    assert.throws(() => parseStreamMessageJson('[{"a":{"\\u005f_proto__":1}}]'), InvalidArgumentError);
+    assert.deepEqual(parseStreamMessageJson('{"note":"__proto__","t":"\\u00e9"}'), { note: '__proto__', t: 'é' });
+    assert.throws(() => parseStreamMessageJson('{"a":'), SyntaxError);
+  });
+
+  test('a unary body with it is refused with the key named', () => {
+    rejects(table, 'POST', '/v1/shelves/s:get', '{"__proto__":{}}', /__proto__/);
+  });
+});

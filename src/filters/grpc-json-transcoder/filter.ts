@@ -20,6 +20,7 @@ import {
 } from '../../core/errors';
 import { formatGrpcTimeout, parseGrpcTimeout } from '../../core/headers';
 import { extractVariables, type PathBinding } from '../../codec/transcode/path-matcher';
+import { parseStreamMessageJson } from '../../codec/transcode/method-binding';
 import type { MethodBinding, MethodInfo } from '../../codec/transcode/transcoder-table';
 import { FilterStatus, type FilterFactoryContext, type HttpFilter, type HttpFilterFactory } from '../filter';
 import { sendLocalReply } from '../local-reply';
@@ -286,7 +287,7 @@ class PendingRequest {
     for (let i = 0; i < elements.length; i++) {
       let value: unknown;
       try {
-        value = JSON.parse(elements[i]!);
+        value = parseStreamMessageJson(elements[i]!);
       } catch (e) {
         this.fail(body, new InvalidArgumentError(`invalid JSON in request stream message ${firstIndex + i}: ${(e as Error).message}`));
         return false;
