@@ -50,6 +50,16 @@ interface CachedChunk {
 const SEPARATOR_REST = /^[ \t]*(?:#.*)?\r?$/;
 const UNSPLITTABLE = /^(?:%|\.\.\.|---[ \t]*[^ \t#\r\n])/m;
 
+/** Parses YAML documents as mesh config is read everywhere: duplicate keys are errors. */
+export function parseYamlDocuments(text: string, lineCounter: LineCounter): Document.Parsed[] {
+  return parseAllDocuments(text, { lineCounter, uniqueKeys: true }) as Document.Parsed[];
+}
+
+/** A parsed document's JavaScript value, with aliases bounded (a "billion laughs" document fails). */
+export function documentValue(doc: Document.Parsed): unknown {
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 /** Whether `text` can be split at `---` lines (no directives, `...` markers or content on a `---` line). */
 export function isSplittable(text: string): boolean {
   return !UNSPLITTABLE.test(text);
@@ -74,14 +84,14 @@ export class MeshDocumentCache {
   documents(text: string, spans: DocumentSpan[] | null = null): ParsedDocument[] {
     if (UNSPLITTABLE.test(text)) {
       const lineCounter = new LineCounter();
-      return parseAllDocuments(text, { lineCounter, uniqueKeys: true }).map((doc) => ({ doc: doc as Document.Parsed, lineCounter, memo: newMemo() }));
+      return parseYamlDocuments(text, lineCounter).map((doc) => ({ doc, lineCounter, memo: newMemo() }));
     }
     const out: ParsedDocument[] = [];
     for (const chunk of split(text)) {
       let cached = this.used.get(chunk.text) ?? this.chunks.get(chunk.text);
       if (cached === undefined) {
         const lc = new LineCounter();
-        const docs = parseAllDocuments(chunk.text, { lineCounter: lc, uniqueKeys: true }) as Document.Parsed[];
+        const docs = parseYamlDocuments(chunk.text, lc);
         cached = { docs, memos: docs.map(newMemo), lc, view: null, viewOffset: -1 };
       }
       this.used.set(chunk.text, cached);

@@ -13,7 +13,7 @@
  * are unchanged), so an edit to a `.proto` file takes effect on the next load.
  */
 import { isIP } from 'node:net';
-import { MeshDocumentCache, type DocumentSpan } from './document-cache';
+import { documentValue, MeshDocumentCache, type DocumentSpan } from './document-cache';
 import { DocContext, isPlainObject, type Path } from './document-context';
 import { workloadIndexKey } from './model';
 import type {
@@ -127,7 +127,7 @@ export function loadMeshConfigRecorded(
           }
           continue;
         }
-        const value: unknown = doc.toJS({ maxAliasCount: 100 });
+        const value = documentValue(doc);
         if (value === null || value === undefined) continue; // empty document (e.g. a trailing '---')
         read = readDocument(ctx, value);
         memo.key = memoKey;

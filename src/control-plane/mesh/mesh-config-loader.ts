@@ -12,9 +12,9 @@
  * which gives the exact same result and reports every issue. Synchronous; one instance per
  * control plane.
  */
-import { parseAllDocuments, LineCounter, type Document } from 'yaml';
+import { LineCounter } from 'yaml';
 import type { DescriptorSources } from '../sources/descriptor-sources';
-import { isSplittable, MeshDocumentCache, split, type DocumentSpan } from './document-cache';
+import { documentValue, isSplittable, MeshDocumentCache, parseYamlDocuments, split, type DocumentSpan } from './document-cache';
 import { DocContext } from './document-context';
 import {
   checkVirtualService, loadMeshConfigRecorded, readDocument, replaceVirtualServices,
@@ -157,10 +157,10 @@ function patchFile(file: string, prev: FileState, text: string, config: MeshConf
  */
 function readVirtualServiceChunk(file: string, index: number, text: string, before: DocRead, config: MeshConfig): DocRead | null {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true }) as Document.Parsed[];
+  const docs = parseYamlDocuments(text, lineCounter);
   if (docs.length !== 1 || docs[0]!.errors.length > 0) return null;
   const doc = docs[0]!;
-  const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  const value = documentValue(doc);
   if (value === null || value === undefined) return null;
   // Line numbers are chunk-relative here; they would only show in issues, and any issue sends the
   // load down the full path, which reports it with file positions.
