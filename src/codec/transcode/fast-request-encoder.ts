@@ -15,7 +15,7 @@
  * belongs to one compiled binding.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
-import { Wire, wireOf } from './scalar-wire';
+import { Wire, wireOf } from '../scalar-wire';
 
 const FRAME_HEADER = 5;
 const INT32_MIN = -0x80000000;

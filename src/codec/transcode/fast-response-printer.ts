@@ -11,7 +11,7 @@
  * reflective printer by tests.
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
-import { Wire, wireOf } from './scalar-wire';
+import { Wire, wireOf } from '../scalar-wire';
 
 const PRESENCE_IMPLICIT = 2;
 const TWO_32 = 4294967296;

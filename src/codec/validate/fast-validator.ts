@@ -26,6 +26,7 @@ import {
 } from '@bufbuild/protovalidate/gen/buf/validate/validate_pb.js';
 import { CelUndecided, codePoints, compileCelSubset, type CelFieldAccess, type CelPredicate, type CelSubsetType } from './cel-subset';
 import { re2ToRegExp } from './re2-subset';
+import { Wire, wireOf } from '../scalar-wire';
 
 /** The protobuf scalar types (descriptors.ts `ScalarType`), inlined: no getter per access on the hot path. */
 const enum S {
@@ -602,17 +603,9 @@ function isUnique(list: readonly unknown[]): boolean {
 
 // ------------------------------------------------------------------ read
 
-/** The protobuf wire types (wire/binary-encoding.ts `WireType`), inlined. */
-const enum Wire { Varint = 0, Bit64 = 1, LengthDelimited = 2, StartGroup = 3, EndGroup = 4, Bit32 = 5 }
-
 /** The wire type a value of `scalar` is written with (not packed). */
 function wireTypeOf(scalar: S): Wire {
-  switch (scalar) {
-    case S.DOUBLE: case S.FIXED64: case S.SFIXED64: return Wire.Bit64;
-    case S.FLOAT: case S.FIXED32: case S.SFIXED32: return Wire.Bit32;
-    case S.STRING: case S.BYTES: return Wire.LengthDelimited;
-    default: return Wire.Varint;
-  }
+  return wireOf(scalar as number as ScalarType);
 }
 
 /** Not decided by the fast reader (truncated or odd bytes): `fromBinary` decides. */
@@ -683,8 +676,8 @@ class WireReader {
       case Wire.Varint:
         while ((this.buf[this.pos++]! & 0x80) !== 0) { /* continuation */ }
         break;
-      case Wire.Bit64: this.pos += 8; break;
-      case Wire.Bit32: this.pos += 4; break;
+      case Wire.Fixed64: this.pos += 8; break;
+      case Wire.Fixed32: this.pos += 4; break;
       case Wire.LengthDelimited: { const n = this.uint32(); this.pos += n; break; }
       default: throw new ReadUndecided();
     }

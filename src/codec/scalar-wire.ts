@@ -1,6 +1,7 @@
 /**
  * The protobuf wire type each scalar field type is written with (protobuf encoding guide, "Message
- * Structure"), for the transcoder's compiled request encoder and reply printer.
+ * Structure"), shared by the compiled codecs: the transcoder's request encoder and reply printer and
+ * the validation fast path's wire reader.
  */
 import { ScalarType } from '@bufbuild/protobuf';
 
