@@ -7,10 +7,12 @@
  * CDS, then RDS to the route configs its listeners use (`outbound`, plus `inbound` when it has an
  * inbound listener) and EDS to its EDS clusters (`outbound|…`), and ACKs every response at once.
  * Streams are spread over connections of `--per-channel` streams each (separate TCP connections).
- * The transport is node:http2 with gRPC framing written here (`GrpcFrameDecoder`/`encodeGrpcFrame`)
- * and the ADS service's own serializers, not a grpc-js channel: the load shares the control plane's
- * two cores, and grpc-js's client call stack (retrying call, subchannel call, interceptors) cost
- * more CPU per message than the control plane's own push, so it was measuring the load generator.
+ * The transport is node:http2 with gRPC framing written here (`GrpcFrameDecoder`/`encodeGrpcFrame`),
+ * not a grpc-js channel: the load shares the control plane's two cores, and grpc-js's client call
+ * stack (retrying call, subchannel call, interceptors) cost more CPU per message than the control
+ * plane's own push, so it was measuring the load generator. For the same reason responses are read
+ * and ACKs written by `ads-client-codec.ts` (only the fields an ACK needs); the first request, which
+ * carries the node, uses the ADS service's proto-loader serializer.
  *
  * IPC protocol (wall-clock ms = performance.timeOrigin + performance.now()):
  *   → {type:'progress', open, synced}                 every second while connecting;
@@ -22,10 +24,11 @@
  *   ← {type:'stop'}                                   closes everything and exits.
  */
 import * as http2 from 'node:http2';
-import { loadAdsDefinition, jsonToStruct, type AdsDefinition, type WireDiscoveryRequest, type WireDiscoveryResponse } from '../../src/control-plane/server/ads-proto';
+import { loadAdsDefinition, jsonToStruct, type AdsDefinition, type WireDiscoveryRequest } from '../../src/control-plane/server/ads-proto';
 import { encodeGrpcFrame, GrpcFrameDecoder } from '../../src/codec/grpc/frame-decoder';
 import { TYPE_URL } from '../../src/control-plane/cache/resources';
 import { readField1String } from '../../src/xds/xds-resources';
+import { readResponse, writeRequest, type LeanResponse } from './ads-client-codec';
 import { identityMetadata } from './mesh-gen';
 
 const LDS = TYPE_URL.LISTENER;
@@ -46,20 +49,15 @@ function send(msg: unknown): void {
   if (process.send !== undefined && process.connected) process.send(msg);
 }
 
-/** The ADS method's path and (de)serializers, shared by every stream. */
+/** The ADS method's path and its request serializer (for the first request, with the node). */
 interface AdsCodec {
   readonly path: string;
   readonly serialize: (r: WireDiscoveryRequest) => Buffer;
-  readonly deserialize: (b: Buffer) => WireDiscoveryResponse;
 }
 
 function adsCodec(def: AdsDefinition): AdsCodec {
   const m = def.service['StreamAggregatedResources']!;
-  return {
-    path: m.path,
-    serialize: m.requestSerialize as (r: WireDiscoveryRequest) => Buffer,
-    deserialize: m.responseDeserialize as (b: Buffer) => WireDiscoveryResponse,
-  };
+  return { path: m.path, serialize: m.requestSerialize as (r: WireDiscoveryRequest) => Buffer };
 }
 
 /** Per-type protocol state of one stream. */
@@ -96,7 +94,7 @@ class BenchStream {
     this.call = session.request({ ':method': 'POST', ':path': codec.path, 'content-type': 'application/grpc', te: 'trailers' });
     this.call.on('data', (chunk: Buffer) => {
       const frames = this.frames.push(chunk);
-      for (let i = 0; i < frames.length; i++) this.onResponse(codec.deserialize(frames[i]!.message));
+      for (let i = 0; i < frames.length; i++) this.onResponse(readResponse(frames[i]!.message));
     });
     this.call.on('error', () => { /* reported via close */ });
     this.call.on('close', () => {
@@ -118,36 +116,37 @@ class BenchStream {
   }
 
   private request(typeUrl: string, t: TypeState): void {
-    const req: WireDiscoveryRequest = { version_info: t.acked, node: null, resource_names: t.names, type_url: typeUrl, response_nonce: t.nonce, error_detail: null };
-    if (!this.sentNode) {
-      this.sentNode = true;
-      req.node = { id: `bench-sidecar-${this.index}`, cluster: 'bench', metadata: jsonToStruct(this.node), locality: {}, user_agent_name: 'remora-bench-xds', user_agent_version: '0' };
+    if (this.sentNode) {
+      this.call.write(encodeGrpcFrame(writeRequest(t.acked, t.names, typeUrl, t.nonce)));
+      return;
     }
+    this.sentNode = true;
+    const node = { id: `bench-sidecar-${this.index}`, cluster: 'bench', metadata: jsonToStruct(this.node), locality: {}, user_agent_name: 'remora-bench-xds', user_agent_version: '0' };
+    const req: WireDiscoveryRequest = { version_info: t.acked, node, resource_names: t.names, type_url: typeUrl, response_nonce: t.nonce, error_detail: null };
     this.call.write(encodeGrpcFrame(this.codec.serialize(req)));
   }
 
-  private onResponse(r: WireDiscoveryResponse): void {
-    const t = this.state(r.type_url);
+  private onResponse(r: LeanResponse): void {
+    const t = this.state(r.typeUrl);
     if (t === null) return;
     t.nonce = r.nonce;
-    t.acked = r.version_info;
+    t.acked = r.version;
     t.ackedOnce = true;
-    const names: string[] = [];
-    for (let i = 0; i < r.resources.length; i++) names.push(readField1String(Buffer.from(r.resources[i]!.value)));
-    this.request(r.type_url, t); // the ACK
-    if (r.type_url === RDS && this.baseline !== '' && this.ackAt === 0 && r.version_info !== this.baseline) {
+    this.request(r.typeUrl, t); // the ACK
+    if (r.typeUrl === RDS && this.baseline !== '' && this.ackAt === 0 && r.version !== this.baseline) {
       this.ackAt = wallNow();
       this.owner.onRoundAck();
     }
-    if (r.type_url === LDS) {
+    // Only listener and cluster names decide the RDS/EDS subscriptions.
+    if (r.typeUrl === LDS) {
       const want = ['outbound'];
-      if (names.includes('inbound')) want.push('inbound');
+      if (resourceNames(r).includes('inbound')) want.push('inbound');
       if (!sameList(want, this.rds.names)) {
         this.rds.names = want;
         this.request(RDS, this.rds);
       }
-    } else if (r.type_url === CDS) {
-      const want = names.filter((n) => n.startsWith('outbound|')).sort();
+    } else if (r.typeUrl === CDS) {
+      const want = resourceNames(r).filter((n) => n.startsWith('outbound|')).sort();
       if (!sameList(want, this.eds.names)) {
         this.eds.names = want;
         this.request(EDS, this.eds);
@@ -158,6 +157,12 @@ class BenchStream {
       this.owner.onSynced();
     }
   }
+}
+
+function resourceNames(r: LeanResponse): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < r.resources.length; i++) names.push(readField1String(r.resources[i]!));
+  return names;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -5,14 +5,17 @@
  * with that many ADS streams, waits until every stream is synced, then runs `--rounds` rounds of:
  * arm the clients, rewrite the file atomically (tmp + rename) with a new v1/v2 weight for service
  * 0's VirtualService (every identity calls service 0), and wait until every stream ACKed a new RDS
- * version. Latencies are reported from the file write (end to end: watch + debounce + YAML parse +
+ * version. The first `--warmup-rounds` rounds (default 1) run the same way but are not pooled: the
+ * first change after start runs the reload, translation and push paths before V8 has optimised
+ * them (their figures are printed per round on stderr, like every round's). Latencies are reported from the file write (end to end: watch + debounce + YAML parse +
  * validation + translation + push) and from the control plane's "mesh config accepted" log line
  * (the push alone: translation per identity + encoding + send + client ACK). Control-plane RSS
  * (VmRSS) and CPU (utime+stime) come from /proc. Children are killed on every exit path.
  *
  * Usage: node --import tsx bench/xds/run.ts [--services 1000] [--clients 100,1000,10000]
  *        [--rounds 20] [--identities 10] [--debounce-ms 10] [--per-channel 100] [--timeout-s 240]
- *        [--push-batch N] (the ADS server's pushBatchSize; 'Infinity' = every stream in one turn)
+ *        [--warmup-rounds 1] [--push-batch N] (the ADS server's pushBatchSize; 'Infinity' = every
+ *        stream in one turn)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -54,6 +57,11 @@ function waitMessage<T>(child: ChildProcess, pred: (m: Record<string, unknown>) 
   });
 }
 
+/** `n` with `d` decimals, or n/a. */
+function f(n: number, d = 0): string {
+  return Number.isFinite(n) ? n.toFixed(d) : 'n/a';
+}
+
 function pct(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
@@ -72,9 +80,11 @@ interface CaseResult {
   rssPeakMb: number;
   cpuSyncS: number;
   cpuPerRoundMs: number;
+  /** The load process's CPU per measured round (its 1,000s of client decodes share the two cores). */
+  loadCpuPerRoundMs: number;
 }
 
-async function runCase(dir: string, clients: number, opts: { services: number; rounds: number; identities: number; debounceMs: number; perChannel: number; timeoutMs: number; pushBatch: string }): Promise<CaseResult> {
+async function runCase(dir: string, clients: number, opts: { services: number; rounds: number; warmupRounds: number; identities: number; debounceMs: number; perChannel: number; timeoutMs: number; pushBatch: string }): Promise<CaseResult> {
   const file = path.join(dir, 'mesh.yaml');
   fs.writeFileSync(file, generateMesh(opts.services));
   const here = __dirname;
@@ -110,8 +120,13 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
   const fromWrite: number[] = [];
   const fromAccept: number[] = [];
   const acceptDelay: number[] = [];
-  const cpuRounds0 = cpuMicros(pid);
-  for (let r = 0; r < opts.rounds; r++) {
+  let cpuRounds0 = cpuMicros(pid);
+  let loadRounds0 = cpuMicros(load.pid!);
+  for (let r = 0; r < opts.warmupRounds + opts.rounds; r++) {
+    if (r === opts.warmupRounds) {
+      cpuRounds0 = cpuMicros(pid);
+      loadRounds0 = cpuMicros(load.pid!);
+    }
     load.send({ type: 'arm', round: r });
     await waitMessage(load, (m) => m['type'] === 'armed' && m['round'] === r, 10_000, 'armed');
     const before = accepted.length;
@@ -123,6 +138,13 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
     const done = await waitMessage<{ ackAt: number[] }>(load, (m) => m['type'] === 'round-done' && m['round'] === r, opts.timeoutMs, `round ${r}`);
     if (accepted.length !== before + 1) throw new Error(`round ${r}: expected one accepted reload, saw ${accepted.length - before}`);
     const acc = accepted[accepted.length - 1]!.at;
+    const warmup = r < opts.warmupRounds;
+    const round = done.ackAt.map((t) => t - acc).sort((a, b) => a - b);
+    process.stderr.write(`  [${clients}] ${warmup ? 'warm-up ' : ''}round ${r}: write→accepted ${f(acc - writeAt, 1)} ms, accepted→ACK p50 ${f(pct(round, 50), 1)} / p99 ${f(pct(round, 99), 1)} / max ${f(round[round.length - 1]!, 1)} ms\n`);
+    if (warmup) {
+      await new Promise((res) => setTimeout(res, 100));
+      continue;
+    }
     acceptDelay.push(acc - writeAt);
     for (const t of done.ackAt) {
       fromWrite.push(t - writeAt);
@@ -131,6 +153,7 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
     await new Promise((res) => setTimeout(res, 100));
   }
   const cpuRounds = cpuMicros(pid) - cpuRounds0;
+  const loadRounds = cpuMicros(load.pid!) - loadRounds0;
   const rssPeak = sampler.stop();
   fromWrite.sort((a, b) => a - b);
   fromAccept.sort((a, b) => a - b);
@@ -145,19 +168,19 @@ async function runCase(dir: string, clients: number, opts: { services: number; r
     fromWrite: stats(fromWrite), fromAccept: stats(fromAccept), acceptAfterWrite: pct(acceptDelay, 50),
     rssIdleMb: mb(rssIdle), rssSyncedMb: mb(rssSynced), rssPeakMb: mb(rssPeak),
     cpuSyncS: (cpuSynced - cpu0) / 1e6, cpuPerRoundMs: cpuRounds / 1e3 / opts.rounds,
+    loadCpuPerRoundMs: loadRounds / 1e3 / opts.rounds,
   };
 }
 
 function table(results: readonly CaseResult[], o: { services: number; identities: number; debounceMs: number }): string {
-  const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
   const lines = [
     `services ${o.services}, identities ${o.identities}, debounce ${o.debounceMs} ms, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`,
     '',
-    '| streams | rounds | write→ACK p50 / p99 / max ms | accepted→ACK p50 / p99 / max ms | write→accepted p50 ms | sync s | CP RSS idle / synced / peak MB | CP CPU sync s | CP CPU ms/round |',
-    '| ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: |',
+    '| streams | rounds | write→ACK p50 / p99 / max ms | accepted→ACK p50 / p99 / max ms | write→accepted p50 ms | sync s | CP RSS idle / synced / peak MB | CP CPU sync s | CP CPU ms/round | load CPU ms/round |',
+    '| ---: | ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |',
   ];
   for (const r of results) {
-    lines.push(`| ${r.clients} | ${r.rounds} | ${f(r.fromWrite.p50)} / ${f(r.fromWrite.p99)} / ${f(r.fromWrite.max)} | ${f(r.fromAccept.p50, 1)} / ${f(r.fromAccept.p99, 1)} / ${f(r.fromAccept.max, 1)} | ${f(r.acceptAfterWrite)} | ${f(r.syncS, 1)} | ${f(r.rssIdleMb)} / ${f(r.rssSyncedMb)} / ${f(r.rssPeakMb)} | ${f(r.cpuSyncS, 2)} | ${f(r.cpuPerRoundMs)} |`);
+    lines.push(`| ${r.clients} | ${r.rounds} | ${f(r.fromWrite.p50)} / ${f(r.fromWrite.p99)} / ${f(r.fromWrite.max)} | ${f(r.fromAccept.p50, 1)} / ${f(r.fromAccept.p99, 1)} / ${f(r.fromAccept.max, 1)} | ${f(r.acceptAfterWrite)} | ${f(r.syncS, 1)} | ${f(r.rssIdleMb)} / ${f(r.rssSyncedMb)} / ${f(r.rssPeakMb)} | ${f(r.cpuSyncS, 2)} | ${f(r.cpuPerRoundMs)} | ${f(r.loadCpuPerRoundMs)} |`);
   }
   return lines.join('\n');
 }
@@ -167,6 +190,7 @@ async function main(): Promise<void> {
   const services = Number(arg('--services', '1000'));
   const clientCounts = arg('--clients', '100,1000,10000').split(',').map(Number);
   const rounds = Number(arg('--rounds', '20'));
+  const warmupRounds = Number(arg('--warmup-rounds', '1'));
   const identities = Number(arg('--identities', '10'));
   const debounceMs = Number(arg('--debounce-ms', '10'));
   const perChannel = Number(arg('--per-channel', '100'));
@@ -177,7 +201,7 @@ async function main(): Promise<void> {
   try {
     for (const n of clientCounts) {
       process.stderr.write(`bench/xds: ${n} streams, ${services} services, ${rounds} rounds\n`);
-      results.push(await runCase(dir, n, { services, rounds, identities, debounceMs, perChannel, timeoutMs, pushBatch }));
+      results.push(await runCase(dir, n, { services, rounds, warmupRounds, identities, debounceMs, perChannel, timeoutMs, pushBatch }));
       process.stdout.write(table(results.slice(-1), { services, identities, debounceMs }).split('\n').slice(-1)[0] + '\n');
     }
   } finally {
