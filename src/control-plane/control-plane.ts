@@ -65,7 +65,7 @@ export interface ControlPlaneOptions {
   readonly trustRefreshMs?: number;
   /** Further gRPC services on the xDS server (both ports), e.g. the mesh CA service. */
   readonly extraServices?: (server: import('@grpc/grpc-js').Server) => void;
-  /** Streams the ADS server pushes to per event-loop turn (`AdsServerOptions.pushBatchSize`; default 100). */
+  /** Streams the ADS server pushes to per event-loop turn (`AdsServerOptions.pushBatchSize`; default 1000). */
   readonly pushBatchSize?: number;
   /** The mesh dashboard on the admin port (`/dashboard`): its settings, or false to turn it off (default on). */
   readonly dashboard?: DashboardSettings | false;

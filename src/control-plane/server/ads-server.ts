@@ -10,8 +10,8 @@
  * (CDS → EDS → LDS → RDS; LDS/CDS deletions afterwards, via a transitional response that still
  * carries the dropped resources). A new stream always gets everything again. `notify(key?)`
  * re-queries the provider (for one group or all connected groups) after a config change; a change
- * pushes to `pushBatchSize` streams in the same turn and to the rest in later turns, so the first
- * responses are on the wire while the others are still being written. Streams with the same
+ * pushes to `pushBatchSize` streams in the same turn and to the rest in later turns, so a very large
+ * fleet does not hold the event loop for the whole push. Streams with the same
  * subscription of the same snapshot share one planned, encoded response; plain ACKs are decoded
  * without the general protobuf decoder (`discovery-request-decoder.ts`).
  * `DeltaAggregatedResources` answers UNIMPLEMENTED. Per-stream status goes to `PushStatus`,
@@ -72,10 +72,12 @@ export interface AdsServerOptions {
   /** Also serve ADS over mTLS (the secure xDS port); null/absent = plaintext port only. */
   readonly tls?: AdsTlsOptions | null;
   /**
-   * How many streams a snapshot change pushes to in one event-loop turn (default 100). The rest are
-   * queued and pushed in following turns (`setImmediate`), each with the snapshot current then, so
-   * the first responses reach the sockets (and the clients start decoding) while the server is still
-   * pushing to the others. `Infinity` pushes to every stream at once.
+   * How many streams a snapshot change pushes to in one event-loop turn (default 1000). The rest are
+   * queued and pushed in following turns (`setImmediate`), each with the snapshot current then, so a
+   * push to 10,000s of streams yields to I/O between batches. Smaller batches let the first clients
+   * start decoding sooner, but the ACKs they send are then read between batches, ahead of the
+   * remaining pushes: at 1,000 streams, batches of 100 gave a later last ACK than one batch
+   * (bench/README.md, "xDS push latency"). `Infinity` pushes to every stream at once.
    */
   readonly pushBatchSize?: number;
   /**
@@ -120,7 +122,7 @@ interface LiveStream {
 }
 
 /** Streams pushed synchronously per event-loop turn by default; see `AdsServerOptions.pushBatchSize`. */
-const DEFAULT_PUSH_BATCH = 100;
+const DEFAULT_PUSH_BATCH = 1000;
 
 /** The ADS server. Construct, `start()`, and `stop()` when done. */
 export class AdsServer {
