@@ -8,6 +8,7 @@
 import type { TracingModel } from './tracing-model';
 import type { AccessLogModel } from './access-log-model';
 import type { IstioStatsModel } from './istio-stats-model';
+import { Re2Regex } from './re2-regex';
 
 export interface SocketAddressModel {
   readonly host: string;
@@ -42,7 +43,7 @@ export interface AdsConfigModel {
 
 export type StringMatchModel =
   | { readonly kind: 'exact' | 'prefix' | 'suffix' | 'contains'; readonly value: string; readonly ignoreCase: boolean }
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  | { readonly kind: 'regex'; readonly regex: Re2Regex };
 
 export type HeaderAppendAction =
   | 'APPEND_IF_EXISTS_OR_ADD'
@@ -232,7 +233,7 @@ export interface VirtualHostModel {
 export type PathMatchModel =
   | { readonly kind: 'prefix'; readonly value: string; readonly caseSensitive: boolean }
   | { readonly kind: 'path'; readonly value: string; readonly caseSensitive: boolean }
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  | { readonly kind: 'regex'; readonly regex: Re2Regex };
 
 export interface HeaderMatcherModel {
   /** Lowercase; `:authority`, `:method`, `:path` are matchable as in Envoy. */
@@ -554,10 +555,10 @@ export interface FractionalPercentModel {
   readonly denominator: number;
 }
 
-/** Recursively freezes a compiled model object (Buffers and RegExps are left as they are). */
+/** Recursively freezes a compiled model object (Buffers, RegExps and compiled RE2 patterns are left as they are). */
 export function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
-  if (Buffer.isBuffer(value) || value instanceof RegExp) return value;
+  if (Buffer.isBuffer(value) || value instanceof RegExp || value instanceof Re2Regex) return value;
   Object.freeze(value);
   for (const key of Object.keys(value as object)) deepFreeze((value as Record<string, unknown>)[key]);
   return value;

@@ -10,11 +10,12 @@
  */
 import type { RandomSource } from '../core/clock';
 import type { HeaderMutationsModel, RouteModel, RouteRedirectModel, WeightedClusterModel } from '../config/model';
+import type { Re2Regex } from '../config/re2-regex';
 import { CompiledHeaderMatcher, type RequestHeaders } from './header-matcher';
 import { compileMutationLevels, type HeaderMutationLevel } from './header-mutations';
 import { CompiledQueryParameterMatcher, type QueryParams } from './query-params';
 import { pathEndIndex, type RouteRequest } from './route-request';
-import { asciiLowerCase, fullMatchRegex, hasAsciiLetter, regionMatchesIgnoreCase } from './string-matcher';
+import { asciiLowerCase, hasAsciiLetter, regionMatchesIgnoreCase } from './string-matcher';
 import type { CompiledVirtualHost } from './compiled-virtual-host';
 import { CompiledHashPolicy } from './hash-policy';
 import { CompiledRetryPolicy } from './retry-policy';
@@ -52,7 +53,7 @@ export class CompiledRoute {
   /** @internal prefix/path value (ASCII-lowercased for the ignore-case kinds), '' for regex. */
   readonly pathValue: string;
   /** @internal the anchored path regex, or null. */
-  readonly pathRegex: RegExp | null;
+  readonly pathRegex: Re2Regex | null;
   /** @internal `pathKind === PATH_REGEX`, read by the virtual host's route walk. */
   readonly isRegexPath: boolean;
   /** @internal null when the route has no header matchers. */
@@ -103,7 +104,7 @@ export class CompiledRoute {
     if (pm.kind === 'regex') {
       this.pathKind = PATH_REGEX;
       this.pathValue = '';
-      this.pathRegex = fullMatchRegex(pm.regex);
+      this.pathRegex = pm.regex;
     } else if (pm.kind === 'prefix') {
       rewriteLength = pm.value.length;
       this.pathRegex = null;

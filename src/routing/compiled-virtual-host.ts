@@ -7,6 +7,7 @@
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/route/v3/route_components.proto#config-route-v3-virtualhost
  */
 import type { HeaderMutationsModel, VirtualHostModel } from '../config/model';
+import type { Re2Regex } from '../config/re2-regex';
 import { CompiledRoute } from './compiled-route';
 import { QueryParams } from './query-params';
 import { pathEndIndex, type RouteRequest } from './route-request';
@@ -42,7 +43,7 @@ export class CompiledVirtualHost {
       const r = routes[i];
       if (r.isRegexPath) {
         if (pathOnly === null) pathOnly = pathEnd === path.length ? path : path.slice(0, pathEnd);
-        if (!(r.pathRegex as RegExp).test(pathOnly)) continue;
+        if (!(r.pathRegex as Re2Regex).fullMatch(pathOnly)) continue;
       } else if (!r.matchesPathLiteral(path, pathEnd)) {
         continue;
       }

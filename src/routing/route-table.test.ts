@@ -7,6 +7,7 @@ import type {
 } from '../config/model';
 import { applyHeaderMutationLevels, type MutableHeaders } from './header-mutations';
 import { RouteTable, type RouteRequest } from './route-table';
+import { Re2Regex } from '../config/re2-regex';
 
 // ------------------------------------------------------------------ builders
 
@@ -167,7 +168,7 @@ test('case_sensitive: false compares ASCII case-insensitively', () => {
 });
 
 test('safe_regex is a full match on the path without query', () => {
-  const t = table([vhost('v', ['*'], [route('re', { kind: 'regex', regex: /\/v\d+\/items/ })])]);
+  const t = table([vhost('v', ['*'], [route('re', { kind: 'regex', regex: Re2Regex.compile('/v\\d+/items') })])]);
   assert.equal(t.match(req('/v1/items'))?.name, 're');
   assert.equal(t.match(req('/v12/items?page=2'))?.name, 're');
   assert.equal(t.match(req('/v1/items/3')), null, 'partial match is not a match');
@@ -192,14 +193,14 @@ test('header matchers: present, absent, invert, multi-value join, missing-as-emp
   assert.ok(exact.match(req('/', { 'x-v': ['a', 'b'] })), 'values joined with ","');
   assert.equal(exact.match(req('/', { 'x-v': 'a' })), null);
 
-  const inverted = mk(hm('x-v', { match: { kind: 'regex', regex: /\d{3}/ }, invertMatch: true }));
+  const inverted = mk(hm('x-v', { match: { kind: 'regex', regex: Re2Regex.compile('\\d{3}') }, invertMatch: true }));
   assert.ok(inverted.match(req('/', { 'x-v': '1234' })));
   assert.equal(inverted.match(req('/', { 'x-v': '123' })), null);
   assert.equal(inverted.match(req('/')), null, 'a missing header never matches a value matcher, even inverted');
 
-  const empty = mk(hm('x-v', { match: { kind: 'regex', regex: /^$/ }, treatMissingAsEmpty: true }));
+  const empty = mk(hm('x-v', { match: { kind: 'regex', regex: Re2Regex.compile('^$') }, treatMissingAsEmpty: true }));
   assert.ok(empty.match(req('/')));
-  const emptyStrict = mk(hm('x-v', { match: { kind: 'regex', regex: /^$/ } }));
+  const emptyStrict = mk(hm('x-v', { match: { kind: 'regex', regex: Re2Regex.compile('^$') } }));
   assert.equal(emptyStrict.match(req('/')), null);
 
   const pseudo = mk(hm(':method', { match: { kind: 'exact', value: 'GET', ignoreCase: false } }));

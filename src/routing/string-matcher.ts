@@ -2,11 +2,12 @@
  * Envoy's `StringMatcher` (envoy.type.matcher.v3.StringMatcher) compiled once per config update into
  * one monomorphic `StringMatcher` class: the kind is an integer switched on per call, ignore-case
  * patterns are lowercased (ASCII only, as Envoy's `absl::EqualsIgnoreCase`) ahead of time and compared
- * without allocating, and regexes are re-anchored once so that `match()` is a full match, as RE2's
+ * without allocating, and regexes (compiled RE2, linear-time) match the whole value, as RE2's
  * `FullMatch` in Envoy. Also holds the small ASCII case-folding helpers the path matchers share.
  * https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/matcher/v3/string.proto
  */
 import type { StringMatchModel } from '../config/model';
+import type { Re2Regex } from '../config/re2-regex';
 
 const EXACT = 0;
 const PREFIX = 1;
@@ -27,10 +28,10 @@ export class StringMatcher {
   readonly kind: number;
   /** The pattern; ASCII-lowercased for the ignore-case kinds; '' for regex. */
   private readonly pattern: string;
-  /** The anchored regex for the regex kind, else null. */
-  private readonly regex: RegExp | null;
+  /** The RE2 pattern for the regex kind, else null. */
+  private readonly regex: Re2Regex | null;
 
-  private constructor(kind: number, pattern: string, regex: RegExp | null) {
+  private constructor(kind: number, pattern: string, regex: Re2Regex | null) {
     this.kind = kind;
     this.pattern = pattern;
     this.regex = regex;
@@ -38,7 +39,7 @@ export class StringMatcher {
 
   /** Compiles a `StringMatchModel`. Called at config time only. */
   static compile(model: StringMatchModel): StringMatcher {
-    if (model.kind === 'regex') return new StringMatcher(REGEX, '', fullMatchRegex(model.regex));
+    if (model.kind === 'regex') return new StringMatcher(REGEX, '', model.regex);
     let kind: number;
     switch (model.kind) {
       case 'exact': kind = EXACT; break;
@@ -61,7 +62,7 @@ export class StringMatcher {
       case PREFIX: return value.startsWith(p);
       case SUFFIX: return value.endsWith(p);
       case CONTAINS: return value.includes(p);
-      case REGEX: return (this.regex as RegExp).test(value);
+      case REGEX: return (this.regex as Re2Regex).fullMatch(value);
       case EXACT_IGNORE_CASE: return value.length === p.length && regionMatchesIgnoreCase(value, 0, p);
       case PREFIX_IGNORE_CASE: return value.length >= p.length && regionMatchesIgnoreCase(value, 0, p);
       case SUFFIX_IGNORE_CASE:
@@ -75,19 +76,6 @@ export class StringMatcher {
 /** Compiles a `StringMatchModel` (alias of `StringMatcher.compile`). Config time only. */
 export function compileStringMatcher(model: StringMatchModel): StringMatcher {
   return StringMatcher.compile(model);
-}
-
-/**
- * Returns a copy of `re` anchored as `^(?:source)$`, without the stateful `g`/`y` flags and without
- * `m` (which would make the anchors line-based), so `test()` is a full match. Config time only.
- */
-export function fullMatchRegex(re: RegExp): RegExp {
-  let flags = '';
-  for (let i = 0; i < re.flags.length; i++) {
-    const f = re.flags[i];
-    if (f !== 'g' && f !== 'y' && f !== 'm' && f !== 'd') flags += f;
-  }
-  return new RegExp('^(?:' + re.source + ')$', flags);
 }
 
 /** ASCII-only lowercase (as `absl::AsciiStrToLower`); returns `s` itself when nothing changes. */

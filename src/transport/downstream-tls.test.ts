@@ -10,6 +10,7 @@ import {
 } from './downstream-tls';
 import type { SecretSource } from './secret-source';
 import { TestPki, type TestCa, type TestLeaf } from '../../test/fakes/openssl-pki';
+import { Re2Regex } from '../config/re2-regex';
 
 let pki: TestPki;
 let caA: TestCa;
@@ -101,7 +102,7 @@ test('require_client_certificate: the handshake fails without a valid cert', asy
 test('SAN matchers refuse a valid certificate with the wrong identity', async (t) => {
   const m = model({
     trustedCa: caA.cert, requireClientCertificate: true,
-    matchSubjectAltNames: [{ type: 'URI', matcher: { kind: 'regex', regex: /spiffe:\/\/td\/ns\/default\/sa\/front.*/ } }],
+    matchSubjectAltNames: [{ type: 'URI', matcher: { kind: 'regex', regex: Re2Regex.compile('spiffe://td/ns/default/sa/front.*') } }],
   });
   const { port, verdicts } = await startServer(t, m);
   assert.equal(await dial(port, goodClient), 'ok');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { SanMatcherModel } from '../config/model';
 import { canonicalIp, compileSanMatchers, parseSubjectAltNames, subjectAltNameMatches } from './san-matcher';
+import { Re2Regex } from '../config/re2-regex';
 
 test('parseSubjectAltNames handles every type, quoted values and unknown entries', () => {
   const entries = parseSubjectAltNames(
@@ -46,9 +47,9 @@ test('matchers of each kind, type-checked and ignoreCase', () => {
     [[m('IP_ADDRESS', { kind: 'exact', value: '10.1.2.3', ignoreCase: false })], true],
     [[m('EMAIL', { kind: 'exact', value: '10.1.2.3', ignoreCase: false })], false],
     // regex must match the whole value
-    [[m('URI', { kind: 'regex', regex: /spiffe:\/\/cluster\.local\/ns\/[^/]+\/sa\/frontend/ })], true],
-    [[m('URI', { kind: 'regex', regex: /ns\/default/ })], false],
-    [[m('DNS', { kind: 'regex', regex: /api|api\.example\.com/ })], true],
+    [[m('URI', { kind: 'regex', regex: Re2Regex.compile('spiffe://cluster\\.local/ns/[^/]+/sa/frontend') })], true],
+    [[m('URI', { kind: 'regex', regex: Re2Regex.compile('ns/default') })], false],
+    [[m('DNS', { kind: 'regex', regex: Re2Regex.compile('api|api\\.example\\.com') })], true],
     // any matcher may match
     [[m('DNS', { kind: 'exact', value: 'nope', ignoreCase: false }), m('IP_ADDRESS', { kind: 'prefix', value: '10.', ignoreCase: false })], true],
   ];

@@ -9,6 +9,7 @@
  * (`CertificateValidationContext.match_typed_subject_alt_names`).
  */
 import type { SanMatcherModel, StringMatchModel } from '../config/model';
+import type { Re2Regex } from '../config/re2-regex';
 
 /** One parsed SAN entry of a certificate. */
 export interface SanEntry {
@@ -27,11 +28,11 @@ interface CompiledSanMatcher {
   /** The literal to compare (lowercased when ignoreCase); '' for regex. */
   readonly value: string;
   readonly ignoreCase: boolean;
-  /** Anchored `^(?:…)$` copy of the model regex; null for literal matchers. */
-  readonly regex: RegExp | null;
+  /** The RE2 pattern (full match); null for literal matchers. */
+  readonly regex: Re2Regex | null;
 }
 
-/** Compiles matcher models once (config time). Regexes get a fully anchored, non-global copy. */
+/** Compiles matcher models once (config time). Regexes are the model's compiled RE2 patterns (full match). */
 export function compileSanMatchers(models: readonly SanMatcherModel[]): CompiledSanMatchers {
   const matchers: CompiledSanMatcher[] = [];
   for (let i = 0; i < models.length; i++) matchers.push(compileOne(models[i]));
@@ -41,11 +42,7 @@ export function compileSanMatchers(models: readonly SanMatcherModel[]): Compiled
 function compileOne(model: SanMatcherModel): CompiledSanMatcher {
   const m: StringMatchModel = model.matcher;
   if (m.kind === 'regex') {
-    const flags = m.regex.flags.replace(/[gy]/g, '');
-    return Object.freeze({
-      type: model.type, kind: 'regex', value: '', ignoreCase: false,
-      regex: new RegExp('^(?:' + m.regex.source + ')$', flags),
-    });
+    return Object.freeze({ type: model.type, kind: 'regex', value: '', ignoreCase: false, regex: m.regex });
   }
   return Object.freeze({
     type: model.type, kind: m.kind, value: m.ignoreCase ? m.value.toLowerCase() : m.value,
@@ -130,7 +127,7 @@ function hex(n: number): string { return n.toString(16); }
 
 /** True when `value` satisfies one compiled matcher (type already checked by the caller). */
 function matchValue(m: CompiledSanMatcher, value: string): boolean {
-  if (m.regex !== null) return m.regex.test(value);
+  if (m.regex !== null) return m.regex.fullMatch(value);
   const v = m.ignoreCase ? value.toLowerCase() : value;
   switch (m.kind) {
     case 'exact': return v === m.value;

@@ -12,8 +12,8 @@
  * rules are outside the compiled subset gets no fast validator (`compileFastValidator` returns null).
  *
  * Compiled subset (protovalidate 1.x semantics, github.com/bufbuild/protovalidate): field `required`
- * and `ignore`; string const/len/min_len/max_len/len_bytes/min_bytes/max_bytes/pattern (RE2 subset,
- * re2-subset.ts)/prefix/suffix/contains/not_contains/in/not_in/email/uuid/tuuid/ulid; every
+ * and `ignore`; string const/len/min_len/max_len/len_bytes/min_bytes/max_bytes/pattern (compiled once by the RE2
+ * engine, config/re2-regex.ts)/prefix/suffix/contains/not_contains/in/not_in/email/uuid/tuuid/ulid; every
  * numeric type's const/gt/gte/lt/lte (including exclusive ranges)/in/not_in/finite; bool const; enum
  * const/defined_only/in/not_in (open enums); repeated min_items/max_items/unique/items; map
  * min_pairs/max_pairs/keys/values; nested and recursive messages; proto oneof `required`; message
@@ -25,7 +25,7 @@ import {
   field as fieldRulesExt, Ignore, message as messageRulesExt, oneof as oneofRulesExt, type FieldRules, type MessageRules,
 } from '@bufbuild/protovalidate/gen/buf/validate/validate_pb.js';
 import { CelUndecided, codePoints, compileCelSubset, type CelFieldAccess, type CelPredicate, type CelSubsetType } from './cel-subset';
-import { re2ToRegExp } from './re2-subset';
+import { Re2Regex } from '../../config/re2-regex';
 import { Wire, wireOf } from '../scalar-wire';
 
 /** The protobuf scalar types (descriptors.ts `ScalarType`), inlined: no getter per access on the hot path. */
@@ -551,9 +551,14 @@ function stringChecks(r: Record<string, unknown> & Message, checks: ValueCheck[]
   if (set.has('min_bytes')) { const n = Number(r['minBytes'] as bigint); checks.push((v) => utf8Length(v as string) >= n); }
   if (set.has('max_bytes')) { const n = Number(r['maxBytes'] as bigint); checks.push((v) => utf8Length(v as string) <= n); }
   if (set.has('pattern')) {
-    const re = re2ToRegExp(r['pattern'] as string);
-    if (re === null) throw new Unsupported();
-    checks.push((v) => re.test(v as string));
+    // RE2, as protovalidate matches (linear time: a pattern cannot be made to backtrack by the input).
+    let re: Re2Regex;
+    try {
+      re = Re2Regex.compile(r['pattern'] as string);
+    } catch {
+      throw new Unsupported(); // protovalidate reports the bad pattern its own way
+    }
+    checks.push((v) => re.find(v as string));
   }
   if (set.has('prefix')) { const s = r['prefix'] as string; checks.push((v) => (v as string).startsWith(s)); }
   if (set.has('suffix')) { const s = r['suffix'] as string; checks.push((v) => (v as string).endsWith(s)); }

@@ -395,9 +395,17 @@ describe('compileBootstrap: rejections carry the exact field path', () => {
     assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.errors));
     const pm = ok.value.listeners[0]!.hcm.routeConfig!.virtualHosts[0]!.routes[0]!.match.path;
     assert.equal(pm.kind, 'regex');
-    assert.ok(pm.kind === 'regex' && pm.regex.test('/abc/x') && !pm.regex.test('/abc/xy') && !pm.regex.test('a/abc/x'));
+    assert.ok(pm.kind === 'regex' && pm.regex.fullMatch('/abc/x') && !pm.regex.fullMatch('/abc/xy') && !pm.regex.fullMatch('a/abc/x'));
     route.match = { safe_regex: { regex: '(a)\\1' } };
-    expectError(compileDoc(doc), `${ROUTE0}.match.safe_regex.regex`, /backreferences/);
+    expectError(compileDoc(doc), `${ROUTE0}.match.safe_regex.regex`, /invalid regex: .*invalid escape sequence: `\\1`/);
+    route.match = { safe_regex: { regex: '/(?=x)' } };
+    expectError(compileDoc(doc), `${ROUTE0}.match.safe_regex.regex`, /invalid regex: .*invalid or unsupported Perl syntax/);
+    // RE2's inline flags and classes are accepted with RE2's meaning.
+    route.match = { safe_regex: { regex: '(?i)/[[:alpha:]]+/\\z' } };
+    const flags = compileDoc(doc);
+    assert.ok(flags.ok, JSON.stringify(!flags.ok && flags.errors));
+    const fm = flags.value.listeners[0]!.hcm.routeConfig!.virtualHosts[0]!.routes[0]!.match.path;
+    assert.ok(fm.kind === 'regex' && fm.regex.fullMatch('/ABC/') && !fm.regex.fullMatch('/a1/'));
   });
 
   it('bad domain wildcard and duplicate domains', () => {

@@ -1,48 +1,26 @@
 /**
  * Compiles Envoy's `type.matcher.v3.StringMatcher` and `RegexMatcher` (RE2 `safe_regex`) into
- * `StringMatchModel`, and `SubjectAltNameMatcher` into `SanMatcherModel`. RE2 patterns become JS
- * RegExps anchored for full-match semantics (`^(?:re)$`), as Envoy's safe_regex matches the whole
- * input. Constructs RE2 rejects (backreferences, lookaround) are rejected; `(?P<name>` is translated;
- * a leading `(?i)` becomes the `i` flag; other inline flags are rejected.
+ * `StringMatchModel`, and `SubjectAltNameMatcher` into `SanMatcherModel`. Patterns are compiled by
+ * the RE2 engine (`../re2-regex.ts`): RE2's syntax, semantics and error messages, linear-time
+ * matching; the matchers use full-match semantics, as Envoy's safe_regex matches the whole input.
  */
 import type { SanMatcherModel, StringMatchModel } from '../model';
+import { Re2Regex } from '../re2-regex';
 import { Issues, joinPath, msg, onlyFields, str, bool } from './context';
 import type { ProtoObject } from './proto-json';
 
-/**
- * Compiles an RE2 pattern into a full-match RegExp; records an issue at `path` and returns null when
- * the pattern is invalid or uses syntax outside the RE2/JS common subset.
- */
-export function compileRe2(issues: Issues, pattern: string, path: string): RegExp | null {
-  let src = pattern;
-  let flags = '';
-  if (src.startsWith('(?i)')) {
-    flags = 'i';
-    src = src.slice(4);
-  }
-  if (/\(\?[=!]|\(\?<[=!]/.test(src)) {
-    issues.add(path, 'invalid regex: lookaround assertions are not supported by RE2');
-    return null;
-  }
-  if (/(^|[^\\])(\\\\)*\\[1-9]/.test(src)) {
-    issues.add(path, 'invalid regex: backreferences are not supported by RE2');
-    return null;
-  }
-  if (/\(\?[a-zA-Z-]+[:)]/.test(src)) {
-    issues.add(path, 'invalid regex: inline flags other than a leading (?i) are not supported by Remora');
-    return null;
-  }
-  src = src.replace(/\(\?P</g, '(?<').replace(/\\z/g, '$').replace(/\\A/g, '^');
+/** Compiles an RE2 pattern; records RE2's error at `path` and returns null when it does not compile. */
+export function compileRe2(issues: Issues, pattern: string, path: string): Re2Regex | null {
   try {
-    return new RegExp(`^(?:${src})$`, flags);
+    return Re2Regex.compile(pattern);
   } catch (e) {
-    issues.add(path, `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: /, '')}`);
+    issues.add(path, `invalid regex: ${(e as Error).message}`);
     return null;
   }
 }
 
 /** Compiles a `RegexMatcher` (`google_re2: {}` or no engine, plus `regex`). */
-export function compileRegexMatcher(issues: Issues, m: ProtoObject | undefined, path: string): RegExp | null {
+export function compileRegexMatcher(issues: Issues, m: ProtoObject | undefined, path: string): Re2Regex | null {
   if (m === undefined) {
     issues.add(path, 'is required');
     return null;

@@ -1,11 +1,12 @@
 /**
  * Validators for the Istio value types shared by several kinds: durations (Go/Istio syntax such as
- * `1.5s`, `500ms`, `1m30s`), StringMatch (exactly one of exact/prefix/regex, RE2 checked with the
- * JavaScript engine), header operations (`set`/`add`/`remove`), and the load-balancer `simple`
+ * `1.5s`, `500ms`, `1m30s`), StringMatch (exactly one of exact/prefix/regex, the regex checked by the
+ * RE2 engine the sidecars match with), header operations (`set`/`add`/`remove`), and the load-balancer `simple`
  * policy. Each returns null/undefined after recording an issue.
  */
 import type { DocContext, Path } from './document-context';
 import type { HeaderOperations, HeadersSpec, StringMatch } from './model';
+import { Re2Regex } from '../../config/re2-regex';
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, 'µs': 0.001, ns: 0.000001 };
 
@@ -59,8 +60,9 @@ export function readStringMatch(ctx: DocContext, v: unknown, path: Path, allowPr
   const value = ctx.string(o, kind, path);
   if (value === undefined) return null;
   if (kind === 'regex') {
+    // Istio's regex fields are RE2 (Envoy's safe_regex): check with the engine the sidecars use.
     try {
-      new RegExp(value, 'u');
+      Re2Regex.compile(value);
     } catch (e) {
       ctx.err([...path, kind], `invalid regex: ${(e as Error).message}`);
       return null;
