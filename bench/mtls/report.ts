@@ -3,8 +3,11 @@
  * (direct and pair latency in the same round, the latency the pair adds, CPU per request of each
  * sidecar, RSS, the A→B handshakes seen by B during the measured window, failures) and a median row,
  * then the verdict against issue 6's target (p99 added by the pair ≤ 1 ms). "Added" is computed per
- * round (pair − direct of the same round) and the median is taken over those differences. Pure
- * functions of their input.
+ * round (pair − direct of the same round) and the median is taken over those differences. When the
+ * round also measured the node:http2 "floor" pair (the same topology with two minimal node:http2
+ * forwarders, floor-forwarder.ts), a second table puts the floor's latency, added latency and CPU per
+ * request next to Remora's, and a line compares the two (how much of the pair's cost is Node's
+ * HTTP/2 + TLS stack, how much is Remora). Pure functions of their input.
  */
 import type { LoadResult } from '../macro/h2load';
 import { median } from '../macro/report';
@@ -24,10 +27,24 @@ export interface SidecarFigures {
   readonly rssPeak: number;
 }
 
-/** One measured round: direct and pair back to back. */
+/** The node:http2 floor pair of one round: its load result and each forwarder's process figures. */
+export interface FloorFigures {
+  readonly load: LoadResult;
+  readonly a: SidecarFigures;
+  readonly b: SidecarFigures;
+  /** Upstream CPU µs per request under the floor pair (context). */
+  readonly upstreamCpuUsPerReq: number;
+}
+
+/** The floor path of a round: measured, or why it could not be (the round's other paths still count). */
+export type FloorOutcome = { readonly kind: 'measured'; readonly floor: FloorFigures } | { readonly kind: 'failed'; readonly reason: string };
+
+/** One measured round: direct, the floor pair (unless skipped) and the Remora pair back to back. */
 export interface PairRound {
   readonly direct: LoadResult;
   readonly pair: LoadResult;
+  /** The node:http2 floor pair of this round; null when skipped (`--no-floor`). */
+  readonly floor: FloorOutcome | null;
   readonly a: SidecarFigures;
   readonly b: SidecarFigures;
   /** Upstream CPU µs per request under direct and under the pair (context). */
@@ -61,6 +78,24 @@ export interface PairSummary {
   readonly handshakesMeasured: number | null;
   readonly failuresDirect: number;
   readonly failuresPair: number;
+  /** Rounds whose floor pair was measured; the floor medians below are over those rounds only. */
+  readonly floorRounds: number;
+  readonly floorP50Ms: number | null;
+  readonly floorP99Ms: number | null;
+  /** Median over rounds of (floor − direct) of the same round. */
+  readonly floorP50AddedMs: number | null;
+  readonly floorP99AddedMs: number | null;
+  readonly floorRps: number | null;
+  readonly floorCpuAUsPerReq: number | null;
+  readonly floorCpuBUsPerReq: number | null;
+  /** Median over rounds of (pair p99 − floor p99) of the same round: Remora's p99 above the floor. */
+  readonly p99OverFloorMs: number | null;
+  /** p99AddedMs / floorP99AddedMs (null unless the floor added > 0). */
+  readonly p99AddedRatio: number | null;
+  /** (cpuA + cpuB) / (floorCpuA + floorCpuB) of the medians (null without a floor). */
+  readonly cpuRatio: number | null;
+  /** Failures of the floor path summed over its measured rounds. */
+  readonly failuresFloor: number;
 }
 
 const MB = 1024 * 1024;
@@ -86,11 +121,35 @@ export function failureCount(r: LoadResult): number {
   return r.failed + r.timeout + r.missingReplies;
 }
 
+function ratio(a: number | null, b: number | null): number | null {
+  return fin(a) && fin(b) && b > 0 ? a / b : null;
+}
+
+function sum(a: number | null, b: number | null): number | null {
+  return fin(a) && fin(b) ? a + b : null;
+}
+
+/** The measured floor of a round, or null (skipped or failed). */
+export function measuredFloor(r: PairRound): FloorFigures | null {
+  return r.floor !== null && r.floor.kind === 'measured' ? r.floor.floor : null;
+}
+
 /** Medians (and sums) over the measured rounds of `outcomes`. */
 export function summarize(outcomes: readonly RoundOutcome[]): PairSummary {
   const rounds: PairRound[] = [];
   for (const o of outcomes) if (o.kind === 'round') rounds.push(o.round);
   const hs = rounds.map((r) => r.handshakesMeasured);
+  const floored: { r: PairRound; fl: FloorFigures }[] = [];
+  for (const r of rounds) {
+    const fl = measuredFloor(r);
+    if (fl !== null) floored.push({ r, fl });
+  }
+  const p99AddedMs = med(rounds.map((r) => diff(r.pair.p99Ms, r.direct.p99Ms)));
+  const cpuAUsPerReq = med(rounds.map((r) => r.a.cpuUsPerReq));
+  const cpuBUsPerReq = med(rounds.map((r) => r.b.cpuUsPerReq));
+  const floorP99AddedMs = med(floored.map((x) => diff(x.fl.load.p99Ms, x.r.direct.p99Ms)));
+  const floorCpuAUsPerReq = med(floored.map((x) => x.fl.a.cpuUsPerReq));
+  const floorCpuBUsPerReq = med(floored.map((x) => x.fl.b.cpuUsPerReq));
   return {
     rounds: rounds.length,
     directP50Ms: med(rounds.map((r) => r.direct.p50Ms)),
@@ -98,15 +157,27 @@ export function summarize(outcomes: readonly RoundOutcome[]): PairSummary {
     pairP50Ms: med(rounds.map((r) => r.pair.p50Ms)),
     pairP99Ms: med(rounds.map((r) => r.pair.p99Ms)),
     p50AddedMs: med(rounds.map((r) => diff(r.pair.p50Ms, r.direct.p50Ms))),
-    p99AddedMs: med(rounds.map((r) => diff(r.pair.p99Ms, r.direct.p99Ms))),
+    p99AddedMs,
     pairRps: med(rounds.map((r) => r.pair.rps)),
-    cpuAUsPerReq: med(rounds.map((r) => r.a.cpuUsPerReq)),
-    cpuBUsPerReq: med(rounds.map((r) => r.b.cpuUsPerReq)),
+    cpuAUsPerReq,
+    cpuBUsPerReq,
     rssPeakA: med(rounds.map((r) => r.a.rssPeak)),
     rssPeakB: med(rounds.map((r) => r.b.rssPeak)),
     handshakesMeasured: rounds.length === 0 || hs.some((h) => h === null) ? null : hs.reduce((t, h) => t + h!.accepted + h!.rejected, 0),
     failuresDirect: rounds.reduce((t, r) => t + failureCount(r.direct), 0),
     failuresPair: rounds.reduce((t, r) => t + failureCount(r.pair), 0),
+    floorRounds: floored.length,
+    floorP50Ms: med(floored.map((x) => x.fl.load.p50Ms)),
+    floorP99Ms: med(floored.map((x) => x.fl.load.p99Ms)),
+    floorP50AddedMs: med(floored.map((x) => diff(x.fl.load.p50Ms, x.r.direct.p50Ms))),
+    floorP99AddedMs,
+    floorRps: med(floored.map((x) => x.fl.load.rps)),
+    floorCpuAUsPerReq,
+    floorCpuBUsPerReq,
+    p99OverFloorMs: med(floored.map((x) => diff(x.r.pair.p99Ms, x.fl.load.p99Ms))),
+    p99AddedRatio: ratio(p99AddedMs, floorP99AddedMs),
+    cpuRatio: ratio(sum(cpuAUsPerReq, cpuBUsPerReq), sum(floorCpuAUsPerReq, floorCpuBUsPerReq)),
+    failuresFloor: floored.reduce((t, x) => t + failureCount(x.fl.load), 0),
   };
 }
 
@@ -156,8 +227,80 @@ export function renderPairReport(title: string, outcomes: readonly RoundOutcome[
     );
   }
   if (notes.length > 0) lines.push('', ...notes);
+  const floor = renderFloorTable(outcomes, s);
+  if (floor !== null) lines.push('', floor);
   lines.push('', renderVerdict(s));
+  if (floor !== null) lines.push(renderFloorComparison(s));
   return lines.join('\n');
+}
+
+const FLOOR_HEADER =
+  '| round | floor req/s | floor p50 ms | floor p99 ms | floor p50 added ms | floor p99 added ms | Remora p99 added ms | ' +
+  'floor A CPU µs/req | floor B CPU µs/req | Remora A+B CPU µs/req | floor A+B CPU µs/req | floor A / B RSS peak MB | upstream CPU µs/req floor | failures floor |\n' +
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |';
+
+/**
+ * The floor table: per round the node:http2 floor pair's latency, added latency (floor − direct of
+ * the same round) and CPU per forwarder, with Remora's p99 added and A+B CPU of the same round next to
+ * it; failed floors footnoted; a median row over the floor-measured rounds when more than one. Null
+ * when no round ran the floor (all skipped or no round measured).
+ */
+export function renderFloorTable(outcomes: readonly RoundOutcome[], s: PairSummary = summarize(outcomes)): string | null {
+  if (!outcomes.some((o) => o.kind === 'round' && o.round.floor !== null)) return null;
+  const lines = [
+    '#### node:http2 floor: the same topology with two minimal node:http2 forwarders (floor-forwarder.ts), same certificates, TLS 1.3 and SAN pinning',
+    '',
+    FLOOR_HEADER,
+  ];
+  const notes: string[] = [];
+  outcomes.forEach((o, i) => {
+    if (o.kind === 'failed') return;
+    const r = o.round;
+    const remoraAdded = f(diff(r.pair.p99Ms, r.direct.p99Ms), 2);
+    const remoraCpu = f(sum(r.a.cpuUsPerReq, r.b.cpuUsPerReq), 1);
+    if (r.floor === null) {
+      lines.push(`| ${i + 1} | skipped | | | | | ${remoraAdded} | | | ${remoraCpu} | | | | |`);
+      return;
+    }
+    if (r.floor.kind === 'failed') {
+      lines.push(`| ${i + 1} | failed² | | | | | ${remoraAdded} | | | ${remoraCpu} | | | | |`);
+      notes.push(`² round ${i + 1} floor: ${oneLine(r.floor.reason)}`);
+      return;
+    }
+    const fl = r.floor.floor;
+    lines.push(
+      `| ${i + 1} | ${f(fl.load.rps, 0)} | ${f(fl.load.p50Ms, 2)} | ${f(fl.load.p99Ms, 2)} | ${f(diff(fl.load.p50Ms, r.direct.p50Ms), 2)} | ` +
+        `${f(diff(fl.load.p99Ms, r.direct.p99Ms), 2)} | ${remoraAdded} | ${f(fl.a.cpuUsPerReq, 1)} | ${f(fl.b.cpuUsPerReq, 1)} | ${remoraCpu} | ` +
+        `${f(sum(fl.a.cpuUsPerReq, fl.b.cpuUsPerReq), 1)} | ${f(fl.a.rssPeak / MB, 1)} / ${f(fl.b.rssPeak / MB, 1)} | ${f(fl.upstreamCpuUsPerReq, 1)} | ` +
+        `${failureCount(fl.load)} |`,
+    );
+  });
+  if (s.floorRounds > 1) {
+    lines.push(
+      `| **median** | ${f(s.floorRps, 0)} | ${f(s.floorP50Ms, 2)} | ${f(s.floorP99Ms, 2)} | ${f(s.floorP50AddedMs, 2)} | ${f(s.floorP99AddedMs, 2)} | ` +
+        `${f(s.p99AddedMs, 2)} | ${f(s.floorCpuAUsPerReq, 1)} | ${f(s.floorCpuBUsPerReq, 1)} | ${f(sum(s.cpuAUsPerReq, s.cpuBUsPerReq), 1)} | ` +
+        `${f(sum(s.floorCpuAUsPerReq, s.floorCpuBUsPerReq), 1)} | | | ${s.failuresFloor} (sum) |`,
+    );
+  }
+  if (notes.length > 0) lines.push('', ...notes);
+  return lines.join('\n');
+}
+
+function times(r: number | null): string {
+  return fin(r) ? `×${r.toFixed(1)}` : '×?';
+}
+
+/** The line comparing Remora's pair with the node:http2 floor (p99 added, CPU per request of A+B). */
+export function renderFloorComparison(s: PairSummary): string {
+  if (s.floorRounds === 0) return '**Remora pair vs node:http2 floor: the floor was not measured in any round.**';
+  const of = s.floorRounds > 1 ? ` (medians of ${s.floorRounds} rounds)` : '';
+  const saturated = fin(s.floorRps) && s.floorRps < OFFERED_RPS * 0.95 ? ` Warning: the floor completed only ${s.floorRps.toFixed(0)} req/s (saturated).` : '';
+  return (
+    `**Remora pair vs node:http2 floor${of}: p99 added ${f(s.p99AddedMs, 2)} ms vs ${f(s.floorP99AddedMs, 2)} ms (${times(s.p99AddedRatio)}; ` +
+    `Remora's p99 − floor's p99 ${f(s.p99OverFloorMs, 2)} ms); CPU per request A+B ${f(sum(s.cpuAUsPerReq, s.cpuBUsPerReq), 1)} µs vs ` +
+    `${f(sum(s.floorCpuAUsPerReq, s.floorCpuBUsPerReq), 1)} µs (${times(s.cpuRatio)}).** ` +
+    `The floor is what two node:http2 forwarders cost on this machine; the rest is Remora's. Failures: floor ${s.failuresFloor}.${saturated}`
+  );
 }
 
 /** The issue-6 verdict line(s) for a summary. */

@@ -1,15 +1,21 @@
 /**
  * Issue 6's sidecar-pair benchmark: in one run, the same open-loop load (1,000 req/s of 1 KiB unary
- * `Echo` calls) goes (1) direct, h2load → grpc-js upstream, and (2) through a pair of Remora sidecars
- * with STRICT mTLS between them: h2load → sidecar A (h2c) → mTLS h2 (SPIFFE identities issued by the
- * project's mesh CA, SANs pinned both ways, TLS 1.3) → sidecar B → upstream (h2c). Reports p50/p99 of
- * each path, the latency the pair adds, CPU µs per request and RSS of each sidecar, failures, and
- * how many A→B handshakes happened during the measured window (sidecar B's accepted-connection
- * counter), with `--rounds N` medians. Writes `bench/results/mtls-<timestamp>.{md,json}`. Reuses the
- * macro bench's h2load runner, /proc readers, upstream process, proto framing and sidecar launcher.
+ * `Echo` calls) goes (1) direct, h2load → grpc-js upstream, (2) through the node:http2 "floor" pair:
+ * the same topology as (3) with two minimal node:http2 forwarders (floor-forwarder.ts, each its own
+ * process, same certificates, TLS 1.3 and SAN pinning) instead of Remora, so the report shows how much
+ * of the pair's cost is Node's HTTP/2 + TLS stack (skip with `--no-floor`), and (3) through a pair of
+ * Remora sidecars with STRICT mTLS between them: h2load → sidecar A (h2c) → mTLS h2 (SPIFFE identities
+ * issued by the project's mesh CA, SANs pinned both ways, TLS 1.3) → sidecar B → upstream (h2c).
+ * Reports p50/p99 of each path, the latency each pair adds over direct in the same round, CPU µs per
+ * request and RSS of each sidecar/forwarder, failures, and how many A→B handshakes happened during
+ * Remora's measured window (sidecar B's accepted-connection counter), with `--rounds N` medians. Writes
+ * `bench/results/mtls-<timestamp>.{md,json}`. Reuses the macro bench's h2load runner, /proc readers,
+ * upstream process, proto framing and sidecar launcher. `REMORA_BENCH_NODE_ARGS` (space-separated
+ * Node flags) applies to the Remora sidecars and the floor forwarders alike.
  *
- * Usage: node --import tsx bench/mtls/run.ts [--duration 10] [--warmup 2] [--rounds 1] [--remora-bin <file|tsc outDir>]
+ * Usage: node --import tsx bench/mtls/run.ts [--duration 10] [--warmup 2] [--rounds 1] [--no-floor] [--remora-bin <file|tsc outDir>]
  */
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,7 +28,8 @@ import { resolveRemoraCommand, waitRemoraReady, type RemoraCommand, type RemoraP
 import { LISTENER_B, renderSidecarABootstrap, renderSidecarBBootstrap } from './bootstrap';
 import { issueBenchCertificates, type BenchCertFiles } from './certs';
 import { diffConnections, fetchPrometheus, listenerConnections, type ListenerConnections } from './prom';
-import { renderPairReport, summarize, type PairRound, type RoundOutcome } from './report';
+import { selfLaunch, startFloorForwarder, type FloorLaunch, type FloorProcess } from './floor-forwarder';
+import { renderPairReport, summarize, type FloorOutcome, type PairRound, type RoundOutcome } from './report';
 import { startSidecar } from './sidecar';
 
 /** Parsed command line. */
@@ -31,9 +38,11 @@ export interface Options {
   readonly warmup: number;
   readonly rounds: number;
   readonly remoraBin: string | null;
+  /** Measure the node:http2 floor pair in each round (default true; `--no-floor` skips it). */
+  readonly floor: boolean;
 }
 
-const USAGE = 'usage: run [--duration <s>=10] [--warmup <s>=2] [--rounds <n>=1] [--remora-bin <bin script | tsc outDir>]';
+const USAGE = 'usage: run [--duration <s>=10] [--warmup <s>=2] [--rounds <n>=1] [--no-floor] [--remora-bin <bin script | tsc outDir>]';
 
 /** Parses argv (without node and script); `--flag value` or `--flag=value`. Throws with the usage on bad input. */
 export function parseOptions(argv: readonly string[]): Options {
@@ -41,6 +50,7 @@ export function parseOptions(argv: readonly string[]): Options {
   let warmup = 2;
   let rounds = 1;
   let remoraBin: string | null = null;
+  let floor = true;
   const int = (v: string, flag: string, min: number, max: number): number => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${flag}: expected an integer ${min}..${max}, got ${v}\n${USAGE}`);
@@ -70,6 +80,10 @@ export function parseOptions(argv: readonly string[]): Options {
       case '--remora-bin':
         remoraBin = take();
         break;
+      case '--no-floor':
+        if (eq > 0) throw new Error(`--no-floor takes no value\n${USAGE}`);
+        floor = false;
+        break;
       case '--help':
       case '-h':
         throw new Error(USAGE);
@@ -77,7 +91,7 @@ export function parseOptions(argv: readonly string[]): Options {
         throw new Error(`unknown argument ${a}\n${USAGE}`);
     }
   }
-  return { duration, warmup, rounds, remoraBin };
+  return { duration, warmup, rounds, remoraBin, floor };
 }
 
 /** The load of issue 6: open loop, 10 connections × 100 req/s = 1,000 req/s, 1 KiB payload. */
@@ -107,6 +121,7 @@ interface Context {
   readonly spec: LoadSpec;
   readonly upstreamPid: number;
   readonly upstreamPort: number;
+  readonly floorLaunch: FloorLaunch;
 }
 
 /** Warm-up (unmeasured) then one measured h2load run against `port`; `why()` explains a failure (dead sidecar). */
@@ -154,7 +169,126 @@ async function startPairSidecar(ctx: Context, dir: string, yaml: string, name: s
   }
 }
 
-/** One round: direct, then the pair (fresh sidecars) — each warmed up, then measured. */
+/**
+ * How to run the floor forwarders: like the sidecars, as plain compiled JS when `--remora-bin` is a
+ * tsc outDir holding `bench/mtls/floor-forwarder.js` (no tsx loader in the measured process), else
+ * this checkout's .ts under the harness's execArgv. Both get the sidecars' `REMORA_BENCH_NODE_ARGS`.
+ */
+export function floorLaunch(remoraBin: string | null, nodeArgs: readonly string[]): FloorLaunch & { readonly describe: string } {
+  if (remoraBin !== null) {
+    const js = path.join(path.resolve(remoraBin), 'bench', 'mtls', 'floor-forwarder.js');
+    if (fs.existsSync(js)) return { script: js, execArgv: [...nodeArgs], describe: js };
+  }
+  const self = selfLaunch(nodeArgs);
+  return { ...self, describe: `${path.relative(repoRoot(), self.script)} (${self.execArgv.join(' ') || 'no flags'})` };
+}
+
+/** Floor B's command line: TLS 1.3 listener on any port requiring a mesh client certificate with A's SAN; h2c to the upstream. */
+export function floorBArgs(certs: BenchCertFiles, upstreamPort: number): string[] {
+  return [
+    '--listen', '0', '--upstream', `127.0.0.1:${upstreamPort}`,
+    '--tls-cert', certs.b.certFile, '--tls-key', certs.b.keyFile, '--tls-ca', certs.rootCaFile, '--require-client-cert', '--client-san', certs.a.spiffeId,
+  ];
+}
+
+/** Floor A's command line: h2c listener on any port; TLS 1.3 to B at `bPort` with a's certificate, B's SAN pinned. */
+export function floorAArgs(certs: BenchCertFiles, bPort: number): string[] {
+  return [
+    '--listen', '0', '--upstream', `127.0.0.1:${bPort}`,
+    '--upstream-tls-cert', certs.a.certFile, '--upstream-tls-key', certs.a.keyFile, '--upstream-tls-ca', certs.rootCaFile, '--upstream-san', certs.b.spiffeId,
+  ];
+}
+
+/**
+ * The floor path of one round: fresh floor forwarders B then A (each its own process, tracked by the
+ * ChildRegistry and stopped afterwards), one verifying Echo through them, then warm-up + measured
+ * window with CPU and RSS of each from /proc. Never throws: a failure is returned as the outcome.
+ */
+async function runFloor(ctx: Context, round: number, tag: string): Promise<FloorOutcome> {
+  const dir = path.join(ctx.tmp, `round-${round + 1}`, 'floor');
+  fs.mkdirSync(dir, { recursive: true });
+  const track = (c: ChildProcess): ChildProcess => ctx.children.track(c);
+  let a: FloorProcess | null = null;
+  let b: FloorProcess | null = null;
+  try {
+    b = await startFloorForwarder(track, floorBArgs(ctx.certs, ctx.upstreamPort), path.join(dir, 'b.log'), ctx.floorLaunch).catch((e: Error) => {
+      throw new Error(`floor B: ${e.message}`);
+    });
+    const bPort = b.port;
+    a = await startFloorForwarder(track, floorAArgs(ctx.certs, bPort), path.join(dir, 'a.log'), ctx.floorLaunch).catch((e: Error) => {
+      throw new Error(`floor A: ${e.message}`);
+    });
+    const fa = a;
+    const fb = b;
+    const pidA = fa.child.pid as number;
+    const pidB = fb.child.pid as number;
+    const why = (): string | null => {
+      const ea = exitedWith(fa.child);
+      if (ea !== null) return `floor A exited (${ea}):\n${fa.logTail()}`;
+      const eb = exitedWith(fb.child);
+      if (eb !== null) return `floor B exited (${eb}):\n${fb.logTail()}`;
+      return null;
+    };
+    const idleA = rssBytes(pidA);
+    const idleB = rssBytes(pidB);
+    try {
+      await verifyEcho(fa.port, Buffer.alloc(1024, 0x61));
+    } catch (e) {
+      throw new Error(`floor verification through A → mTLS → B: ${(e as Error).message}\nA log:\n${fa.logTail(8)}\nB log:\n${fb.logTail(8)}`);
+    }
+    log(`floor${tag}: A on 127.0.0.1:${fa.port}, B on 127.0.0.1:${bPort} (node:http2 forwarders); grpc-js Echo (1 KiB) through A → mTLS → B verified`);
+    let cpuA0 = 0, cpuB0 = 0, up0 = 0, cpuA1 = 0, cpuB1 = 0, up1 = 0;
+    let samplerA: RssPeakSampler | null = null;
+    let samplerB: RssPeakSampler | null = null;
+    let peakA = 0;
+    let peakB = 0;
+    let load: LoadResult;
+    try {
+      load = await warmAndMeasure(ctx, fa.port, `floor-r${round + 1}`, why, async (phase) => {
+        if (phase === 'before') {
+          samplerA = new RssPeakSampler(() => [pidA]);
+          samplerB = new RssPeakSampler(() => [pidB]);
+          cpuA0 = cpuMicros(pidA);
+          cpuB0 = cpuMicros(pidB);
+          up0 = cpuMicros(ctx.upstreamPid);
+        } else {
+          cpuA1 = cpuMicros(pidA);
+          cpuB1 = cpuMicros(pidB);
+          up1 = cpuMicros(ctx.upstreamPid);
+          peakA = samplerA!.stop();
+          peakB = samplerB!.stop();
+        }
+      });
+    } finally {
+      (samplerA as RssPeakSampler | null)?.stop();
+      (samplerB as RssPeakSampler | null)?.stop();
+    }
+    const done = load.done;
+    const outcome: FloorOutcome = {
+      kind: 'measured',
+      floor: {
+        load,
+        a: { cpuUsPerReq: (cpuA1 - cpuA0) / done, rssIdle: idleA, rssPeak: peakA },
+        b: { cpuUsPerReq: (cpuB1 - cpuB0) / done, rssIdle: idleB, rssPeak: peakB },
+        upstreamCpuUsPerReq: (up1 - up0) / done,
+      },
+    };
+    log(
+      `floor${tag}: ${load.rps.toFixed(0)} req/s, p50 ${load.p50Ms?.toFixed(2)} ms, p99 ${load.p99Ms?.toFixed(2)} ms, failed ${load.failed}; ` +
+        `CPU A ${outcome.floor.a.cpuUsPerReq.toFixed(1)} µs/req, B ${outcome.floor.b.cpuUsPerReq.toFixed(1)} µs/req`,
+    );
+    return outcome;
+  } catch (e) {
+    const reason = (e as Error).message;
+    log(`floor${tag} FAILED: ${reason}`);
+    return { kind: 'failed', reason };
+  } finally {
+    if (a !== null) await ctx.children.stop(a.child, 5000);
+    if (b !== null) await ctx.children.stop(b.child, 5000);
+  }
+}
+
+/** One round: direct, the node:http2 floor pair (unless --no-floor), then the Remora pair (fresh processes) — each warmed up, then measured. */
 async function runRound(ctx: Context, round: number): Promise<PairRound> {
   const tag = ctx.opts.rounds > 1 ? ` [round ${round + 1}/${ctx.opts.rounds}]` : '';
   // (1) direct
@@ -166,7 +300,10 @@ async function runRound(ctx: Context, round: number): Promise<PairRound> {
   });
   log(`direct${tag}: ${direct.rps.toFixed(0)} req/s, p50 ${direct.p50Ms?.toFixed(2)} ms, p99 ${direct.p99Ms?.toFixed(2)} ms, failed ${direct.failed}`);
 
-  // (2) the pair: B first (A's cluster points at it), then A.
+  // (2) the node:http2 floor pair.
+  const floor = ctx.opts.floor ? await runFloor(ctx, round, tag) : null;
+
+  // (3) the Remora pair: B first (A's cluster points at it), then A.
   const bPort = await freePort();
   const aPort = await freePort();
   const dir = path.join(ctx.tmp, `round-${round + 1}`);
@@ -230,6 +367,7 @@ async function runRound(ctx: Context, round: number): Promise<PairRound> {
     const r: PairRound = {
       direct,
       pair,
+      floor,
       a: { cpuUsPerReq: (cpuA1 - cpuA0) / done, rssIdle: idleA, rssPeak: peakA },
       b: { cpuUsPerReq: (cpuB1 - cpuB0) / done, rssIdle: idleB, rssPeak: peakB },
       upstreamCpuUsPerReqDirect: (upDirect1 - upDirect0) / direct.done,
@@ -291,13 +429,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   log(`machine: ${machine.cpus} cores (${machine.cpuModel}), node ${machine.node}, ${machine.h2load}; sidecar ${cmd.describe}`);
   if (machine.loadAvg1mAtStart > 0.5) log(`warning: 1-minute load average is ${machine.loadAvg1mAtStart}; other processes share these cores, expect noise`);
-  log(`certificates: ${certs.a.spiffeId}, ${certs.b.spiffeId} (root ${certs.rootCaFile}); ${opts.rounds} round(s) × (direct, pair), ${opts.warmup}s warm-up + ${opts.duration}s each`);
+  const nodeArgs = (process.env.REMORA_BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const floor = floorLaunch(opts.remoraBin, nodeArgs);
+  if (opts.floor) log(`floor forwarders: ${floor.describe}`);
+  log(`certificates: ${certs.a.spiffeId}, ${certs.b.spiffeId} (root ${certs.rootCaFile}); ${opts.rounds} round(s) × (direct, ${opts.floor ? 'floor, ' : ''}pair), ${opts.warmup}s warm-up + ${opts.duration}s each`);
 
   const outcomes: RoundOutcome[] = [];
   try {
     const upstream = await startUpstream(children);
     log(`upstream grpc-js on 127.0.0.1:${upstream.port} (pid ${upstream.child.pid})`);
-    const ctx: Context = { opts, children, root, tmp, cmd, certs, spec, upstreamPid: upstream.child.pid as number, upstreamPort: upstream.port };
+    const ctx: Context = { opts, children, root, tmp, cmd, certs, spec, upstreamPid: upstream.child.pid as number, upstreamPort: upstream.port, floorLaunch: floor };
     await verifyEcho(upstream.port);
     for (let round = 0; round < opts.rounds; round++) {
       try {
@@ -319,7 +460,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       `load average at start ${machine.loadAvg1mAtStart}. Sidecar: ${cmd.describe}. Each path per round: ${opts.warmup}s warm-up, then ${opts.duration}s measured ` +
       `(h2load -t 1, h2c to the upstream or to sidecar A). A→B: HTTP/2 over TLS 1.3, client certificate ${certs.a.spiffeId} required by B, ` +
       `server SAN ${certs.b.spiffeId} pinned by A, both from one mesh CA. Latency from h2load --log-file (2xx only); CPU and RSS from /proc; ` +
-      `handshakes = sidecar B's remora_downstream_connections_total{listener="${LISTENER_B}"} (+ rejected) delta.`,
+      `handshakes = sidecar B's remora_downstream_connections_total{listener="${LISTENER_B}"} (+ rejected) delta.` +
+      (opts.floor
+        ? ' Floor = the same topology with two minimal node:http2 forwarders (bench/mtls/floor-forwarder.ts, one process each, same certificates, ' +
+          'TLS 1.3, A pins B\'s SAN, B requires a client certificate with A\'s SAN; one upstream session each; no routing, metrics or logging), ' +
+          `measured in the same round between direct and the Remora pair; run as ${floor.describe}.`
+        : ''),
     '',
     renderPairReport(spec.title, outcomes),
     '',
