@@ -42,8 +42,18 @@ replicas may share one etcd: each serves whatever is under the prefix.
 `;
 
 
-export async function controlPlaneCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+/** `remora control-plane` flags after every check that needs no IO (see parseControlPlaneArgs). */
+export interface ControlPlaneArgs {
+  readonly values: ReturnType<typeof parseControlPlaneFlags>['values'];
+  readonly etcd: { endpoints: string[]; prefix: string } | undefined;
+  readonly xdsPort: number;
+  readonly adminPort: number;
+  readonly xdsTlsPort: number;
+  readonly debounceMs: number | undefined;
+}
+
+function parseControlPlaneFlags(args: string[]) {
+  return parseArgs({
     args,
     options: {
       config: { type: 'string' }, 'xds-port': { type: 'string' }, 'admin-port': { type: 'string' }, host: { type: 'string' },
@@ -54,10 +64,17 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (values.help) {
-    process.stdout.write(CONTROL_PLANE_USAGE);
-    return;
-  }
+}
+
+/**
+ * Parses and checks `remora control-plane` flags without touching files or the network (the CA
+ * directory and token file are read later, by the command). Throws UsageError, or node's
+ * ERR_PARSE_ARGS_* errors for unknown flags. Returns null for `--help`. Exported so manifests
+ * (k8s/control-plane.yaml) can be checked against the real parser.
+ */
+export function parseControlPlaneArgs(args: string[]): ControlPlaneArgs | null {
+  const { values } = parseControlPlaneFlags(args);
+  if (values.help) return null;
   if (values.etcd !== undefined && values.config !== undefined) throw new UsageError('--config and --etcd are mutually exclusive');
   if (values.etcd === undefined && values['etcd-prefix'] !== undefined) throw new UsageError('--etcd-prefix requires --etcd');
   if (values.config === undefined && values.etcd === undefined) throw new UsageError(`--config or --etcd is required\n\n${CONTROL_PLANE_USAGE}`);
@@ -74,6 +91,23 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
   }
   if (values['ca-dir'] === undefined && values['xds-tls-port'] !== undefined) throw new UsageError('--xds-tls-port requires --ca-dir');
   if (values['ca-dir'] === undefined && values['ca-tokens'] !== undefined) throw new UsageError('--ca-tokens requires --ca-dir');
+  return {
+    values,
+    etcd,
+    xdsPort: values['xds-port'] !== undefined ? parsePort(values['xds-port'], '--xds-port') : 15010,
+    adminPort: values['admin-port'] !== undefined ? parsePort(values['admin-port'], '--admin-port') : 15014,
+    xdsTlsPort: values['xds-tls-port'] !== undefined ? parsePort(values['xds-tls-port'], '--xds-tls-port') : 15012,
+    debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
+  };
+}
+
+export async function controlPlaneCommand(args: string[]): Promise<void> {
+  const parsed = parseControlPlaneArgs(args);
+  if (parsed === null) {
+    process.stdout.write(CONTROL_PLANE_USAGE);
+    return;
+  }
+  const { values, etcd } = parsed;
   const ca = values['ca-dir'] !== undefined ? loadCaDir(values['ca-dir']) : undefined;
   const tokens = values['ca-tokens'] !== undefined ? loadCaTokens(values['ca-tokens']) : null;
   const sourceName = values.config ?? `etcd ${values.etcd} prefix ${etcd?.prefix}`;
@@ -84,12 +118,12 @@ export async function controlPlaneCommand(args: string[]): Promise<void> {
       configPath: values.config,
       etcd,
       runtime,
-      xdsPort: values['xds-port'] !== undefined ? parsePort(values['xds-port'], '--xds-port') : 15010,
-      adminPort: values['admin-port'] !== undefined ? parsePort(values['admin-port'], '--admin-port') : 15014,
+      xdsPort: parsed.xdsPort,
+      adminPort: parsed.adminPort,
       host: values.host,
-      debounceMs: values.debounce !== undefined ? parseDurationMs(values.debounce, '--debounce') : undefined,
+      debounceMs: parsed.debounceMs,
       ca,
-      xdsTlsPort: values['xds-tls-port'] !== undefined ? parsePort(values['xds-tls-port'], '--xds-tls-port') : 15012,
+      xdsTlsPort: parsed.xdsTlsPort,
       rootNamespace: values['root-namespace'],
       extraServices: ca !== undefined && tokens !== null ? (server) => addCaService(server, ca, tokens, { runtime }) : undefined,
     });

@@ -13,6 +13,7 @@ import { controlPlaneCommand, statusCommand, validateCommand } from './control-p
 import { runDemo } from './demo';
 import { runMeshDemo } from './mesh-demo';
 import { caCommand } from './ca-command';
+import { injectCommand } from './inject-command';
 
 const USAGE = `remora — a gRPC-first service-mesh sidecar and control plane (xDS v3)
 
@@ -27,6 +28,9 @@ Usage:
   remora ca init --dir <dir> | remora ca issue --dir <dir> --ns <ns> --sa <sa> --out <prefix>
                          create a mesh root CA outside the repo / mint a workload certificate
   remora status [--control-plane 127.0.0.1:15014]   per-node xDS versions and ACK/NACK state
+  remora inject -f <file|-> [-o <file>] [--image <ref>] [--control-plane <host:port>]
+                [--ca-address <host:port>] [--template <file>]
+                         print Kubernetes YAML with the sidecar added to every pod template
   remora demo            the mesh: control plane + greeter v1/v2 behind sidecars + a client sidecar;
                          prints the 90/10 split, canary routing, a live edit to 50/50 and remora status
   remora demo --static   one sidecar from a static Envoy bootstrap in front of the greeter
@@ -89,6 +93,9 @@ export async function main(argv: string[]): Promise<void> {
       case 'status':
         await statusCommand(rest);
         return;
+      case 'inject':
+        await injectCommand(rest);
+        return;
       case 'demo':
         if (rest.includes('--static')) await runDemo();
         else await runMeshDemo({ keep: rest.includes('--keep') });
@@ -108,8 +115,16 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function sidecarCommand(args: string[]): Promise<void> {
-  const { values } = parseArgs({
+/** `remora sidecar` flags after every check: the flag values, the in-memory bootstrap for `--xds` and the identity. */
+export interface SidecarArgs {
+  readonly values: ReturnType<typeof parseSidecarFlags>['values'];
+  /** The bootstrap `--xds` stands for (undefined with `--bootstrap`). */
+  readonly bootstrapJson: unknown;
+  readonly identity: SidecarIdentityOptions | undefined;
+}
+
+function parseSidecarFlags(args: string[]) {
+  return parseArgs({
     args,
     options: {
       bootstrap: { type: 'string' },
@@ -139,10 +154,16 @@ async function sidecarCommand(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  if (values.help) {
-    process.stdout.write(SIDECAR_USAGE);
-    return;
-  }
+}
+
+/**
+ * Parses and checks `remora sidecar` flags and builds the `--xds` bootstrap, without starting
+ * anything or reading files. Throws UsageError (or node's ERR_PARSE_ARGS_* for unknown flags);
+ * returns null for `--help`. Exported so injected manifests can be checked against the real parser.
+ */
+export function parseSidecarArgs(args: string[]): SidecarArgs | null {
+  const { values } = parseSidecarFlags(args);
+  if (values.help) return null;
   let bootstrapJson: unknown;
   const identity = identityFlags(values);
   if (values['xds-tls'] === true && values.xds === undefined) throw new UsageError('--xds-tls requires --xds (with --bootstrap, give the ADS cluster a transport_socket instead)');
@@ -181,6 +202,16 @@ async function sidecarCommand(args: string[]): Promise<void> {
   } else if (values.bootstrap === undefined) {
     throw new UsageError(`--bootstrap or --xds is required\n\n${SIDECAR_USAGE}`);
   }
+  return { values, bootstrapJson, identity };
+}
+
+async function sidecarCommand(args: string[]): Promise<void> {
+  const parsed = parseSidecarArgs(args);
+  if (parsed === null) {
+    process.stdout.write(SIDECAR_USAGE);
+    return;
+  }
+  const { values, bootstrapJson, identity } = parsed;
   const trace = new Set((process.env.REMORA_TRACE ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0));
   const runtime = createRuntime({ logLevel: values['log-level'] ?? process.env.REMORA_LOG_LEVEL ?? 'info', trace });
   const sidecar = await Sidecar.start({
