@@ -304,7 +304,9 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
     this.h2 = stream;
     (stream as WithCall)[kCall] = this;
     stream.on('response', onUpstreamResponse);
-    stream.on('data', onUpstreamData);
+    // 'data' is listened to from 'response' on (onUpstreamResponse): node:http2 emits 'response' on the
+    // next tick but 'data' at once, so when the HEADERS and DATA frames arrive in one read, a listener
+    // attached now would see the body first (node would then send default response headers itself).
     stream.on('trailers', onUpstreamTrailers);
     stream.on('end', onUpstreamEnd);
     stream.on('close', onUpstreamClose);
@@ -861,6 +863,8 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
 // ---------------------------------------------------------------- module-level event handlers
 
 function onUpstreamResponse(this: http2.ClientHttp2Stream & WithCall, headers: IncomingHttpHeaders & http2.IncomingHttpStatusHeader, flags: number): void {
+  // Body chunks that arrived with the headers wait in the stream's buffer until now (see onUpstreamStream).
+  this.on('data', onUpstreamData);
   this[kCall]!.handleResponse(headers, flags);
 }
 function onUpstreamData(this: http2.ClientHttp2Stream & WithCall, chunk: Buffer): void {
