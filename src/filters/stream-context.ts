@@ -49,6 +49,13 @@ export interface Downstream {
   /** Aborts with an HTTP/2 error code (CANCEL 8, INTERNAL_ERROR 2, ...). */
   reset(h2Code: number): void;
   /**
+   * Set when the codec reset the stream itself because node refused the response it was given
+   * (e.g. `ERR_HTTP2_INVALID_CONNECTION_HEADERS` for a connection-specific upstream header): the
+   * node error code. The connection manager turns it into the LR flag and the access log's reason.
+   * Absent/null otherwise.
+   */
+  readonly failure?: string | null;
+  /**
    * Optional, for codec wrappers (a transcoder or gRPC-Web filter that replaced the stream's
    * downstream): renders a local reply in the client's own format (e.g. a google.rpc.Status JSON
    * body with the reply's HTTP status and headers). Returns false to let the default rendering run.

@@ -67,6 +67,12 @@ export class HttpConnectionManager implements FilterChainDriver {
     const call = ctx.call;
     if (call !== null) call.downstreamClosed();
     else if (!ctx.downstream.responseStarted) ctx.responseFlags |= ResponseFlag.DownstreamConnectionTermination;
+    const failure = ctx.downstream.failure;
+    if (failure !== undefined && failure !== null) {
+      ctx.responseFlags |= ResponseFlag.LocalReset;
+      ctx.localReplyReason = 'response_rejected';
+      ctx.localReplyMessage = `node:http2 refused the response (${failure}); stream reset`;
+    }
     ctx.listener.streamsActive.dec();
     ctx.listener.request(ctx.responseStatus, ctx.isGrpc ? ctx.grpcStatus : -1);
     const observers = this.telemetry.observers;

@@ -1,7 +1,8 @@
 /**
  * H2Downstream's response endings over a real node:http2 connection: a gRPC-style response sends
  * the trailers given to `end()`; a response without trailers ends with no trailing HEADERS frame
- * (trailers given to `end()` are dropped); an `endStream` response carries no body.
+ * (trailers given to `end()` are dropped); an `endStream` response carries no body; a response node
+ * refuses resets the stream and records the node error code (`failure`).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,4 +74,22 @@ test('an endStream response has no body and no trailers', async (t) => {
   assert.equal(r.status, 204);
   assert.equal(r.body, '');
   assert.equal(r.trailers, null);
+});
+
+test('a response node refuses (a connection-specific header) resets the stream and records why', async (t) => {
+  let seen: H2Downstream | null = null;
+  const server = http2.createServer();
+  server.on('stream', (stream) => {
+    stream.on('error', () => { /* our own reset */ });
+    seen = new H2Downstream(stream, true, null);
+    seen.respond(200, { connection: 'close' }, false, false);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  t.after(() => { client.destroy(); server.close(); });
+  const req = client.request({ ':path': '/' }, { endStream: true });
+  req.on('error', () => { /* the reset, checked below */ });
+  await new Promise<void>((resolve) => req.on('close', resolve));
+  assert.equal(req.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+  assert.equal(seen!.failure, 'ERR_HTTP2_INVALID_CONNECTION_HEADERS');
 });

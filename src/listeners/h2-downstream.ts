@@ -20,6 +20,7 @@ export class H2Downstream implements Downstream {
   readonly body: Readable | null;
   responseStarted = false;
   bytesSent = 0;
+  failure: string | null = null;
   private pendingTrailers: OutgoingHttpHeaders | null = null;
   /** Set by `respond` with `wantTrailers`: `end()`'s trailers are sent; otherwise they are dropped. */
   private sendsTrailers = false;
@@ -42,9 +43,9 @@ export class H2Downstream implements Downstream {
     if (!endStream) s.once('wantTrailers', onWantTrailers);
     try {
       s.respond(headers, { endStream, waitForTrailers: !endStream });
-    } catch {
+    } catch (err) {
       // Invalid response header from upstream (e.g. a connection-specific header): reset rather than hang.
-      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      this.fail(err);
     }
   }
 
@@ -72,9 +73,16 @@ export class H2Downstream implements Downstream {
     if (s.closed || s.destroyed) return;
     try {
       s.sendTrailers(this.pendingTrailers ?? EMPTY_TRAILERS);
-    } catch {
-      s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    } catch (err) {
+      this.fail(err);
     }
+  }
+
+  /** node refused what we handed it: reset the stream and keep the reason for the stream's telemetry. */
+  private fail(err: unknown): void {
+    this.failure = (err as { code?: string }).code ?? 'ERR_HTTP2';
+    const s = this.stream;
+    if (!s.closed && !s.destroyed) s.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   }
 }
 
