@@ -29,7 +29,7 @@ import { LISTENER_B, renderSidecarABootstrap, renderSidecarBBootstrap } from './
 import { issueBenchCertificates, type BenchCertFiles } from './certs';
 import { diffConnections, fetchPrometheus, listenerConnections, type ListenerConnections } from './prom';
 import { selfLaunch, startFloorForwarder, type FloorLaunch, type FloorProcess } from './floor-forwarder';
-import { renderPairReport, summarize, type FloorOutcome, type PairRound, type RoundOutcome } from './report';
+import { renderPairReport, summarize, type FloorOutcome, type PairRound, type RoundOutcome, type SidecarFigures } from './report';
 import { startSidecar } from './sidecar';
 
 /** Parsed command line. */
@@ -200,6 +200,44 @@ export function floorAArgs(certs: BenchCertFiles, bPort: number): string[] {
 }
 
 /**
+ * CPU (utime+stime) of two proxy processes and the upstream over one measured window, and each
+ * proxy's peak RSS sampled during it. `begin()` at the window's start, `end()` at its end; `stop()`
+ * (idempotent) ends the samplers when the window failed.
+ */
+class WindowMeter {
+  private cpu0: [number, number, number] = [0, 0, 0];
+  private cpu1: [number, number, number] = [0, 0, 0];
+  private samplers: [RssPeakSampler, RssPeakSampler] | null = null;
+  private peaks: [number, number] = [0, 0];
+
+  constructor(private readonly pidA: number, private readonly pidB: number, private readonly upstreamPid: number) {}
+
+  begin(): void {
+    this.samplers = [new RssPeakSampler(() => [this.pidA]), new RssPeakSampler(() => [this.pidB])];
+    this.cpu0 = [cpuMicros(this.pidA), cpuMicros(this.pidB), cpuMicros(this.upstreamPid)];
+  }
+
+  end(): void {
+    this.cpu1 = [cpuMicros(this.pidA), cpuMicros(this.pidB), cpuMicros(this.upstreamPid)];
+    if (this.samplers !== null) this.peaks = [this.samplers[0].stop(), this.samplers[1].stop()];
+  }
+
+  stop(): void {
+    this.samplers?.[0].stop();
+    this.samplers?.[1].stop();
+  }
+
+  /** A's figures, B's figures and the upstream's CPU per request, over `done` requests. */
+  figures(done: number, idleA: number, idleB: number): { a: SidecarFigures; b: SidecarFigures; upstreamCpuUsPerReq: number } {
+    return {
+      a: { cpuUsPerReq: (this.cpu1[0] - this.cpu0[0]) / done, rssIdle: idleA, rssPeak: this.peaks[0] },
+      b: { cpuUsPerReq: (this.cpu1[1] - this.cpu0[1]) / done, rssIdle: idleB, rssPeak: this.peaks[1] },
+      upstreamCpuUsPerReq: (this.cpu1[2] - this.cpu0[2]) / done,
+    };
+  }
+}
+
+/**
  * The floor path of one round: fresh floor forwarders B then A (each its own process, tracked by the
  * ChildRegistry and stopped afterwards), one verifying Echo through them, then warm-up + measured
  * window with CPU and RSS of each from /proc. Never throws: a failure is returned as the outcome.
@@ -237,42 +275,17 @@ async function runFloor(ctx: Context, round: number, tag: string): Promise<Floor
       throw new Error(`floor verification through A → mTLS → B: ${(e as Error).message}\nA log:\n${fa.logTail(8)}\nB log:\n${fb.logTail(8)}`);
     }
     log(`floor${tag}: A on 127.0.0.1:${fa.port}, B on 127.0.0.1:${bPort} (node:http2 forwarders); grpc-js Echo (1 KiB) through A → mTLS → B verified`);
-    let cpuA0 = 0, cpuB0 = 0, up0 = 0, cpuA1 = 0, cpuB1 = 0, up1 = 0;
-    let samplerA: RssPeakSampler | null = null;
-    let samplerB: RssPeakSampler | null = null;
-    let peakA = 0;
-    let peakB = 0;
+    const meter = new WindowMeter(pidA, pidB, ctx.upstreamPid);
     let load: LoadResult;
     try {
       load = await warmAndMeasure(ctx, fa.port, `floor-r${round + 1}`, why, async (phase) => {
-        if (phase === 'before') {
-          samplerA = new RssPeakSampler(() => [pidA]);
-          samplerB = new RssPeakSampler(() => [pidB]);
-          cpuA0 = cpuMicros(pidA);
-          cpuB0 = cpuMicros(pidB);
-          up0 = cpuMicros(ctx.upstreamPid);
-        } else {
-          cpuA1 = cpuMicros(pidA);
-          cpuB1 = cpuMicros(pidB);
-          up1 = cpuMicros(ctx.upstreamPid);
-          peakA = samplerA!.stop();
-          peakB = samplerB!.stop();
-        }
+        if (phase === 'before') meter.begin();
+        else meter.end();
       });
     } finally {
-      (samplerA as RssPeakSampler | null)?.stop();
-      (samplerB as RssPeakSampler | null)?.stop();
+      meter.stop();
     }
-    const done = load.done;
-    const outcome: FloorOutcome = {
-      kind: 'measured',
-      floor: {
-        load,
-        a: { cpuUsPerReq: (cpuA1 - cpuA0) / done, rssIdle: idleA, rssPeak: peakA },
-        b: { cpuUsPerReq: (cpuB1 - cpuB0) / done, rssIdle: idleB, rssPeak: peakB },
-        upstreamCpuUsPerReq: (up1 - up0) / done,
-      },
-    };
+    const outcome: FloorOutcome = { kind: 'measured', floor: { load, ...meter.figures(load.done, idleA, idleB) } };
     log(
       `floor${tag}: ${load.rps.toFixed(0)} req/s, p50 ${load.p50Ms?.toFixed(2)} ms, p99 ${load.p99Ms?.toFixed(2)} ms, failed ${load.failed}; ` +
         `CPU A ${outcome.floor.a.cpuUsPerReq.toFixed(1)} µs/req, B ${outcome.floor.b.cpuUsPerReq.toFixed(1)} µs/req`,
@@ -332,46 +345,33 @@ async function runRound(ctx: Context, round: number): Promise<PairRound> {
     log(`pair${tag}: A on 127.0.0.1:${aPort} (admin ${a.admin}), B on 127.0.0.1:${bPort} (admin ${b.admin}); grpc-js Echo (1 KiB) through A → mTLS → B verified`);
     let hs0: ListenerConnections | null = null;
     let hs1: ListenerConnections | null = null;
-    let cpuA0 = 0, cpuB0 = 0, up0 = 0, cpuA1 = 0, cpuB1 = 0, up1 = 0;
-    let samplerA: RssPeakSampler | null = null;
-    let samplerB: RssPeakSampler | null = null;
-    let peakA = 0;
-    let peakB = 0;
+    const meter = new WindowMeter(pidA, pidB, ctx.upstreamPid);
     let pair: LoadResult;
     try {
       pair = await warmAndMeasure(ctx, aPort, `pair-r${round + 1}`, why, async (phase) => {
         if (phase === 'before') {
           // Admin reads stay outside the CPU window: they cost the sidecar CPU too.
           hs0 = await readB(b.admin);
-          samplerA = new RssPeakSampler(() => [pidA]);
-          samplerB = new RssPeakSampler(() => [pidB]);
-          cpuA0 = cpuMicros(pidA);
-          cpuB0 = cpuMicros(pidB);
-          up0 = cpuMicros(ctx.upstreamPid);
+          meter.begin();
         } else {
-          cpuA1 = cpuMicros(pidA);
-          cpuB1 = cpuMicros(pidB);
-          up1 = cpuMicros(ctx.upstreamPid);
-          peakA = samplerA!.stop();
-          peakB = samplerB!.stop();
+          meter.end();
           hs1 = await readB(b.admin);
         }
       });
     } finally {
-      (samplerA as RssPeakSampler | null)?.stop();
-      (samplerB as RssPeakSampler | null)?.stop();
+      meter.stop();
     }
-    const done = pair.done;
+    const figures = meter.figures(pair.done, idleA, idleB);
     const measuredHs = hs0 !== null && hs1 !== null ? diffConnections(hs0, hs1) : null;
     const lifetimeHs = b0 !== null && hs1 !== null ? diffConnections(b0, hs1) : null;
     const r: PairRound = {
       direct,
       pair,
       floor,
-      a: { cpuUsPerReq: (cpuA1 - cpuA0) / done, rssIdle: idleA, rssPeak: peakA },
-      b: { cpuUsPerReq: (cpuB1 - cpuB0) / done, rssIdle: idleB, rssPeak: peakB },
+      a: figures.a,
+      b: figures.b,
       upstreamCpuUsPerReqDirect: (upDirect1 - upDirect0) / direct.done,
-      upstreamCpuUsPerReqPair: (up1 - up0) / done,
+      upstreamCpuUsPerReqPair: figures.upstreamCpuUsPerReq,
       handshakesMeasured: measuredHs,
       handshakesLifetime: lifetimeHs,
     };
