@@ -12,6 +12,7 @@ import { parse, stringify } from 'yaml';
 import { bootstrapJson, bootstrapYaml, simpleProxy, writeTempBootstrap } from './fakes/bootstrap';
 import { runCli, SidecarProcess } from './fakes/sidecar-process';
 import { httpRequest } from './fakes/http-client';
+import { freePort } from './fakes/ports';
 
 type Json = Record<string, any>;
 
@@ -56,6 +57,12 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
     assert.match(r.stderr, /listeners/);
   });
 
+  it('--health-port out of range → exit 2 naming the flag', { timeout: 20_000 }, async () => {
+    const r = await runCli(['sidecar', '--bootstrap', 'unused.yaml', '--health-port', '70000']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--health-port/);
+  });
+
   it('missing bootstrap file → exit 2 and stderr names the file', { timeout: 20_000 }, async () => {
     const missing = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'remora-missing-')), 'nope.yaml');
     const r = await runCli(['sidecar', '--bootstrap', missing]);
@@ -67,10 +74,14 @@ describe('sidecar CLI bootstrap validation', { timeout: 90_000 }, () => {
   it('a good bootstrap writes the admin address, becomes ready, and exits 0 on SIGTERM', { timeout: 20_000 }, async () => {
     const yaml = bootstrapYaml(simpleProxy({ port: 1, http2: true }));
     assert.ok(parse(yaml));
-    const proc = await SidecarProcess.start(yaml, { drainTime: '1s' });
+    const healthPort = await freePort();
+    const proc = await SidecarProcess.start(yaml, { drainTime: '1s', extraArgs: ['--health-port', String(healthPort)] });
     try {
       assert.match(proc.adminUrl, /^http:\/\/[^:]+:\d+$/);
       assert.equal((await httpRequest(proc.adminUrl, { path: '/ready' })).status, 200);
+      // --health-port: the kubelet's probe path on all interfaces; nothing else of the admin API.
+      assert.equal((await httpRequest(`http://127.0.0.1:${healthPort}`, { path: '/healthz/ready' })).status, 200);
+      assert.equal((await httpRequest(`http://127.0.0.1:${healthPort}`, { path: '/config_dump' })).status, 404);
       assert.ok((await proc.listenerPort('ingress')) > 0);
       proc.signal('SIGTERM');
       const exit = await proc.waitExit();

@@ -123,6 +123,9 @@ test('inject k8s/example-app.yaml: every Deployment gets a sidecar accepted by t
     assert.deepEqual(md.LABELS, d.spec.template.metadata.labels);
     assert.deepEqual(md.APP_PORTS ?? [], d.metadata.name === 'client' ? [] : [50051]);
     assert.deepEqual([md.OUTBOUND_PORT, md.INBOUND_PORT], [15001, 15006], 'explicit, or the inbound listener would take the app port');
+    // The kubelet probes the health port the sidecar is told to serve (the admin API is loopback-only).
+    assert.equal(proxy.readinessProbe.httpGet.port, Number(parsed.values['health-port']));
+    assert.equal(proxy.readinessProbe.httpGet.path, '/healthz/ready');
     const proto = parseProtoJson(protos, BOOTSTRAP_TYPE, parsed.bootstrapJson, '');
     assert.ok(proto.ok, proto.ok ? '' : JSON.stringify(proto));
     const compiled = compileBootstrap(proto.value, { filters: registry, readFile: (p) => readFileSync(p) });

@@ -59,6 +59,8 @@ control plane over ADS (xDS v3, State of the World).
   --app-port <port>               node metadata APP_PORTS (repeatable)
   --label <k=v>                   node metadata LABELS (repeatable)
   --admin-port <port>             admin port on 127.0.0.1 with --xds (default 15000)
+  --health-port <port>            also serve GET /healthz/ready on 0.0.0.0:<port> (Istio: 15021), for
+                                  kubelet probes; the admin API stays on loopback
   --outbound-port <port>          node metadata OUTBOUND_PORT: outbound listener port (default 15001)
   --inbound-port <port>           node metadata INBOUND_PORT: inbound listener port (default 15006)
   --drain-time <duration>         how long SIGTERM / POST /drain waits for in-flight requests (default 5s)
@@ -143,6 +145,7 @@ function parseSidecarFlags(args: string[]) {
       'app-port': { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       'admin-port': { type: 'string' },
+      'health-port': { type: 'string' },
       'outbound-port': { type: 'string' },
       'inbound-port': { type: 'string' },
       'ca-address': { type: 'string' },
@@ -170,6 +173,7 @@ export function parseSidecarArgs(args: string[]): SidecarArgs | null {
   if (values['xds-server-id'] !== undefined && values['xds-tls'] !== true) throw new UsageError('--xds-server-id requires --xds-tls');
   if (values['xds-tls'] === true && identity === undefined) throw new UsageError(`--xds-tls requires a workload identity: --ca-address (and usually --ca-token-file)\n\n${SIDECAR_USAGE}`);
   if (values['xds-server-id'] !== undefined && !/^spiffe:\/\/[^/]+\/.+/.test(values['xds-server-id'])) throw new UsageError(`--xds-server-id: expected spiffe://<trust-domain>/<path>, got '${values['xds-server-id']}'`);
+  if (values['health-port'] !== undefined) parsePort(values['health-port'], '--health-port');
   if (values.xds !== undefined) {
     if (values.bootstrap !== undefined) throw new UsageError('--xds and --bootstrap are mutually exclusive');
     if (values['node-id'] === undefined || values['node-id'] === '') throw new UsageError(`--node-id is required with --xds\n\n${SIDECAR_USAGE}`);
@@ -220,6 +224,7 @@ async function sidecarCommand(args: string[]): Promise<void> {
     runtime,
     drainTimeMs: values['drain-time'] !== undefined ? parseDurationMs(values['drain-time'], '--drain-time') : undefined,
     adminAddressPath: values['admin-address-path'],
+    healthAddress: values['health-port'] !== undefined ? { host: '0.0.0.0', port: parsePort(values['health-port'], '--health-port') } : undefined,
     h2MaxSessionMemoryMb: values['h2-max-session-memory-mb'] !== undefined ? parsePositiveInt(values['h2-max-session-memory-mb'], '--h2-max-session-memory-mb') : undefined,
     identity,
   });

@@ -26,7 +26,7 @@ import type * as protobuf from 'protobufjs';
 import { ConfigError } from '../core/errors';
 import { createRuntime, type Runtime } from '../core/runtime';
 import type { ValidationResult } from '../core/errors';
-import type { BootstrapModel, ListenerModel, NodeModel, RouteConfigModel } from '../config/model';
+import type { BootstrapModel, ListenerModel, NodeModel, RouteConfigModel, SocketAddressModel } from '../config/model';
 import { compileBootstrap } from '../config/compile/bootstrap';
 import { BOOTSTRAP_TYPE, loadBootstrap } from '../config/compile/load-bootstrap';
 import { parseProtoJson } from '../config/compile/proto-json';
@@ -45,6 +45,7 @@ import { WorkloadIdentity } from '../transport/identity/workload-identity';
 import { AdsClient, AdsTlsCredentials } from '../xds/ads-client';
 import { loadEnvoyProtos } from '../xds/protos';
 import { AdminServer, type AdminSource } from './admin/admin-server';
+import { HealthServer } from './admin/health-server';
 import { DynamicConfig } from './dynamic-config';
 
 export interface SidecarOptions {
@@ -66,6 +67,11 @@ export interface SidecarOptions {
   readonly adminAddressPath?: string;
   /** node:http2 maxSessionMemory per downstream connection, MB (default 10). */
   readonly h2MaxSessionMemoryMb?: number;
+  /**
+   * Serve `GET /healthz/ready` here (admin/health-server.ts), e.g. 0.0.0.0:15021 for the kubelet
+   * while the admin API stays on loopback; absent = no health port.
+   */
+  readonly healthAddress?: SocketAddressModel;
   /** The workload identity (mesh CA); overrides the bootstrap's node metadata CA_ADDRESS etc. */
   readonly identity?: SidecarIdentityOptions;
 }
@@ -101,6 +107,7 @@ export class Sidecar implements AdminSource {
   private readonly listeners = new Map<string, Listener>();
   private readonly clusterStatsByName = new Map<string, ClusterStats>();
   private readonly admin: AdminServer;
+  private readonly health: HealthServer;
   private draining: Promise<void> | null = null;
   private ads: AdsClient | null = null;
   private adsTls: AdsTlsCredentials | null = null;
@@ -129,6 +136,7 @@ export class Sidecar implements AdminSource {
     this.secrets = secrets;
     this.telemetry = new ListenerTelemetry(runtime, bootstrap.node);
     this.admin = new AdminServer(this);
+    this.health = new HealthServer(() => this.isReady());
     this.routerDeps = {
       runtime,
       clusters,
@@ -176,6 +184,7 @@ export class Sidecar implements AdminSource {
       await sidecar.startListeners();
       const admin = await sidecar.admin.listen(bootstrap.admin);
       if (options.adminAddressPath !== undefined) writeFileSync(options.adminAddressPath, `${admin.address}:${admin.port}`);
+      if (options.healthAddress !== undefined) await sidecar.health.listen(options.healthAddress);
       if (adsTarget !== null) sidecar.startAds(adsTarget, protos);
     } catch (err) {
       await sidecar.close();
@@ -438,6 +447,7 @@ export class Sidecar implements AdminSource {
     for (const c of clusters) c.destroy();
     await this.telemetry.close();
     await this.admin.close();
+    await this.health.close();
     this.runtime.timers.close();
   }
 }

@@ -65,11 +65,12 @@ export class SidecarProcess {
   }
 
   /** Spawns `remora sidecar --bootstrap <tmp> --admin-address-path <tmp> [--drain-time ...]` and waits for /ready. */
-  static async start(yaml: string, opts: { drainTime?: string; startTimeoutMs?: number } = {}): Promise<SidecarProcess> {
+  static async start(yaml: string, opts: { drainTime?: string; startTimeoutMs?: number; extraArgs?: readonly string[] } = {}): Promise<SidecarProcess> {
     const file = writeTempBootstrap(yaml);
     const addrFile = path.join(file.dir, 'admin-address');
     const args = ['sidecar', '--bootstrap', file.path, '--admin-address-path', addrFile];
     if (opts.drainTime !== undefined) args.push('--drain-time', opts.drainTime);
+    if (opts.extraArgs !== undefined) args.push(...opts.extraArgs);
     const spawned = spawnCli(args);
     let exited: ExitInfo | null = null;
     spawned.exited.then((e) => { exited = e; });
