@@ -125,6 +125,7 @@ export class TranscodingDownstream implements Downstream {
   get sink(): Writable { return this.inner.sink; }
   get responseStarted(): boolean { return this.inner.responseStarted; }
   get closed(): boolean { return this.inner.closed; }
+  get failure(): string | null { return this.inner.failure ?? null; }
   get bytesSent(): number { return this.inner.bytesSent; }
   get method(): MethodInfo | null { return this.binding === null ? null : this.binding.method; }
 

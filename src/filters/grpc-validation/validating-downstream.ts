@@ -316,6 +316,7 @@ export class ValidatingDownstream implements Downstream {
   ) {}
 
   get protocol(): 'h1' | 'h2' { return this.inner.protocol; }
+  get failure(): string | null { return this.inner.failure ?? null; }
   get acceptsTrailers(): boolean { return this.inner.acceptsTrailers === true; }
   get sink(): Writable { return this.inner.sink; }
   get responseStarted(): boolean { return this.inner.responseStarted; }

@@ -150,6 +150,7 @@ export class GrpcWebDownstream implements Downstream {
 
   get sink(): Writable { return this.inner.sink; }
   get responseStarted(): boolean { return this.inner.responseStarted; }
+  get failure(): string | null { return this.inner.failure ?? null; }
   get closed(): boolean { return this.inner.closed; }
   get bytesSent(): number { return this.inner.bytesSent; }
 
