@@ -2,7 +2,10 @@
  * Remora's own Prometheus metrics for the sidecar, on a per-process prom-client Registry (never the
  * global one). Label children are created ahead of use: one `ListenerStats` per listener and one
  * `ClusterStats` per cluster at config time, and per-status children are cached in flat arrays, so
- * the request path never builds label strings or looks children up by hash.
+ * the request path never builds label objects or looks a child up by its labels. prom-client's
+ * children still hash their label set inside every `inc`/`observe` (~1 µs each; six per proxied
+ * request, ~8 µs in the mTLS bench's profile); Istio's metrics (istio/istio-series.ts) avoid even
+ * that with plain number cells.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ensureProcessMetrics } from './process-metrics';
