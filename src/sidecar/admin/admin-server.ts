@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { SocketAddressModel } from '../../config/model';
 import { metricsResponse } from '../../observability/exposition';
+import { BoundHttpServer } from './bound-http-server';
 
 /** What the admin server shows; implemented by the Sidecar. */
 export interface AdminSource {
@@ -23,37 +24,22 @@ export interface AdminSource {
 }
 
 export class AdminServer {
-  private readonly server: http.Server;
-  private bound: AddressInfo | null = null;
+  private readonly http: BoundHttpServer;
 
   constructor(private readonly source: AdminSource) {
-    this.server = http.createServer((req, res) => {
+    this.http = new BoundHttpServer(http.createServer((req, res) => {
       this.handle(req, res).catch((err: Error) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`admin error: ${err.message}\n`);
       });
-    });
+    }));
   }
 
-  listen(address: SocketAddressModel): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(address.port, address.host, () => {
-        this.server.off('error', reject);
-        this.bound = this.server.address() as AddressInfo;
-        resolve(this.bound);
-      });
-    });
-  }
+  listen(address: SocketAddressModel): Promise<AddressInfo> { return this.http.listen(address); }
 
-  address(): AddressInfo | null { return this.bound; }
+  address(): AddressInfo | null { return this.http.address(); }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
+  close(): Promise<void> { return this.http.close(); }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');

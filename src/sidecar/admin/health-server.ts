@@ -7,15 +7,15 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SocketAddressModel } from '../../config/model';
+import { BoundHttpServer } from './bound-http-server';
 
 export const READY_PATH = '/healthz/ready';
 
 export class HealthServer {
-  private readonly server: http.Server;
-  private bound: AddressInfo | null = null;
+  private readonly http: BoundHttpServer;
 
   constructor(isReady: () => boolean) {
-    this.server = http.createServer((req, res) => {
+    this.http = new BoundHttpServer(http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?', 1)[0];
       if (path !== READY_PATH || (req.method !== 'GET' && req.method !== 'HEAD')) {
         res.writeHead(404, { 'content-type': 'text/plain' });
@@ -25,29 +25,14 @@ export class HealthServer {
       const ready = isReady();
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' });
       res.end(ready ? 'ready\n' : 'not ready\n');
-    });
+    }));
   }
 
   /** Binds `address`; resolves with the bound address, rejects when the port is taken. */
-  listen(address: SocketAddressModel): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(address.port, address.host, () => {
-        this.server.off('error', reject);
-        this.bound = this.server.address() as AddressInfo;
-        resolve(this.bound);
-      });
-    });
-  }
+  listen(address: SocketAddressModel): Promise<AddressInfo> { return this.http.listen(address); }
 
-  address(): AddressInfo | null { return this.bound; }
+  address(): AddressInfo | null { return this.http.address(); }
 
   /** Stops listening and closes open connections. Safe before `listen()`. */
-  close(): Promise<void> {
-    if (!this.server.listening) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
+  close(): Promise<void> { return this.http.close(); }
 }
