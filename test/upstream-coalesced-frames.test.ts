@@ -48,6 +48,7 @@ describe('upstream response frames coalesced into one read', { timeout: 60_000 }
   let plain: CoalescingH2Server;
   let grpcLike: CoalescingH2Server;
   let overTls: CoalescingH2Server;
+  let plainTrailers: CoalescingH2Server;
   let sidecar: SidecarHarness;
   let client: http2.ClientHttp2Session;
 
@@ -58,6 +59,7 @@ describe('upstream response frames coalesced into one read', { timeout: 60_000 }
       body: 'hello from upstream',
       trailers: [['grpc-status', '0'], ['x-trailer', 'done']],
     });
+    plainTrailers = await CoalescingH2Server.start({ headers: [['x-upstream', 'one-write'], ['content-type', 'text/plain']], body: 'hello from upstream', trailers: [['x-trailer', 'done']] });
     pki = createTestPki();
     overTls = await CoalescingH2Server.start(
       { headers: [['x-upstream', 'one-write'], ['content-type', 'application/grpc']], body: 'hello from upstream', trailers: [['grpc-status', '0'], ['x-trailer', 'done']] },
@@ -66,11 +68,15 @@ describe('upstream response frames coalesced into one read', { timeout: 60_000 }
     sidecar = await SidecarHarness.start({
       listeners: [{
         name: 'in',
-        routes: [routeTo('tls', { prefix: '/tls/' }), routeTo('grpc', { prefix: '/grpc/' }), routeTo('plain', { prefix: '/' })],
+        routes: [
+          routeTo('tls', { prefix: '/tls/' }), routeTo('grpc', { prefix: '/grpc/' }),
+          routeTo('plain-trailers', { prefix: '/trailers/' }), routeTo('plain', { prefix: '/' }),
+        ],
       }],
       clusters: [
         { name: 'plain', endpoints: [{ host: '127.0.0.1', port: plain.port }], http2: true },
         { name: 'grpc', endpoints: [{ host: '127.0.0.1', port: grpcLike.port }], http2: true },
+        { name: 'plain-trailers', endpoints: [{ host: '127.0.0.1', port: plainTrailers.port }], http2: true },
         {
           name: 'tls', endpoints: [{ host: '127.0.0.1', port: overTls.port }], http2: true,
           extra: {
@@ -95,6 +101,7 @@ describe('upstream response frames coalesced into one read', { timeout: 60_000 }
     await plain?.close();
     await grpcLike?.close();
     await overTls?.close();
+    await plainTrailers?.close();
     pki?.cleanup();
   });
 
@@ -105,6 +112,11 @@ describe('upstream response frames coalesced into one read', { timeout: 60_000 }
 
   it('over TLS too, where node:http2 reads the frames inside a later write', async () => {
     const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => get(client, `/tls/${i}`, 'application/grpc')));
+    for (const r of replies) assert.deepStrictEqual(r, { status: 200, marker: 'one-write', body: 'hello from upstream', trailer: 'done' });
+  });
+
+  it('a non-gRPC HTTP/2 response keeps its trailers too (Envoy forwards them)', async () => {
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => get(client, `/trailers/${i}`, 'text/plain')));
     for (const r of replies) assert.deepStrictEqual(r, { status: 200, marker: 'one-write', body: 'hello from upstream', trailer: 'done' });
   });
 

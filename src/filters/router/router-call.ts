@@ -678,7 +678,10 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       ctx.grpcStatus = gs === undefined ? -1 : Number(gs);
     }
     const ds = ctx.downstream;
-    this.wantTrailers = !endStream && ctx.isGrpc && (ds.protocol === 'h2' || ds.acceptsTrailers === true);
+    // gRPC: the trailers carry the status (made up when missing), for HTTP/2 clients and the codec
+    // wrappers that render them. Other responses: an HTTP/2 client gets whatever trailers the upstream
+    // sent, as Envoy forwards them; HTTP/1.1 clients get none.
+    this.wantTrailers = !endStream && (ds.protocol === 'h2' || (ctx.isGrpc && ds.acceptsTrailers === true));
     ctx.responseStatus = status;
     ds.respond(status, headers, endStream, this.wantTrailers);
     if (endStream) {
@@ -714,7 +717,9 @@ export class RouterCall implements H2PoolRequest, PickContext, ReplayBodyOwner {
       const t = this.trailers;
       this.report(t === null || Number(t['grpc-status']) === 14 ? UpstreamOutcome.GatewayError : UpstreamOutcome.Success);
     }
-    if (this.wantTrailers) {
+    if (this.wantTrailers && !ctx.isGrpc) {
+      ctx.downstream.end(this.trailers);
+    } else if (this.wantTrailers) {
       let trailers = this.trailers;
       if (trailers === null) {
         trailers = { 'grpc-status': '14', 'grpc-message': 'upstream closed the stream without trailers' };
