@@ -47,6 +47,7 @@ import { loadEnvoyProtos } from '../xds/protos';
 import { AdminServer, type AdminSource } from './admin/admin-server';
 import { HealthServer } from './admin/health-server';
 import { DynamicConfig } from './dynamic-config';
+import { NodeMetadataKey } from '../config/node-metadata';
 
 export interface SidecarOptions {
   /** Envoy v3 bootstrap file (YAML or JSON). One of `bootstrapPath` and `bootstrapJson` is required. */
@@ -472,12 +473,12 @@ function resolveIdentityOptions(o: SidecarIdentityOptions | undefined, bootstrap
     const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
     return Number.isFinite(n) ? n : undefined;
   };
-  const caAddress = o?.caAddress ?? mdString('CA_ADDRESS');
+  const caAddress = o?.caAddress ?? mdString(NodeMetadataKey.CaAddress);
   if (o === undefined && caAddress === undefined) return null;
   const errors: Array<{ path: string; message: string }> = [];
   if (caAddress === undefined && o?.signer === undefined) errors.push({ path: 'node.metadata.CA_ADDRESS', message: 'the CA address is required for a workload identity' });
-  const namespace = o?.namespace ?? mdString('NAMESPACE');
-  const serviceAccount = o?.serviceAccount ?? mdString('SERVICE_ACCOUNT');
+  const namespace = o?.namespace ?? mdString(NodeMetadataKey.Namespace);
+  const serviceAccount = o?.serviceAccount ?? mdString(NodeMetadataKey.ServiceAccount);
   if (namespace === undefined) errors.push({ path: 'node.metadata.NAMESPACE', message: 'is required for a workload identity' });
   if (serviceAccount === undefined) errors.push({ path: 'node.metadata.SERVICE_ACCOUNT', message: 'is required for a workload identity' });
   if (errors.length > 0) throw new ConfigError(source, errors);
@@ -485,8 +486,8 @@ function resolveIdentityOptions(o: SidecarIdentityOptions | undefined, bootstrap
   return {
     ...o,
     caAddress,
-    caTokenFile: o?.caTokenFile ?? mdString('CA_TOKEN_FILE') ?? null,
-    trustDomain: o?.trustDomain ?? mdString('TRUST_DOMAIN') ?? 'cluster.local',
+    caTokenFile: o?.caTokenFile ?? mdString(NodeMetadataKey.CaTokenFile) ?? null,
+    trustDomain: o?.trustDomain ?? mdString(NodeMetadataKey.TrustDomain) ?? 'cluster.local',
     namespace: namespace!,
     serviceAccount: serviceAccount!,
     certTtlMs: o?.certTtlMs ?? (ttlSeconds === undefined ? undefined : ttlSeconds * 1000),
@@ -501,9 +502,9 @@ function resolveIdentityOptions(o: SidecarIdentityOptions | undefined, bootstrap
  * binds a wildcard address).
  */
 function withAdminAddress(node: NodeModel, admin: AddressInfo | null): NodeModel {
-  if (admin === null || node.metadata['REMORA_ADMIN_ADDRESS'] !== undefined) return node;
+  if (admin === null || node.metadata[NodeMetadataKey.AdminAddress] !== undefined) return node;
   const host = admin.family === 'IPv6' ? `[${admin.address}]` : admin.address;
-  return { ...node, metadata: { ...node.metadata, REMORA_ADMIN_ADDRESS: `${host}:${admin.port}` } };
+  return { ...node, metadata: { ...node.metadata, [NodeMetadataKey.AdminAddress]: `${host}:${admin.port}` } };
 }
 
 /** Reads the CA token file (trimmed); re-read per request so a rotated token is picked up. */

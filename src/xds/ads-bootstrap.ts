@@ -10,6 +10,7 @@
  * its workload identity.
  */
 import { controlPlaneSpiffeId } from '../transport/peer-identity';
+import { NodeMetadataKey } from '../config/node-metadata';
 
 export const XDS_CLUSTER_NAME = 'xds-grpc';
 export { controlPlaneSpiffeId };
@@ -55,13 +56,13 @@ export function parseHostPort(value: string): { host: string; port: number } {
 export function buildAdsBootstrap(o: AdsBootstrapOptions): Record<string, unknown> {
   const { host, port } = parseHostPort(o.xds);
   const metadata: Record<string, unknown> = {};
-  if (o.workload !== undefined) metadata['WORKLOAD_NAME'] = o.workload;
-  if (o.namespace !== undefined) metadata['NAMESPACE'] = o.namespace;
-  if (o.serviceAccount !== undefined) metadata['SERVICE_ACCOUNT'] = o.serviceAccount;
-  if (o.appPorts !== undefined && o.appPorts.length > 0) metadata['APP_PORTS'] = o.appPorts.slice();
-  if (o.labels !== undefined && Object.keys(o.labels).length > 0) metadata['LABELS'] = { ...o.labels };
-  if (o.outboundPort !== undefined) metadata['OUTBOUND_PORT'] = o.outboundPort;
-  if (o.inboundPort !== undefined) metadata['INBOUND_PORT'] = o.inboundPort;
+  if (o.workload !== undefined) metadata[NodeMetadataKey.WorkloadName] = o.workload;
+  if (o.namespace !== undefined) metadata[NodeMetadataKey.Namespace] = o.namespace;
+  if (o.serviceAccount !== undefined) metadata[NodeMetadataKey.ServiceAccount] = o.serviceAccount;
+  if (o.appPorts !== undefined && o.appPorts.length > 0) metadata[NodeMetadataKey.AppPorts] = o.appPorts.slice();
+  if (o.labels !== undefined && Object.keys(o.labels).length > 0) metadata[NodeMetadataKey.Labels] = { ...o.labels };
+  if (o.outboundPort !== undefined) metadata[NodeMetadataKey.OutboundPort] = o.outboundPort;
+  if (o.inboundPort !== undefined) metadata[NodeMetadataKey.InboundPort] = o.inboundPort;
   const isIp = /^[\d.]+$/.test(host) || host.includes(':');
   return {
     node: { id: o.nodeId, cluster: o.nodeCluster ?? o.workload ?? o.nodeId, metadata },

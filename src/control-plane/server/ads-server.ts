@@ -39,6 +39,7 @@ import { AdsStreamState, PlanMemo, responseFor, transitionalFor, isFullStateType
 import { peerIdentityOf, type AdsTlsCertificates, type NodePeerIdentity } from './ads-tls';
 import { PushStatus, shortTypeName } from './push-status';
 import type { XdsMetrics } from './xds-metrics';
+import { NodeMetadataKey } from '../../config/node-metadata';
 
 /**
  * The resources a node should see, or null when they are not known yet (the stream is held).
@@ -379,8 +380,8 @@ export class AdsServer {
   private provenMetadata(live: LiveStream, claimed: Record<string, unknown>, nodeId: string): Record<string, unknown> {
     const peer = live.peer;
     if (peer === null) return claimed;
-    const ns = claimed['NAMESPACE'];
-    const sa = claimed['SERVICE_ACCOUNT'];
+    const ns = claimed[NodeMetadataKey.Namespace];
+    const sa = claimed[NodeMetadataKey.ServiceAccount];
     if ((ns !== undefined && ns !== peer.namespace) || (sa !== undefined && sa !== peer.serviceAccount)) {
       this.metrics?.identityOverrides.inc();
       this.logger.warn(
@@ -388,7 +389,7 @@ export class AdsServer {
         'node metadata claims another identity than its client certificate; using the certificate',
       );
     }
-    return { ...claimed, NAMESPACE: peer.namespace, SERVICE_ACCOUNT: peer.serviceAccount };
+    return { ...claimed, [NodeMetadataKey.Namespace]: peer.namespace, [NodeMetadataKey.ServiceAccount]: peer.serviceAccount };
   }
 
   private refresh(key: string, node: NodeIdentity): void {

@@ -9,6 +9,7 @@
 import type { Clock } from '../../core/clock';
 import { TYPE_URL, type NodeIdentity } from '../cache/resources';
 import type { NodePeerIdentity } from './ads-tls';
+import { NodeMetadataKey } from '../../config/node-metadata';
 
 export type SyncState = 'SYNCED' | 'STALE' | 'NACKED' | 'NOT_SENT';
 
@@ -78,8 +79,6 @@ export interface NodeStatus {
   readonly types: readonly TypeStatus[];
 }
 
-/** Node metadata key of a sidecar's admin `host:port` (set by the sidecar once its admin server is bound). */
-export const ADMIN_ADDRESS_KEY = 'REMORA_ADMIN_ADDRESS';
 
 function metadataString(md: Readonly<Record<string, unknown>>, key: string): string | null {
   const v = md[key];
@@ -227,10 +226,10 @@ export class PushStatus {
       userAgent: s.userAgent,
       connectedSince: new Date(s.connectedAt).toISOString(),
       peer: s.peer,
-      namespace: metadataString(s.node.metadata, 'NAMESPACE'),
-      serviceAccount: metadataString(s.node.metadata, 'SERVICE_ACCOUNT'),
-      workload: metadataString(s.node.metadata, 'WORKLOAD_NAME'),
-      adminAddress: metadataString(s.node.metadata, ADMIN_ADDRESS_KEY),
+      namespace: metadataString(s.node.metadata, NodeMetadataKey.Namespace),
+      serviceAccount: metadataString(s.node.metadata, NodeMetadataKey.ServiceAccount),
+      workload: metadataString(s.node.metadata, NodeMetadataKey.WorkloadName),
+      adminAddress: metadataString(s.node.metadata, NodeMetadataKey.AdminAddress),
       types,
     };
   }

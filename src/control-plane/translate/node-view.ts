@@ -7,6 +7,7 @@
  */
 import type { NodeIdentity } from '../cache/resources';
 import type { Labels } from '../mesh/model';
+import { NodeMetadataKey } from '../../config/node-metadata';
 
 export interface NodeView {
   readonly id: string;
@@ -68,20 +69,20 @@ function truthy(v: unknown): boolean {
 /** Reads the node's metadata. Pure; never throws. */
 export function nodeView(node: NodeIdentity): NodeView {
   const md = node.metadata ?? {};
-  const workloadName = str(md['WORKLOAD_NAME']);
-  const appPorts = [...new Set(list(md['APP_PORTS']).map(port).filter((p): p is number => p !== null))].sort((a, b) => a - b);
-  const egress = md['EGRESS_HOSTS'] === undefined ? [] : list(md['EGRESS_HOSTS']);
+  const workloadName = str(md[NodeMetadataKey.WorkloadName]);
+  const appPorts = [...new Set(list(md[NodeMetadataKey.AppPorts]).map(port).filter((p): p is number => p !== null))].sort((a, b) => a - b);
+  const egress = md[NodeMetadataKey.EgressHosts] === undefined ? [] : list(md[NodeMetadataKey.EgressHosts]);
   return {
     id: node.id,
     workloadName,
-    namespace: str(md['NAMESPACE']) ?? 'default',
-    labels: labels(md['LABELS']),
-    serviceAccount: str(md['SERVICE_ACCOUNT']),
+    namespace: str(md[NodeMetadataKey.Namespace]) ?? 'default',
+    labels: labels(md[NodeMetadataKey.Labels]),
+    serviceAccount: str(md[NodeMetadataKey.ServiceAccount]),
     appPorts,
-    proxyless: truthy(md['PROXYLESS']) || workloadName === null,
+    proxyless: truthy(md[NodeMetadataKey.Proxyless]) || workloadName === null,
     egressHosts: egress.length === 0 || egress.includes('*') ? null : new Set(egress),
-    outboundPort: port(md['OUTBOUND_PORT']),
-    inboundPort: port(md['INBOUND_PORT']),
+    outboundPort: port(md[NodeMetadataKey.OutboundPort]),
+    inboundPort: port(md[NodeMetadataKey.InboundPort]),
   };
 }
 

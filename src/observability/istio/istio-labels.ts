@@ -9,6 +9,7 @@
  */
 import type { NodeModel } from '../../config/model';
 import type { PeerInfo } from '../stream-info';
+import { NodeMetadataKey } from '../../config/node-metadata';
 
 export const UNKNOWN = 'unknown';
 /** Istio's canonical revision when none is known. */
@@ -87,11 +88,11 @@ export interface OwnWorkload {
  */
 export function ownWorkload(node: NodeModel): OwnWorkload {
   const md = node.metadata;
-  const workload = str(md['WORKLOAD_NAME']);
-  const namespace = str(md['NAMESPACE']);
-  const sa = str(md['SERVICE_ACCOUNT']);
-  const td = str(md['TRUST_DOMAIN']) ?? 'cluster.local';
-  const labels = labelsOf(md['LABELS']);
+  const workload = str(md[NodeMetadataKey.WorkloadName]);
+  const namespace = str(md[NodeMetadataKey.Namespace]);
+  const sa = str(md[NodeMetadataKey.ServiceAccount]);
+  const td = str(md[NodeMetadataKey.TrustDomain]) ?? 'cluster.local';
+  const labels = labelsOf(md[NodeMetadataKey.Labels]);
   const canonical = canonicalOf(labels, workload);
   const plain: WorkloadLabels = Object.freeze({
     workload: workload ?? UNKNOWN,
@@ -101,7 +102,7 @@ export function ownWorkload(node: NodeModel): OwnWorkload {
     version: labels['version'] ?? UNKNOWN,
     canonicalService: canonical.service,
     canonicalRevision: canonical.revision,
-    cluster: str(md['CLUSTER_ID']) ?? UNKNOWN,
+    cluster: str(md[NodeMetadataKey.ClusterId]) ?? UNKNOWN,
   });
   const secure = namespace !== null && sa !== null ? Object.freeze({ ...plain, principal: `spiffe://${td}/ns/${namespace}/sa/${sa}` }) : plain;
   return { plain, secure };

@@ -22,6 +22,7 @@ import { OtelHttpTracer } from './http-tracer';
 import { IdGenerator } from './id-generator';
 import type { SpanSink } from './request-span';
 import { DEFAULT_QUEUE_OPTIONS, SpanExportQueue, TracingMetrics, type SpanExportQueueOptions } from './span-export-queue';
+import { NodeMetadataKey } from '../../config/node-metadata';
 
 const SCOPE: InstrumentationScope = Object.freeze({ name: 'remora' });
 /** How long `close()` waits for the queued spans to reach the collector. */
@@ -48,10 +49,10 @@ export function createOtlpExporter(model: OtlpExporterModel): SpanExporter {
 /** `service.name` when the config has none: Istio's `<app>.<namespace>` from the node metadata, else the node cluster or id. */
 export function defaultServiceName(node: NodeModel): string {
   const md = node.metadata;
-  const labels = md['LABELS'];
+  const labels = md[NodeMetadataKey.Labels];
   const app = typeof labels === 'object' && labels !== null ? (labels as Record<string, unknown>)['app'] : undefined;
-  const workload = typeof app === 'string' && app !== '' ? app : md['WORKLOAD_NAME'];
-  const ns = md['NAMESPACE'];
+  const workload = typeof app === 'string' && app !== '' ? app : md[NodeMetadataKey.WorkloadName];
+  const ns = md[NodeMetadataKey.Namespace];
   if (typeof workload === 'string' && workload !== '') return typeof ns === 'string' && ns !== '' ? `${workload}.${ns}` : workload;
   return node.cluster !== '' ? node.cluster : node.id;
 }
