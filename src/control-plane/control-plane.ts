@@ -27,7 +27,7 @@ import { XdsMetrics } from './server/xds-metrics';
 import { EtcdSource } from './sources/etcd-source';
 import { FileSource } from './sources/file-source';
 import type { MeshSource, MeshSourceSnapshot } from './sources/mesh-source';
-import { DEFAULT_TRANSLATE_OPTIONS, translateForNode, translationKey, type TranslateOptions } from './translate';
+import { ClusterMemo, DEFAULT_TRANSLATE_OPTIONS, translateForNode, translationKey, type TranslateOptions } from './translate';
 
 /** Where the mesh config lives when it is in etcd: every key under `prefix` is one YAML document. */
 export interface EtcdSourceSpec {
@@ -121,6 +121,8 @@ export class ControlPlane {
   private readonly generationGauge: Gauge;
   /** Translation options in force (mTLS settings follow the CA's trust bundle). */
   private translateOptions: TranslateOptions;
+  /** Clusters shared by the nodes of a config generation and across VirtualService-only changes. */
+  private readonly clusterMemo = new ClusterMemo();
   private trustTimer: NodeJS.Timeout | null = null;
   /** Monotonic-free wall time (Clock) at which the secure port's certificate is renewed. */
   private renewAt = 0;
@@ -179,7 +181,7 @@ export class ControlPlane {
     }
     const ads = new AdsServer({
       root: options.protos ?? loadEnvoyProtos(),
-      provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, cp.translateOptions)),
+      provider: (node) => (cp === null ? null : translateForNode(cp.mesh, node, cp.translateOptions, cp.clusterMemo)),
       extraServices: options.extraServices ?? null,
       tls: ca === null ? null : { port: options.xdsTlsPort ?? 15012, certificates: tlsCertificates!, trustDomain: ca.trustDomain },
       nodeKey: translationKey,

@@ -18,6 +18,14 @@ import { isMtlsCandidate, spiffeId, upstreamTransportSocket, workloadServiceAcco
 import { outboundClusterName } from './names';
 import { applyTrafficPolicy } from './resilience';
 
+/**
+ * The MeshConfig fields a cluster and its CLA are computed from, and nothing else: `emitCluster`
+ * and its helpers take only these (the compiler enforces it), so `ClusterMemo` may reuse a cluster
+ * while these fields are the very same objects.
+ */
+export const CLUSTER_INPUTS = ['serviceByHost', 'destinationRuleByHost', 'workloadEntryIndex', 'peerAuthentications'] as const;
+export type ClusterInputs = Pick<MeshConfig, (typeof CLUSTER_INPUTS)[number]>;
+
 /** One resolved endpoint of a service port. */
 export interface ResolvedEndpoint {
   readonly address: string;
@@ -29,14 +37,14 @@ export interface ResolvedEndpoint {
 }
 
 /** The WorkloadEntries that could match `selector` in `namespace` (all sharing one of its labels). */
-function selectorCandidates(mesh: MeshConfig, namespace: string, selector: Readonly<Record<string, string>>): readonly WorkloadEntry[] {
+function selectorCandidates(mesh: ClusterInputs, namespace: string, selector: Readonly<Record<string, string>>): readonly WorkloadEntry[] {
   const keys = Object.keys(selector);
   const key = keys.length === 0 ? workloadIndexKey(namespace) : workloadIndexKey(namespace, keys[0], selector[keys[0]!]);
   return mesh.workloadEntryIndex.get(key) ?? [];
 }
 
 /** Every endpoint of `se` for `port` (ServiceEntry endpoints or selected WorkloadEntries), sorted. */
-export function serviceEndpoints(mesh: MeshConfig, se: ServiceEntry, port: ServicePort, host: string): ResolvedEndpoint[] {
+export function serviceEndpoints(mesh: ClusterInputs, se: ServiceEntry, port: ServicePort, host: string): ResolvedEndpoint[] {
   const out: ResolvedEndpoint[] = [];
   const dflt = port.targetPort ?? port.number;
   if (se.workloadSelector !== null) {
@@ -107,7 +115,7 @@ export interface ClusterKey {
 }
 
 /** The WorkloadEntries behind `se` (restricted to `subsetLabels`), each with its port for `port`. */
-function backingWorkloads(mesh: MeshConfig, se: ServiceEntry, port: ServicePort, subsetLabels: Labels | null): BackingWorkload[] {
+function backingWorkloads(mesh: ClusterInputs, se: ServiceEntry, port: ServicePort, subsetLabels: Labels | null): BackingWorkload[] {
   if (se.workloadSelector === null) return [];
   const out: BackingWorkload[] = [];
   for (const we of selectorCandidates(mesh, se.meta.namespace, se.workloadSelector)) {
@@ -125,7 +133,7 @@ function backingWorkloads(mesh: MeshConfig, se: ServiceEntry, port: ServicePort,
  * service originates auto-mTLS (`mtls.ts`); proxyless clusters never do.
  */
 export function emitCluster(
-  mesh: MeshConfig, key: ClusterKey, proxyless: boolean,
+  mesh: ClusterInputs, key: ClusterKey, proxyless: boolean,
   clusters: Map<string, ProtoObject>, assignments: Map<string, ProtoObject>,
   mtls: MtlsTranslateOptions | null = null,
 ): void {

@@ -49,6 +49,9 @@ export function workloadServiceAccount(we: WorkloadEntry): string {
   return we.serviceAccount ?? 'default';
 }
 
+/** The part of the mesh config the mTLS mode of a workload depends on. */
+export type PeerAuthenticationInputs = Pick<MeshConfig, 'peerAuthentications'>;
+
 /** The three policies that may apply to a workload: its own (selector), its namespace's, the mesh's. */
 interface PolicyScopes {
   readonly workload: PeerAuthentication | null;
@@ -56,7 +59,7 @@ interface PolicyScopes {
   readonly mesh: PeerAuthentication | null;
 }
 
-function scopesFor(mesh: MeshConfig, rootNamespace: string, namespace: string, labels: Labels): PolicyScopes {
+function scopesFor(mesh: PeerAuthenticationInputs, rootNamespace: string, namespace: string, labels: Labels): PolicyScopes {
   let workload: PeerAuthentication | null = null;
   let ns: PeerAuthentication | null = null;
   let root: PeerAuthentication | null = null;
@@ -80,7 +83,7 @@ function scopesFor(mesh: MeshConfig, rootNamespace: string, namespace: string, l
  * `ports`, so when they resolve to different modes the strictest wins (documented).
  */
 export function effectiveMtlsMode(
-  mesh: MeshConfig, rootNamespace: string, namespace: string, labels: Labels, ports: readonly number[],
+  mesh: PeerAuthenticationInputs, rootNamespace: string, namespace: string, labels: Labels, ports: readonly number[],
 ): EffectiveMtlsMode {
   const s = scopesFor(mesh, rootNamespace, namespace, labels);
   let base: EffectiveMtlsMode = 'PERMISSIVE';
@@ -168,7 +171,7 @@ export interface BackingWorkload {
  * present one of the SPIFFE IDs of the backing workloads' service accounts (sorted, unique).
  */
 export function upstreamTransportSocket(
-  mesh: MeshConfig, mtls: MtlsTranslateOptions, backing: readonly BackingWorkload[],
+  mesh: PeerAuthenticationInputs, mtls: MtlsTranslateOptions, backing: readonly BackingWorkload[],
   port: number, host: string, subset: string | null, protocol: PortProtocol,
 ): ProtoObject | null {
   if (backing.length === 0) return null;
