@@ -511,7 +511,8 @@ function jsonToValue(type: protobuf.Type, v: unknown): unknown {
   return { [n(5)]: jsonToStruct(type.fieldsById[5]!.resolvedType as protobuf.Type, v as Record<string, unknown>) };
 }
 
-function encodeType(root: protobuf.Root, type: protobuf.Type, obj: ProtoObject): Buffer {
+/** `encodeProtoObject` for a type already looked up (a resolved type of `root`). */
+export function encodeType(root: protobuf.Root, type: protobuf.Type, obj: ProtoObject): Buffer {
   const msg = type.fromObject(toProtobufjs(root, type, obj) as Record<string, unknown>);
   return Buffer.from(type.encode(msg).finish());
 }

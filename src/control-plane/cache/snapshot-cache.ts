@@ -10,14 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import type * as protobuf from 'protobufjs';
-import { packAny, type ProtoObject } from '../../config/compile/proto-json';
+import { ResourceEncoder, type EncodedAny } from './resource-encoder';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from './resources';
 
-/** A packed `google.protobuf.Any` in proto-loader shape, ready for `DiscoveryResponse.resources`. */
-export interface EncodedAny {
-  readonly type_url: string;
-  readonly value: Buffer;
-}
+export type { EncodedAny };
 
 /** One resource of a snapshot: its name and its encoded bytes. */
 export interface EncodedResource {
@@ -69,44 +65,6 @@ export function contentVersion(resources: Iterable<EncodedResource>): string {
     hash.update(r.any.value);
   }
   return hash.digest('hex').slice(0, 12);
-}
-
-/**
- * Packs ProtoObjects into Anys with a protobufjs Root of the Envoy protos. Remembers encodings by
- * object identity (weakly) and by content (the object's JSON text, for the resources of the
- * current and the previous generation), so re-translating an unchanged resource into a new object
- * does not encode it again: a config change re-encodes only what it changed. The JSON text is
- * several times cheaper to produce than the protobuf encoding.
- */
-export class ResourceEncoder {
-  private readonly memo = new WeakMap<object, EncodedAny>();
-  private byContent = new Map<string, EncodedAny>();
-  private previous = new Map<string, EncodedAny>();
-
-  constructor(private readonly root: protobuf.Root) {}
-
-  /** Encodes `obj` as `typeUrl`. Throws on an unknown type; the object is not re-validated. */
-  encode(typeUrl: string, obj: ProtoObject): EncodedAny {
-    const hit = this.memo.get(obj);
-    if (hit !== undefined && hit.type_url === typeUrl) return hit;
-    const key = typeUrl + '\0' + JSON.stringify(obj);
-    let any = this.byContent.get(key);
-    if (any === undefined) {
-      any = this.previous.get(key) ?? packAny(this.root, typeUrl, obj);
-      this.byContent.set(key, any);
-    }
-    this.memo.set(obj, any);
-    return any;
-  }
-
-  /**
-   * Starts a new generation: content seen only before the previous call is forgotten. Called once
-   * per config change (bounded memory: at most two generations of distinct resources are kept).
-   */
-  nextGeneration(): void {
-    this.previous = this.byContent;
-    this.byContent = new Map();
-  }
 }
 
 /** An immutable, encoded snapshot of one node group's resources. */
