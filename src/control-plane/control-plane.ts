@@ -195,6 +195,7 @@ export class ControlPlane {
     const dashboard = options.dashboard === false ? null : new MeshDashboard({
       ...options.dashboard,
       syncz: () => ads.pushStatus.list(),
+      nodes: () => ads.pushStatus.summaries(),
       clock: runtime.clock,
       logger: runtime.logger,
       caTrustBundle: ca === null ? null : () => ca.trustBundlePem(),

@@ -145,3 +145,21 @@ test('joins push status, node metadata and scraped telemetry; NACK text; retenti
   assert.deepEqual(dash.state().services, []);
   assert.deepEqual(dash.telemetry.ids(), []);
 });
+
+test('with `nodes`, scrape rounds read only who is connected; the push status is rendered when the state is asked for', async (t) => {
+  const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'), 1000);
+  let rendered = 0;
+  const streams = [status('a', 1, null, 'wa', ''), status('b', 2, 'bad listener', 'wb', '')].map((s) => ({ ...s, adminAddress: null }));
+  const dash = new MeshDashboard({
+    syncz: () => { rendered++; return streams; },
+    nodes: () => streams.map(({ streamId, nodeId, namespace, workload, adminAddress }) => ({ streamId, nodeId, namespace, workload, adminAddress })),
+    clock, scrapeIntervalMs: 1000,
+  });
+  t.after(() => dash.stop());
+  for (let i = 0; i < 3; i++) await dash.scrapeOnce();
+  assert.equal(rendered, 0, 'no scrape round rendered the push status');
+  const st = dash.state();
+  assert.equal(rendered, 1);
+  assert.deepEqual(st.sidecars.map((s) => [s.nodeId, s.workload, s.sync]), [['a', 'wa', 'SYNCED'], ['b', 'wb', 'NACKED']]);
+  assert.match(st.sidecars[1]!.nack ?? '', /bad listener/);
+});

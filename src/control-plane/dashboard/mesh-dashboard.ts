@@ -16,14 +16,20 @@ import * as path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../../core/clock';
-import type { NodeStatus, SyncState } from '../server/push-status';
+import type { NodeStatus, NodeSummary, SyncState } from '../server/push-status';
 import { scrapeAdmin } from './admin-scrape';
 import { isDashboardMetric, MeshTelemetry, type GraphEdge, type GraphNode, type ServiceSignals } from './mesh-telemetry';
 import { parsePrometheusText } from './prometheus-text';
 
 export interface MeshDashboardOptions {
-  /** The ADS push status (`() => ads.pushStatus.list()`). */
+  /** The ADS push status (`() => ads.pushStatus.list()`), rendered when the state is asked for. */
   readonly syncz: () => readonly NodeStatus[];
+  /**
+   * Who is connected (`() => ads.pushStatus.summaries()`), what the scrape loop reads every round;
+   * defaults to `syncz`. Rendering every stream's status in a loop that runs whether or not anyone
+   * looks held the control plane's event loop ~15 ms per round at 1,000 streams.
+   */
+  readonly nodes?: () => readonly NodeSummary[];
   readonly clock: Clock;
   readonly logger?: Logger;
   /** Scrape period (default 5000 ms). */
@@ -203,18 +209,13 @@ export class MeshDashboard {
 
   private refreshSidecars(): void {
     const now = this.options.clock.monotonic();
-    const latest = new Map<string, NodeStatus>();
-    for (const s of this.options.syncz()) {
-      const prev = latest.get(s.nodeId);
-      if (prev === undefined || s.streamId > prev.streamId) latest.set(s.nodeId, s);
-    }
+    const latest = latestPerNode((this.options.nodes ?? this.options.syncz)());
     for (const [id, status] of latest) {
       let e = this.entries.get(id);
       if (e === undefined) {
         e = new SidecarEntry(id);
         this.entries.set(id, e);
       }
-      e.status = status;
       e.connected = true;
       e.workload = status.workload;
       e.namespace = status.namespace;
@@ -255,8 +256,15 @@ export class MeshDashboard {
     }
   }
 
-  /** The dashboard's current state (what `/dashboard/api/state` returns). */
+  /**
+   * The dashboard's current state (what `/dashboard/api/state` returns). The push status of the
+   * connected sidecars is read now; a disconnected one keeps what the state showed last.
+   */
   state(): DashboardState {
+    for (const [id, status] of latestPerNode(this.options.syncz())) {
+      const e = this.entries.get(id);
+      if (e !== undefined && e.connected) e.status = status;
+    }
     const summary = this.telemetry.summarize(this.options.clock.monotonic());
     const sidecars: DashboardSidecar[] = [];
     for (const e of this.entries.values()) sidecars.push(this.renderSidecar(e));
@@ -405,4 +413,14 @@ export function parseRoots(pem: string): DashboardCaRoot[] {
     }
   }
   return out;
+}
+
+/** The newest stream of each node id. */
+function latestPerNode<T extends NodeSummary>(streams: readonly T[]): Map<string, T> {
+  const latest = new Map<string, T>();
+  for (const s of streams) {
+    const prev = latest.get(s.nodeId);
+    if (prev === undefined || s.streamId > prev.streamId) latest.set(s.nodeId, s);
+  }
+  return latest;
 }

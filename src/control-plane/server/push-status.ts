@@ -55,6 +55,15 @@ export interface TypeStatus {
 }
 
 /** Status of one connected stream (one node connection). */
+/** A connected stream's identity, as `summaries()` lists it (a `NodeStatus` is one too). */
+export interface NodeSummary {
+  readonly streamId: number;
+  readonly nodeId: string;
+  readonly namespace: string | null;
+  readonly workload: string | null;
+  readonly adminAddress: string | null;
+}
+
 export interface NodeStatus {
   readonly streamId: number;
   readonly nodeId: string;
@@ -99,8 +108,13 @@ class TypeRecord {
   constructor(readonly typeUrl: string) {}
 }
 
-class StreamRecord {
+class StreamRecord implements NodeSummary {
   readonly types = new Map<string, TypeRecord>();
+  readonly nodeId: string;
+  readonly namespace: string | null;
+  readonly serviceAccount: string | null;
+  readonly workload: string | null;
+  readonly adminAddress: string | null;
   constructor(
     readonly streamId: number,
     readonly node: NodeIdentity,
@@ -108,7 +122,13 @@ class StreamRecord {
     readonly snapshotKey: string,
     readonly connectedAt: number,
     readonly peer: NodePeerIdentity | null,
-  ) {}
+  ) {
+    this.nodeId = node.id;
+    this.namespace = metadataString(node.metadata, NodeMetadataKey.Namespace);
+    this.serviceAccount = metadataString(node.metadata, NodeMetadataKey.ServiceAccount);
+    this.workload = metadataString(node.metadata, NodeMetadataKey.WorkloadName);
+    this.adminAddress = metadataString(node.metadata, NodeMetadataKey.AdminAddress);
+  }
 
   type(typeUrl: string): TypeRecord {
     let rec = this.types.get(typeUrl);
@@ -195,6 +215,14 @@ export class PushStatus {
   }
 
   /** The status of the streams of one node id (usually one). */
+  /**
+   * Who is connected, without the per-type status: O(streams) with no allocation per stream and no
+   * sort, for loops that run periodically whoever is looking (`list()` renders every stream).
+   */
+  summaries(): readonly NodeSummary[] {
+    return Array.from(this.streams.values());
+  }
+
   forNode(nodeId: string): NodeStatus[] {
     return this.list().filter((n) => n.nodeId === nodeId);
   }
@@ -226,10 +254,10 @@ export class PushStatus {
       userAgent: s.userAgent,
       connectedSince: new Date(s.connectedAt).toISOString(),
       peer: s.peer,
-      namespace: metadataString(s.node.metadata, NodeMetadataKey.Namespace),
-      serviceAccount: metadataString(s.node.metadata, NodeMetadataKey.ServiceAccount),
-      workload: metadataString(s.node.metadata, NodeMetadataKey.WorkloadName),
-      adminAddress: metadataString(s.node.metadata, NodeMetadataKey.AdminAddress),
+      namespace: s.namespace,
+      serviceAccount: s.serviceAccount,
+      workload: s.workload,
+      adminAddress: s.adminAddress,
       types,
     };
   }
