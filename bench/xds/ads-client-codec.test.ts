@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadAdsDefinition, type WireDiscoveryRequest } from '../../src/control-plane/server/ads-proto';
-import { readResponse, writeRequest } from './ads-client-codec';
+import { readResponse, writeRequest, writeRequestFrame } from './ads-client-codec';
 
 const method = loadAdsDefinition().service['StreamAggregatedResources']!;
 const serializeResponse = method.responseSerialize as (v: unknown) => Buffer;
@@ -35,6 +35,16 @@ test('writeRequest is the ACK proto-loader decodes', () => {
       { version, names, typeUrl, nonce, node: null, error: null },
     );
   }), { numRuns: 300 });
+});
+
+test('writeRequestFrame is writeRequest in an uncompressed gRPC frame', () => {
+  fc.assert(fc.property(text, fc.array(text, { maxLength: 5 }), text, text, (version, names, typeUrl, nonce) => {
+    const body = Buffer.from(writeRequest(version, names, typeUrl, nonce));
+    const frame = writeRequestFrame(version, names, typeUrl, nonce);
+    assert.equal(frame[0], 0);
+    assert.equal(frame.readUInt32BE(1), body.length);
+    assert.ok(frame.subarray(5).equals(body));
+  }), { numRuns: 200 });
 });
 
 test('a truncated response throws instead of reading past the end', () => {

@@ -28,7 +28,7 @@ import { loadAdsDefinition, jsonToStruct, type AdsDefinition, type WireDiscovery
 import { encodeGrpcFrame, GrpcFrameDecoder } from '../../src/codec/grpc/frame-decoder';
 import { TYPE_URL } from '../../src/control-plane/cache/resources';
 import { readField1String } from '../../src/xds/xds-resources';
-import { readResponse, writeRequest, type LeanResponse } from './ads-client-codec';
+import { readResponse, writeRequestFrame, type LeanResponse } from './ads-client-codec';
 import { identityMetadata } from './mesh-gen';
 
 const LDS = TYPE_URL.LISTENER;
@@ -117,7 +117,7 @@ class BenchStream {
 
   private request(typeUrl: string, t: TypeState): void {
     if (this.sentNode) {
-      this.call.write(encodeGrpcFrame(writeRequest(t.acked, t.names, typeUrl, t.nonce)));
+      this.call.write(writeRequestFrame(t.acked, t.names, typeUrl, t.nonce));
       return;
     }
     this.sentNode = true;
