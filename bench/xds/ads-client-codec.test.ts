@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadAdsDefinition, type WireDiscoveryRequest } from '../../src/control-plane/server/ads-proto';
-import { readResponse, writeRequest, writeRequestFrame } from './ads-client-codec';
+import { AckWriter, readResponse, writeRequest, writeRequestFrame } from './ads-client-codec';
 
 const method = loadAdsDefinition().service['StreamAggregatedResources']!;
 const serializeResponse = method.responseSerialize as (v: unknown) => Buffer;
@@ -44,6 +44,16 @@ test('writeRequestFrame is writeRequest in an uncompressed gRPC frame', () => {
     assert.equal(frame[0], 0);
     assert.equal(frame.readUInt32BE(1), body.length);
     assert.ok(frame.subarray(5).equals(body));
+  }), { numRuns: 200 });
+});
+
+test('AckWriter frames equal writeRequestFrame, across name changes', () => {
+  fc.assert(fc.property(text, fc.array(fc.tuple(fc.array(text, { maxLength: 4 }), text, text), { minLength: 1, maxLength: 4 }), (typeUrl, acks) => {
+    const w = new AckWriter(typeUrl);
+    for (const [names, version, nonce] of acks) {
+      w.setNames(names);
+      assert.ok(w.frame(version, nonce).equals(writeRequestFrame(version, names, typeUrl, nonce)));
+    }
   }), { numRuns: 200 });
 });
 

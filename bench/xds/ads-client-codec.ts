@@ -143,6 +143,44 @@ export function writeRequestFrame(version: string, names: readonly string[], typ
   return out;
 }
 
+/**
+ * A stream's ACK writer for one type: the resource names and the type URL (fields 3 and 4, which
+ * change only when the subscription does) are encoded once; each ACK writes its version and nonce
+ * around them. `frame(v, n)` equals `writeRequestFrame(v, names, typeUrl, n)`.
+ */
+export class AckWriter {
+  private middle: Buffer;
+
+  constructor(private readonly typeUrl: string) {
+    this.middle = this.encodeMiddle([]);
+  }
+
+  /** The subscription's resource names from now on. */
+  setNames(names: readonly string[]): void {
+    this.middle = this.encodeMiddle(names);
+  }
+
+  frame(version: string, nonce: string): Buffer {
+    const out = Buffer.allocUnsafe(GRPC_HEADER + fieldSize(version) + this.middle.length + fieldSize(nonce));
+    let pos = writeField(out, GRPC_HEADER, REQ_VERSION_INFO, version);
+    pos += this.middle.copy(out, pos);
+    writeField(out, pos, REQ_RESPONSE_NONCE, nonce);
+    out[0] = 0;
+    out.writeUInt32BE(out.length - GRPC_HEADER, 1);
+    return out;
+  }
+
+  private encodeMiddle(names: readonly string[]): Buffer {
+    let size = fieldSize(this.typeUrl);
+    for (let i = 0; i < names.length; i++) size += fieldSize(names[i]!, true);
+    const out = Buffer.allocUnsafe(size);
+    let pos = 0;
+    for (let i = 0; i < names.length; i++) pos = writeField(out, pos, REQ_RESOURCE_NAMES, names[i]!, true);
+    writeField(out, pos, REQ_TYPE_URL, this.typeUrl);
+    return out;
+  }
+}
+
 function encodeRequest(header: number, version: string, names: readonly string[], typeUrl: string, nonce: string): Buffer {
   let size = header + fieldSize(version) + fieldSize(typeUrl) + fieldSize(nonce);
   for (let i = 0; i < names.length; i++) size += fieldSize(names[i]!, true);
@@ -171,6 +209,12 @@ function writeField(out: Buffer, pos: number, field: number, s: string, repeated
     n >>>= 7;
   }
   out[pos++] = n;
+  if (len === s.length) {
+    // ASCII (byte length = UTF-16 length only when every code unit is below 0x80): a JS loop beats
+    // a native call for strings this short.
+    for (let i = 0; i < len; i++) out[pos + i] = s.charCodeAt(i);
+    return pos + len;
+  }
   return pos + out.write(s, pos, len, 'utf8');
 }
 

@@ -28,7 +28,7 @@ import { loadAdsDefinition, jsonToStruct, type AdsDefinition, type WireDiscovery
 import { encodeGrpcFrame, GrpcFrameDecoder } from '../../src/codec/grpc/frame-decoder';
 import { TYPE_URL } from '../../src/control-plane/cache/resources';
 import { readField1String } from '../../src/xds/xds-resources';
-import { readResponse, writeRequestFrame, type LeanResponse } from './ads-client-codec';
+import { AckWriter, readResponse, type LeanResponse } from './ads-client-codec';
 import { identityMetadata } from './mesh-gen';
 
 const LDS = TYPE_URL.LISTENER;
@@ -62,18 +62,32 @@ function adsCodec(def: AdsDefinition): AdsCodec {
 
 /** Per-type protocol state of one stream. */
 class TypeState {
-  names: string[] = [];
+  private subscribed: string[] = [];
   nonce = '';
   acked = '';
   ackedOnce = false;
+  readonly ack: AckWriter;
+
+  constructor(typeUrl: string) {
+    this.ack = new AckWriter(typeUrl);
+  }
+
+  get names(): string[] {
+    return this.subscribed;
+  }
+
+  set names(names: string[]) {
+    this.subscribed = names;
+    this.ack.setNames(names);
+  }
 }
 
 /** One sidecar-like ADS stream. */
 class BenchStream {
-  readonly lds = new TypeState();
-  readonly cds = new TypeState();
-  readonly rds = new TypeState();
-  readonly eds = new TypeState();
+  readonly lds = new TypeState(LDS);
+  readonly cds = new TypeState(CDS);
+  readonly rds = new TypeState(RDS);
+  readonly eds = new TypeState(EDS);
   sentNode = false;
   synced = false;
   ended = false;
@@ -117,7 +131,7 @@ class BenchStream {
 
   private request(typeUrl: string, t: TypeState): void {
     if (this.sentNode) {
-      this.call.write(writeRequestFrame(t.acked, t.names, typeUrl, t.nonce));
+      this.call.write(t.ack.frame(t.acked, t.nonce));
       return;
     }
     this.sentNode = true;
