@@ -24,6 +24,7 @@ import { h2loadArgs, measure, type LoadSpec } from '../macro/h2load';
 import { cpuMicros } from '../macro/proc-stats';
 import { benchProtoPath, ECHO_PATH, echoReplyFrameBytes, grpcFramedEchoRequest, repoRoot } from '../macro/proto';
 import { resolveRemoraCommand } from '../macro/remora';
+import { numArg } from '../argv';
 
 const TARGET = 0.8;
 const SIZES = [0, 10 * 1024] as const;
@@ -31,11 +32,6 @@ const SIZES = [0, 10 * 1024] as const;
 function argText(name: string): string | null {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? null : process.argv[i + 1] ?? null;
-}
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? dflt : Number(process.argv[i + 1]);
 }
 
 /** bench.proto with a `post: "/v1/echo" body: "*"` rule on Echo, compiled to a FileDescriptorSet. */
@@ -109,8 +105,8 @@ interface Row { path: string; size: number; rps: number[]; p99: number[]; cpu: n
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length === 0 ? NaN : s[(s.length - 1) >> 1]!; };
 
 async function main(): Promise<void> {
-  const duration = arg('duration', 10);
-  const rounds = arg('rounds', 3);
+  const duration = numArg('duration', 10);
+  const rounds = numArg('rounds', 3);
   const root = repoRoot();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'remora-transcode-bench-'));
   const children = new ChildRegistry();

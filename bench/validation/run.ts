@@ -20,13 +20,9 @@ import { bootstrapJson, ROUTER_TYPE, routeTo } from '../../test/fakes/bootstrap'
 import { Sidecar } from '../../src/sidecar/sidecar';
 import { GRPC_VALIDATION_NAME, GRPC_VALIDATION_TYPE_URL } from '../../src/filters/grpc-validation/config';
 import { SAMPLE_SERVICE, sampleDescriptorSet, sampleSchemas, validRequestInit } from '../../src/codec/validate/validation-fixtures';
+import { numArg } from '../argv';
 
 const METHOD = `/${SAMPLE_SERVICE}/Create`;
-
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? dflt : Number(process.argv[i + 1]);
-}
 
 
 // ------------------------------------------------------------------ child: the sidecar
@@ -102,9 +98,9 @@ function drive(client: Client, req: Buffer, total: number, concurrency: number):
 interface Phase { cpuUs: number; wallMs: number; requests: number }
 
 async function main(): Promise<void> {
-  const requests = arg('requests', 20000);
-  const concurrency = arg('concurrency', 32);
-  const rounds = arg('rounds', 3);
+  const requests = numArg('requests', 20000);
+  const concurrency = numArg('concurrency', 32);
+  const rounds = numArg('rounds', 3);
   const { request } = sampleSchemas();
   const req = Buffer.from(toBinary(request, create(request, validRequestInit() as never)));
   const upstream = await startUpstream();
@@ -153,7 +149,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv.includes('--sidecar')) {
-  void runSidecar(arg('sidecar', 0));
+  void runSidecar(numArg('sidecar', 0));
 } else {
   main().catch((err) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exitCode = 1; });
 }

@@ -30,16 +30,12 @@ import { TYPE_URL } from '../../src/control-plane/cache/resources';
 import { readField1String } from '../../src/xds/xds-resources';
 import { AckWriter, readResponse, type LeanResponse } from './ads-client-codec';
 import { identityMetadata } from './mesh-gen';
+import { arg } from '../argv';
 
 const LDS = TYPE_URL.LISTENER;
 const CDS = TYPE_URL.CLUSTER;
 const RDS = TYPE_URL.ROUTE;
 const EDS = TYPE_URL.ENDPOINT;
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 
 function wallNow(): number {
   return performance.timeOrigin + performance.now();

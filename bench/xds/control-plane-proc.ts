@@ -13,11 +13,7 @@
 import { Writable } from 'node:stream';
 import { createRuntime } from '../../src/core/runtime';
 import { ControlPlane } from '../../src/control-plane/control-plane';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
+import { arg } from '../argv';
 
 function wallNow(): number {
   return performance.timeOrigin + performance.now();

@@ -8,11 +8,7 @@ import { MeshDocumentCache } from '../../src/control-plane/mesh/document-cache';
 import { loadMeshConfig } from '../../src/control-plane/mesh/load-mesh-config';
 import { MeshConfigLoader } from '../../src/control-plane/mesh/mesh-config-loader';
 import { generateMesh } from './mesh-gen';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
+import { arg } from '../argv';
 
 const services = Number(arg('--services', '1000'));
 const rounds = Number(arg('--rounds', '30'));

@@ -26,11 +26,7 @@ import * as path from 'node:path';
 import { ChildRegistry } from '../macro/children';
 import { cpuMicros, rssBytes, RssPeakSampler } from '../macro/proc-stats';
 import { generateMesh } from './mesh-gen';
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
+import { arg } from '../argv';
 
 function wallNow(): number {
   return performance.timeOrigin + performance.now();
