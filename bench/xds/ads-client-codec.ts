@@ -11,6 +11,8 @@
  * went to protobufjs's Reader and Writer before. The first request of a stream (it carries the node)
  * still goes through proto-loader.
  */
+import { varint32Size, writeVarint32 } from '../../src/core/varint';
+
 // DiscoveryResponse / DiscoveryRequest / Any field numbers (envoy/service/discovery/v3/discovery.proto).
 const RESP_VERSION_INFO = 1;
 const RESP_RESOURCES = 2;
@@ -196,19 +198,14 @@ function encodeRequest(header: number, version: string, names: readonly string[]
 function fieldSize(s: string, repeated = false): number {
   if (s === '' && !repeated) return 0;
   const n = Buffer.byteLength(s, 'utf8');
-  return 1 + varintSize(n) + n;
+  return 1 + varint32Size(n) + n;
 }
 
 function writeField(out: Buffer, pos: number, field: number, s: string, repeated = false): number {
   if (s === '' && !repeated) return pos;
   out[pos++] = (field << 3) | LEN;
-  let n = Buffer.byteLength(s, 'utf8');
-  const len = n;
-  while (n >= 0x80) {
-    out[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  out[pos++] = n;
+  const len = Buffer.byteLength(s, 'utf8');
+  pos = writeVarint32(out, pos, len);
   if (len === s.length) {
     // ASCII (byte length = UTF-16 length only when every code unit is below 0x80): a JS loop beats
     // a native call for strings this short.
@@ -216,13 +213,4 @@ function writeField(out: Buffer, pos: number, field: number, s: string, repeated
     return pos + len;
   }
   return pos + out.write(s, pos, len, 'utf8');
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n >>>= 7;
-    size++;
-  }
-  return size;
 }

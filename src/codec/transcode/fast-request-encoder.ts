@@ -16,6 +16,7 @@
  */
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { Wire, wireOf } from '../scalar-wire';
+import { varint32Size, writeVarint32 } from '../../core/varint';
 
 const FRAME_HEADER = 5;
 const INT32_MIN = -0x80000000;
@@ -69,14 +70,6 @@ class FieldPlan {
 class MessagePlan {
   /** In field-number order (the order toBinary writes). */
   fields: readonly FieldPlan[] = [];
-}
-
-function varint32Size(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  if (v < 0x10000000) return 4;
-  return 5;
 }
 
 /** Size of a non-negative integer < 2^64 held exactly in a double (or of a negative int as 10 bytes). */
@@ -499,15 +492,6 @@ function enumSize(f: FieldPlan, v: unknown): number {
   const n = enumNumber(f, v);
   if (n === null) return -1;
   return n < 0 ? 10 : varint32Size(n);
-}
-
-function writeVarint32(buf: Buffer, pos: number, v: number): number {
-  while (v > 0x7f) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v >>>= 7;
-  }
-  buf[pos++] = v;
-  return pos;
 }
 
 /** int32 as varint: negative values sign-extended to 64 bits (10 bytes). */

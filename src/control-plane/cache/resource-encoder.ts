@@ -16,6 +16,7 @@
  */
 import * as protobuf from 'protobufjs';
 import { encodeType, packAny, typeForUrl, type ProtoObject } from '../../config/compile/proto-json';
+import { encodeVarint32 } from '../../core/varint';
 import { TYPE_URL } from './resources';
 
 /** A packed `google.protobuf.Any` in proto-loader shape, ready for `DiscoveryResponse.resources`. */
@@ -74,7 +75,7 @@ export class ResourceEncoder {
     const routes = typeForUrl(root, TYPE_URL.ROUTE);
     const field = routes?.fields['virtual_hosts'];
     if (routes !== null && routes !== undefined && field !== undefined && field.repeated && field.resolvedType instanceof protobuf.Type) {
-      const key = Buffer.from(protobuf.Writer.create().uint32((field.id << 3) | 2).finish());
+      const key = encodeVarint32((field.id << 3) | 2);
       splits.set(TYPE_URL.ROUTE, { name: field.name, key, id: field.id, type: routes, elementType: field.resolvedType });
     }
     this.splits = splits;
@@ -118,13 +119,9 @@ export class ResourceEncoder {
         this.stats.elements++;
         return encodeType(this.root, split.elementType, el);
       });
-      parts.push(split.key, varint(bytes.length), bytes);
+      parts.push(split.key, encodeVarint32(bytes.length), bytes);
     }
     parts.push(encodeType(this.root, split.type, tail));
     return { type_url: typeUrl, value: Buffer.concat(parts) };
   }
-}
-
-function varint(n: number): Buffer {
-  return Buffer.from(protobuf.Writer.create().uint32(n).finish());
 }

@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protobuf from 'protobufjs';
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { encodeVarint32 } from '../../core/varint';
 
 /** A failed fetch: the server is unreachable, lacks reflection, or a symbol/file is missing. */
 export class ReflectionFetchError extends Error {
@@ -85,19 +86,9 @@ export function assembleFileDescriptorSet(files: readonly ReflectedFile[]): Buff
   // FileDescriptorSet { repeated FileDescriptorProto file = 1; }: tag 0x0a, varint length, bytes.
   const parts: Buffer[] = [];
   for (const f of ordered) {
-    parts.push(Buffer.from([0x0a]), encodeVarint(f.bytes.length), Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength));
+    parts.push(Buffer.from([0x0a]), encodeVarint32(f.bytes.length), Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength));
   }
   return Buffer.concat(parts);
-}
-
-function encodeVarint(n: number): Buffer {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return Buffer.from(out);
 }
 
 interface ReflectionResponse {

@@ -6,6 +6,8 @@
  * The request frame is built once per checker, never per check.
  */
 
+import { varint32Size, writeVarint32 } from '../../core/varint';
+
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
 export const ServingStatus = {
   UNKNOWN: 0,
@@ -20,7 +22,7 @@ export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 export function encodeHealthCheckRequest(service: string): Buffer {
   const name = Buffer.from(service, 'utf8');
   // proto3: an empty string is the default and is not encoded.
-  const lenBytes = name.length === 0 ? 0 : varintSize(name.length);
+  const lenBytes = name.length === 0 ? 0 : varint32Size(name.length);
   const msgLen = name.length === 0 ? 0 : 1 + lenBytes + name.length;
   const out = Buffer.allocUnsafe(5 + msgLen);
   out[0] = 0;
@@ -28,12 +30,7 @@ export function encodeHealthCheckRequest(service: string): Buffer {
   if (msgLen > 0) {
     let o = 5;
     out[o++] = 0x0a; // field 1, wire type 2 (length-delimited)
-    let v = name.length;
-    while (v >= 0x80) {
-      out[o++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    out[o++] = v;
+    o = writeVarint32(out, o, name.length);
     name.copy(out, o);
   }
   return out;
@@ -101,13 +98,4 @@ function readVarint(buf: Buffer, start: number, end: number): Varint {
     shift += 7;
   }
   return { value: 0, next: -1 };
-}
-
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v >>>= 7;
-    n++;
-  }
-  return n;
 }
