@@ -297,16 +297,9 @@ function planField(f: DescField, slot: number, slots: Map<DescField, number>, in
         }
         fp.check = all(checks);
         if (r.items !== undefined) {
-          if (f.listKind === 'message') {
-            if (r.items.cel.length > 0 || r.items.celExpression.length > 0 || r.items.type.case !== undefined || r.items.required || hasUnknown(r.items)) throw new Unsupported();
-            if (r.items.ignore !== Ignore.UNSPECIFIED && r.items.ignore !== Ignore.IF_ZERO_VALUE) throw new Unsupported();
-          } else {
-            if (r.items.required) throw new Unsupported();
-            fp.itemCheck = scalarCheck(r.items, scalar, f.listKind === 'enum' ? f.enum : null);
-            if (r.items.ignore === Ignore.ALWAYS) fp.itemCheck = null;
-            else if (r.items.ignore === Ignore.IF_ZERO_VALUE) fp.itemSkipZero = true;
-            else if (r.items.ignore !== Ignore.UNSPECIFIED) throw new Unsupported();
-          }
+          const e = elementPlan(r.items, f.listKind === 'message', scalar, f.listKind === 'enum' ? f.enum : null);
+          fp.itemCheck = e.check;
+          fp.itemSkipZero = e.skipZero;
         }
       }
       fp.onlyIfSet = ignore === Ignore.IF_ZERO_VALUE;
@@ -328,23 +321,14 @@ function planField(f: DescField, slot: number, slots: Map<DescField, number>, in
         if (isFieldSet(r, mapField('max_pairs'))) { const max = r.maxPairs; checks.push((v) => BigInt((v as Map<unknown, unknown>).size) <= max); }
         fp.check = all(checks);
         if (r.keys !== undefined) {
-          if (r.keys.required) throw new Unsupported();
-          fp.keyCheck = scalarCheck(r.keys, sc(f.mapKey), null);
-          if (r.keys.ignore === Ignore.ALWAYS) fp.keyCheck = null;
-          else if (r.keys.ignore === Ignore.IF_ZERO_VALUE) fp.keySkipZero = true;
-          else if (r.keys.ignore !== Ignore.UNSPECIFIED) throw new Unsupported();
+          const e = elementPlan(r.keys, false, sc(f.mapKey), null);
+          fp.keyCheck = e.check;
+          fp.keySkipZero = e.skipZero;
         }
         if (r.values !== undefined) {
-          if (f.mapKind === 'message') {
-            if (r.values.cel.length > 0 || r.values.celExpression.length > 0 || r.values.type.case !== undefined || r.values.required || hasUnknown(r.values)) throw new Unsupported();
-            if (r.values.ignore !== Ignore.UNSPECIFIED && r.values.ignore !== Ignore.IF_ZERO_VALUE) throw new Unsupported();
-          } else {
-            if (r.values.required) throw new Unsupported();
-            fp.itemCheck = scalarCheck(r.values, vscalar, f.mapKind === 'enum' ? f.enum : null);
-            if (r.values.ignore === Ignore.ALWAYS) fp.itemCheck = null;
-            else if (r.values.ignore === Ignore.IF_ZERO_VALUE) fp.itemSkipZero = true;
-            else if (r.values.ignore !== Ignore.UNSPECIFIED) throw new Unsupported();
-          }
+          const e = elementPlan(r.values, f.mapKind === 'message', vscalar, f.mapKind === 'enum' ? f.enum : null);
+          fp.itemCheck = e.check;
+          fp.itemSkipZero = e.skipZero;
         }
       }
       fp.onlyIfSet = ignore === Ignore.IF_ZERO_VALUE;
@@ -356,6 +340,26 @@ function planField(f: DescField, slot: number, slots: Map<DescField, number>, in
   if (fp.ignored) { fp.check = null; fp.itemCheck = null; fp.keyCheck = null; }
   fp.active = fp.required || (!fp.ignored && (fp.check !== null || fp.itemCheck !== null || fp.keyCheck !== null || (fp.message !== null && fp.message.hasRules)));
   return fp;
+}
+
+/**
+ * The rules of one element: a repeated field's `items`, a map's `keys` or `values`. A message
+ * element takes no rules of its own here (its message's rules apply when it is read), only `ignore`
+ * UNSPECIFIED or IF_ZERO_VALUE; a scalar or enum element gets its compiled check, dropped by
+ * `ignore: ALWAYS` and skipped on zero by IF_ZERO_VALUE. Anything else is Unsupported.
+ */
+function elementPlan(r: FieldRules, isMessage: boolean, scalar: S, enumDesc: DescEnum | null): { check: ValueCheck | null; skipZero: boolean } {
+  if (isMessage) {
+    if (r.cel.length > 0 || r.celExpression.length > 0 || r.type.case !== undefined || r.required || hasUnknown(r)) throw new Unsupported();
+    if (r.ignore !== Ignore.UNSPECIFIED && r.ignore !== Ignore.IF_ZERO_VALUE) throw new Unsupported();
+    return { check: null, skipZero: false };
+  }
+  if (r.required) throw new Unsupported();
+  const check = scalarCheck(r, scalar, enumDesc); // compiled first: an unsupported rule stays Unsupported even when ignored
+  if (r.ignore === Ignore.ALWAYS) return { check: null, skipZero: false };
+  if (r.ignore === Ignore.IF_ZERO_VALUE) return { check, skipZero: true };
+  if (r.ignore !== Ignore.UNSPECIFIED) throw new Unsupported();
+  return { check, skipZero: false };
 }
 
 function hasRules(r: FieldRules): boolean {
