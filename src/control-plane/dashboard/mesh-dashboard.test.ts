@@ -70,7 +70,7 @@ test('joins push status, node metadata and scraped telemetry; NACK text; retenti
   const v1Status = status('v1-node', 1, null, 'greeter-v1', admin.address);
   let streams: NodeStatus[] = [v1Status, status('bad-node', 2, "resource outbound: address: cannot bind 127.0.0.1:1: listen EACCES", 'bad', '127.0.0.1:1')];
   const dash = new MeshDashboard({
-    syncz: () => streams, clock, scrapeIntervalMs: 1000, windowMs: 10_000, retainDisconnectedMs: 5000, scrapeTimeoutMs: 2000,
+    syncz: () => streams, nodes: () => streams, clock, scrapeIntervalMs: 1000, windowMs: 10_000, retainDisconnectedMs: 5000, scrapeTimeoutMs: 2000,
     caTrustBundle: () => ca.trustBundlePem(),
   });
   t.after(() => dash.stop());
@@ -146,7 +146,7 @@ test('joins push status, node metadata and scraped telemetry; NACK text; retenti
   assert.deepEqual(dash.telemetry.ids(), []);
 });
 
-test('with `nodes`, scrape rounds read only who is connected; the push status is rendered when the state is asked for', async (t) => {
+test('scrape rounds read only who is connected (`nodes`); the push status is rendered when the state is asked for', async (t) => {
   const clock = new FakeClock(Date.parse('2030-01-01T00:00:00Z'), 1000);
   let rendered = 0;
   const streams = [status('a', 1, null, 'wa', ''), status('b', 2, 'bad listener', 'wb', '')].map((s) => ({ ...s, adminAddress: null }));
