@@ -13,8 +13,8 @@ import type { ProtoObject } from '../../config/compile/proto-json';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from '../cache/resources';
 import { labelsMatch } from '../mesh/load-mesh-config';
 import { workloadIndexKey, type MeshConfig, type ServiceEntry, type ServicePort, type WorkloadEntry } from '../mesh/model';
-import { emitCluster, type ClusterKey } from './clusters';
-import type { ClusterMemo } from './cluster-memo';
+import type { ClusterKey } from './clusters';
+import { ClusterMemo } from './cluster-memo';
 import { deepFreeze } from '../../config/model';
 import { duration, hcmWithRds, http2ProtocolOptions, socketAddress } from './envoy-builders';
 import { effectiveMtlsMode, inboundListenerChains, rootCaSecret, ROOT_CA_SECRET_NAME, type MtlsTranslateOptions } from './mtls';
@@ -53,14 +53,8 @@ interface Output {
   readonly routes: Map<string, ProtoObject>;
   readonly clusters: Map<string, ProtoObject>;
   readonly endpoints: Map<string, ProtoObject>;
-  /** Shares clusters across nodes and config generations; null = build every cluster afresh. */
-  readonly clusterMemo: ClusterMemo | null;
-}
-
-/** Adds the cluster `key` (and its CLA) to `out`, through the memo when there is one. */
-function addCluster(out: Output, mesh: MeshConfig, key: ClusterKey, proxyless: boolean, mtls: MtlsTranslateOptions | null): void {
-  if (out.clusterMemo !== null) out.clusterMemo.emit(mesh, key, proxyless, out.clusters, out.endpoints, mtls);
-  else emitCluster(mesh, key, proxyless, out.clusters, out.endpoints, mtls);
+  /** Builds the clusters, sharing them with other nodes and generations when the caller keeps it. */
+  readonly clusterMemo: ClusterMemo;
 }
 
 /** (host, HTTP port) pairs of every service the node may call, sorted by host then port. */
@@ -118,7 +112,7 @@ function sidecar(mesh: MeshConfig, node: NodeView, we: WorkloadEntry | null, opt
     filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: withTelemetry(hcmWithRds(OUTBOUND_NAME, OUTBOUND_NAME, faultFilters(vhosts)), mesh, node, 'OUTBOUND', opts) }] }],
     traffic_direction: 'OUTBOUND',
   });
-  for (const k of refs) addCluster(out, mesh, k, false, opts.mtls ?? null);
+  for (const k of refs) out.clusterMemo.emit(mesh, k, false, out.clusters, out.endpoints, opts.mtls ?? null);
   inbound(mesh, node, we, opts, out);
 }
 
@@ -252,7 +246,7 @@ function proxyless(mesh: MeshConfig, node: NodeView, out: Output): void {
       if (ports.length === 1) out.listeners.set(host, { name: host, api_listener: { api_listener: hcmWithRds(name, name, filters) } });
     }
   }
-  for (const k of refs) addCluster(out, mesh, k, true, null);
+  for (const k of refs) out.clusterMemo.emit(mesh, k, true, out.clusters, out.endpoints);
 }
 
 function sorted(m: Map<string, ProtoObject>): ReadonlyMap<string, ProtoObject> {
@@ -262,14 +256,14 @@ function sorted(m: Map<string, ProtoObject>): ReadonlyMap<string, ProtoObject> {
 /**
  * The resources `node` should receive for `mesh`: LDS, RDS, CDS and EDS maps (always all four, maybe
  * empty), sorted by name and deep-frozen. Pure: equal inputs give deeply equal outputs, and nodes with
- * equal `translationKey` get equal outputs. With `clusterMemo` the outputs are deeply equal to those
- * without it, and clusters whose inputs did not change are the very same objects as before.
+ * equal `translationKey` get equal outputs. A `clusterMemo` the caller keeps across calls changes
+ * no output; it makes clusters whose inputs did not change the very same objects as before.
  */
 export function translateForNode(
   mesh: MeshConfig, node: NodeIdentity, opts: TranslateOptions = DEFAULT_TRANSLATE_OPTIONS, clusterMemo: ClusterMemo | null = null,
 ): XdsResourceSet {
   const view = nodeView(node);
-  const out: Output = { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map(), clusterMemo };
+  const out: Output = { listeners: new Map(), routes: new Map(), clusters: new Map(), endpoints: new Map(), clusterMemo: clusterMemo ?? new ClusterMemo() };
   if (view.proxyless) {
     proxyless(mesh, view, out);
   } else {
