@@ -81,45 +81,36 @@ test('h2c → floor forwarder → grpc-js: unary Echo (1 KiB) and a trailers-onl
   });
 });
 
-test('floor pair: h2c → A → TLS 1.3 mTLS (SAN pinned) → B → grpc-js', async (t) => {
+/**
+ * The pair h2c → A → TLS 1.3 → B → grpc-js Echo. B requires `clientSan` from its clients (null: any
+ * certificate of the mesh CA), A pins `upstreamSan` on B. Returns A's port.
+ */
+async function startPair(
+  t: { after(fn: () => void | Promise<void>): void },
+  sans: (certs: BenchCertFiles) => { clientSan: string | null; upstreamSan: string },
+): Promise<number> {
   const certs = tmpCerts(t);
+  const { clientSan, upstreamSan } = sans(certs);
   const up = await startUpstream(t);
-  const bPort = await startForwarder(
-    t,
-    new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: up, serverTls: tlsFiles(certs.b, certs), clientSan: certs.a.spiffeId }),
-  );
-  const aPort = await startForwarder(
-    t,
-    new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: bPort, upstreamTls: tlsFiles(certs.a, certs), upstreamSan: certs.b.spiffeId }),
-  );
+  const bPort = await startForwarder(t, new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: up, serverTls: tlsFiles(certs.b, certs), clientSan }));
+  return startForwarder(t, new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: bPort, upstreamTls: tlsFiles(certs.a, certs), upstreamSan }));
+}
+
+test('floor pair: h2c → A → TLS 1.3 mTLS (SAN pinned) → B → grpc-js', async (t) => {
+  const aPort = await startPair(t, (c) => ({ clientSan: c.a.spiffeId, upstreamSan: c.b.spiffeId }));
   assert.deepEqual(await echo(aPort, Buffer.alloc(1024, 0x62)), { payload_size: 1024 });
   await assert.rejects(echo(aPort, Buffer.from('fail')), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
 });
 
 test('floor pair: A refuses B when B does not carry the pinned SAN (the call fails)', async (t) => {
-  const certs = tmpCerts(t);
-  const up = await startUpstream(t);
-  const bPort = await startForwarder(t, new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: up, serverTls: tlsFiles(certs.b, certs) }));
-  const aPort = await startForwarder(
-    t,
-    // Pins a's identity, but B presents b's certificate.
-    new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: bPort, upstreamTls: tlsFiles(certs.a, certs), upstreamSan: certs.a.spiffeId }),
-  );
+  // A pins a's identity, but B presents b's certificate.
+  const aPort = await startPair(t, (c) => ({ clientSan: null, upstreamSan: c.a.spiffeId }));
   await assert.rejects(echo(aPort, Buffer.from('x')), (e: grpc.ServiceError) => e.code !== grpc.status.OK);
 });
 
 test('floor pair: B drops A when the client certificate lacks the required SAN (the call fails)', async (t) => {
-  const certs = tmpCerts(t);
-  const up = await startUpstream(t);
-  const bPort = await startForwarder(
-    t,
-    // Requires b's identity from its clients, but A presents a's certificate.
-    new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: up, serverTls: tlsFiles(certs.b, certs), clientSan: certs.b.spiffeId }),
-  );
-  const aPort = await startForwarder(
-    t,
-    new FloorForwarder({ ...plain, listenPort: 0, upstreamPort: bPort, upstreamTls: tlsFiles(certs.a, certs), upstreamSan: certs.b.spiffeId }),
-  );
+  // B requires b's identity from its clients, but A presents a's certificate.
+  const aPort = await startPair(t, (c) => ({ clientSan: c.b.spiffeId, upstreamSan: c.b.spiffeId }));
   await assert.rejects(echo(aPort, Buffer.from('x')), (e: grpc.ServiceError) => e.code !== grpc.status.OK);
 });
 
