@@ -7,7 +7,7 @@
  * sends such a Buffer as is (and still serializes plain objects, e.g. from tests).
  */
 import * as protobuf from 'protobufjs';
-import type { EncodedAny } from '../cache/snapshot-cache';
+import type { EncodedAny } from '../cache/resource-encoder';
 
 // DiscoveryResponse field numbers (envoy/service/discovery/v3/discovery.proto).
 const F_VERSION_INFO = 1;
