@@ -13,7 +13,6 @@ import type * as protobuf from 'protobufjs';
 import { ResourceEncoder, type EncodedAny } from './resource-encoder';
 import { TYPE_URL, type NodeIdentity, type XdsResourceSet, type XdsTypeUrl } from './resources';
 
-
 /** One resource of a snapshot: its name and its encoded bytes. */
 export interface EncodedResource {
   readonly name: string;
